@@ -1,0 +1,573 @@
+/**
+ * The simulated OpenClaw device: the pure accessory role (src/protocol/accessory + SESSION's verify and
+ * session handler) driven by a real monotonic clock and real randomness, behind a bleno GATT server,
+ * with a screen, a button, and identity and bond table persisted in its state directory.
+ *
+ * Event flow: everything the accessory reports (AccessoryEvent) goes through `apply()`, which persists
+ * first (bonds-changed, identity-changed), then updates the screen, the event stream and the advertising.
+ * Replies to a message are sent only after its events are applied, so a bond is on "flash" before the
+ * controller hears PairSetupDone — the order firmware must keep too.
+ *
+ * Nothing here makes links fast or slow on purpose: the radio (the virtual air or a real adapter) sets
+ * the pace, as it would for a device.
+ */
+import { randomBytes } from "node:crypto";
+import { Accessory, type AccessoryLink } from "../../src/protocol/accessory/accessory.js";
+import { BondTable, BondTableJson } from "../../src/protocol/accessory/bonds.js";
+import type {
+  AccessoryEvent,
+  AccessoryOutput,
+  AccessoryProfile,
+} from "../../src/protocol/accessory/types.js";
+import { buildAdvertising, rotateTag } from "../../src/protocol/advert.js";
+import { displayCode } from "../../src/protocol/codes/index.js";
+import type { RandomBytes } from "../../src/protocol/env.js";
+import { isOpenClawError, OpenClawError } from "../../src/protocol/errors.js";
+import { GATT_UUIDS_DASHED } from "../../src/protocol/gatt.js";
+import { PROTOCOL_VERSION } from "../../src/protocol/messages/constants.js";
+import { createSessionFactory } from "../../src/protocol/verify/handler.js";
+import { HOUR_MS } from "../../src/protocol/window/policy.js";
+import { Peripheral, type PeripheralConnection } from "../../src/radio/peripheral.js";
+import { MessageChannel } from "../../src/transport/channel.js";
+import { ClawApp } from "./app.js";
+import { BondStore, type BondTableCodec } from "./bond-store.js";
+import type { Screen } from "./display.js";
+import type { EventSink, SimEvent } from "./events.js";
+import { defaultDeviceName, deviceIdText, IdentityStore } from "./identity.js";
+import type { DeviceOptions } from "./options.js";
+import { ensureStateDir, type Quarantine } from "./state-file.js";
+
+export const SIM_MODEL = "OpenClaw Sim";
+
+export interface DeviceDeps {
+  sink: EventSink;
+  /** The screen, for people (absent with --json-events). */
+  showScreen?: (screen: Screen) => void;
+  /** Device monotonic clock, ms. Default performance.now() × timeScale. */
+  clock?: () => number;
+  random?: RandomBytes;
+  firmware: string;
+  /** Device time runs this many times faster than real time (testing expiry; default 1). */
+  timeScale?: number;
+}
+
+/** One central's connection: its GATT link, the framing channel on it and the accessory's view of it. */
+interface Connection {
+  conn: PeripheralConnection;
+  channel: MessageChannel;
+  link: AccessoryLink;
+  /** Messages of one link are handled strictly in order (replies of one before the next). */
+  queue: Promise<void>;
+}
+
+const systemRandom: RandomBytes = (n) => new Uint8Array(randomBytes(n));
+
+/** Bond table codec: corruption quarantines; a table too big for --slots stops the boot instead. */
+class SlotsMismatch extends Error {}
+function bondCodec(now: () => number, options: DeviceOptions): BondTableCodec<BondTable> {
+  return {
+    serialise: (t) => t.toJSON(),
+    deserialise: (json) => {
+      const parsed = BondTableJson.safeParse(json);
+      if (!parsed.success) throw new Error("invalid bond table");
+      const held = parsed.data.entries.filter((e) => e !== null).length;
+      if (held > options.slots) throw new SlotsMismatch(String(held));
+      return BondTable.fromJSON(json, now(), {
+        slots: options.slots,
+        provisionalTtlMs: options.provisionalTtlMs,
+      });
+    },
+    isSettingsError: (err) => err instanceof SlotsMismatch,
+  };
+}
+
+export class SimDevice {
+  private accessory!: Accessory;
+  private profile!: AccessoryProfile;
+  private peripheral!: Peripheral;
+  private readonly connections = new Map<PeripheralConnection, Connection>();
+  private tag!: Uint8Array;
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private tagTimer: NodeJS.Timeout | undefined;
+  private advertQueue: Promise<void> = Promise.resolve();
+  private saveQueue: Promise<void> = Promise.resolve();
+  private lastBonded: { peerName: string; role: "admin" | "user" } | undefined;
+  private stopped = false;
+  private rebootPending = false;
+  private readonly app: ClawApp;
+  private readonly identityStore: IdentityStore;
+  private readonly bondStore: BondStore<BondTable>;
+  readonly clock: () => number;
+  private readonly random: RandomBytes;
+  private readonly timeScale: number;
+
+  private constructor(
+    private readonly options: DeviceOptions,
+    private readonly deps: DeviceDeps,
+  ) {
+    this.timeScale = deps.timeScale ?? 1;
+    const scale = this.timeScale;
+    this.clock = deps.clock ?? (() => performance.now() * scale);
+    this.random = deps.random ?? systemRandom;
+    const onQuarantine = (q: Quarantine) =>
+      this.emit({
+        type: "warning",
+        message: `${q.file} ${q.reason}; moved it to ${q.quarantinedAs} and started without it`,
+      });
+    this.identityStore = new IdentityStore(options.stateDir, onQuarantine);
+    this.bondStore = new BondStore(options.stateDir, bondCodec(this.clock, options), onQuarantine);
+    this.app = new ClawApp((r) => this.accessory.emit({ type: "app", op: r.op, detail: r.detail }));
+  }
+
+  /** Boots the device: state, radio, advertising; opens a window by itself when it has no bonds. */
+  static async boot(options: DeviceOptions, deps: DeviceDeps): Promise<SimDevice> {
+    const device = new SimDevice(options, deps);
+    await device.bootState();
+    await device.bootRadio();
+    return device;
+  }
+
+  get name(): string {
+    return this.profile.name;
+  }
+
+  get deviceId(): string {
+    return deviceIdText(this.accessory.identity.deviceId);
+  }
+
+  // ---- controls ----
+
+  /** The pairing button: opens a window (a fresh code if one is showing). LOCKED_OUT while locked. */
+  pressButton(): { expiresInMs: number } {
+    const now = this.clock();
+    try {
+      const opened = this.accessory.openWindow(
+        { reason: "button", format: this.options.format, ttlMs: this.options.windowTtlMs },
+        now,
+      );
+      this.apply(opened.events);
+      return { expiresInMs: opened.expiresAt - now };
+    } catch (err) {
+      if (isOpenClawError(err) && err.is("LOCKED_OUT")) {
+        this.emit({ type: "locked-out", retryAfterMs: err.details.retryAfterMs });
+      }
+      throw err;
+    }
+  }
+
+  /** The long press: erase bonds and identity, then come back up as a new device. */
+  async factoryReset(): Promise<void> {
+    const events = this.accessory.factoryReset(this.clock());
+    await this.applyAndPersist(events);
+    await this.maybeReboot();
+  }
+
+  status(): Extract<SimEvent, { type: "status" }> {
+    return {
+      type: "status",
+      bonds: this.accessory.bondTable.used,
+      slots: this.accessory.bondTable.slots,
+      windowOpen: this.accessory.window.state.kind === "open",
+      connected: this.connections.size > 0,
+    };
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.clearTimers();
+    for (const c of this.connections.values()) {
+      c.channel.close();
+      c.link.close(this.clock());
+    }
+    this.connections.clear();
+    await this.peripheral?.close().catch(() => {});
+    await this.saveQueue.catch(() => {});
+  }
+
+  // ---- boot ----
+
+  private async bootState(): Promise<void> {
+    await ensureStateDir(this.options.stateDir);
+    const { identity, created } = await this.identityStore.loadOrCreate(this.random);
+    let bonds = await this.bondStore.load().catch((err: unknown) => {
+      if (err instanceof SlotsMismatch) {
+        throw new OpenClawError("INVALID_ARGUMENT", {
+          detail: `${this.bondStore.path} holds ${err.message} bonds, more than --slots ${this.options.slots}; start with a larger --slots (or another --state-dir)`,
+        });
+      }
+      throw err;
+    });
+    if (created && bonds) {
+      // A new identity cannot verify old bonds: they belong to a device that no longer exists.
+      bonds = undefined;
+      await this.bondStore.clear();
+    }
+    this.makeAccessory(identity, bonds);
+  }
+
+  private makeAccessory(identity: Accessory["identity"], bonds: BondTable | undefined): void {
+    this.profile = {
+      name: this.options.name ?? defaultDeviceName(identity.deviceId),
+      model: SIM_MODEL,
+      firmware: this.deps.firmware,
+    };
+    const lockoutMs = this.options.lockoutMs;
+    this.accessory = new Accessory({
+      identity,
+      profile: this.profile,
+      random: this.random,
+      ...(bonds ? { bonds } : {}),
+      bondOptions: { slots: this.options.slots, provisionalTtlMs: this.options.provisionalTtlMs },
+      window: {
+        defaultTtlMs: this.options.windowTtlMs,
+        attemptsPerCode: this.options.maxAttempts,
+        failuresPerHour: this.options.lockoutThreshold,
+        lockoutBaseMs: lockoutMs,
+        lockoutMaxMs: Math.max(lockoutMs, HOUR_MS),
+      },
+      session: createSessionFactory({ random: this.random, app: this.app }),
+    });
+    this.tag = rotateTag(identity.tagKey, this.random);
+  }
+
+  private async bootRadio(): Promise<void> {
+    this.peripheral = await Peripheral.start({
+      profile: GATT_UUIDS_DASHED,
+      deviceName: this.profile.name,
+      readInfo: () => this.accessory.infoBytes(this.clock()),
+      maxMtu: this.options.maxMtu,
+      ...(this.options.hci !== undefined ? { hci: this.options.hci } : {}),
+    });
+    this.peripheral.on("connect", (conn) => this.onConnect(conn));
+    this.peripheral.on("mtu", (conn, mtu) => this.emit({ type: "mtu", peer: conn.peer, mtu }));
+    this.peripheral.on("disconnect", (conn, reason) => this.onDisconnect(conn, reason));
+    this.peripheral.on("adapterLost", (err) =>
+      this.emit({ type: "error", code: err.code, message: err.message, remedy: err.remedy }),
+    );
+    this.peripheral.on("advertisingError", (err) =>
+      this.emit({ type: "error", code: "ADVERTISING", message: err.message }),
+    );
+    await this.comeUp();
+  }
+
+  /** Boot (or reboot after a factory reset): ready, advertising, and the first-boot window. */
+  private async comeUp(): Promise<void> {
+    this.emit({
+      type: "ready",
+      id: this.deviceId,
+      name: this.profile.name,
+      address: this.peripheral.address,
+      slots: this.accessory.bondTable.slots,
+      bonds: this.accessory.bondTable.used,
+      format: this.options.format,
+    });
+    this.scheduleTagRotation();
+    if (this.accessory.bondTable.used === 0) {
+      const opened = this.accessory.openWindow(
+        { reason: "boot", format: this.options.format, ttlMs: this.options.windowTtlMs },
+        this.clock(),
+      );
+      this.apply(opened.events);
+    } else {
+      this.refreshScreen();
+    }
+    await this.updateAdvertising();
+    this.armDeadline();
+  }
+
+  // ---- connections ----
+
+  private onConnect(conn: PeripheralConnection): void {
+    this.emit({ type: "connected", peer: conn.peer });
+    // Transport timeouts stay in real time: the time scale is for the device's own deadlines only.
+    const channel = new MessageChannel(conn);
+    const c: Connection = { conn, channel, link: this.accessory.connect(), queue: Promise.resolve() };
+    this.connections.set(conn, c);
+    channel.onMessage((message) => {
+      c.queue = c.queue.then(() => this.onMessage(c, message));
+    });
+    channel.onError((err) => {
+      // The channel resets itself; a pair-setup exchange on this link cannot continue.
+      if (!channel.closed) this.emit({ type: "error", code: err.code, message: err.message });
+    });
+  }
+
+  private onDisconnect(conn: PeripheralConnection, reason: string): void {
+    const c = this.connections.get(conn);
+    this.connections.delete(conn);
+    this.emit({ type: "disconnected", peer: conn.peer, reason });
+    if (!c) return;
+    c.channel.close();
+    const out = c.link.close(this.clock());
+    void this.applyAndPersist(out.events).then(() => this.maybeReboot());
+    // A new central will want to find us; bleno resumes advertising, we make sure it is current.
+    void this.updateAdvertising();
+  }
+
+  private async onMessage(c: Connection, message: Uint8Array): Promise<void> {
+    if (this.stopped || !this.connections.has(c.conn)) return;
+    let out: AccessoryOutput;
+    try {
+      out = c.link.handle(message, this.clock());
+    } catch (err) {
+      // A bug in the protocol code must not take the device down: report it and hang up on this link.
+      this.emit({
+        type: "error",
+        code: "INTERNAL",
+        message: err instanceof Error ? err.message : String(err),
+      });
+      this.peripheral.disconnect();
+      return;
+    }
+    await this.deliver(c, out);
+  }
+
+  /** Persist and show what happened, then send the replies, then hang up if asked. */
+  private async deliver(c: Connection, out: AccessoryOutput): Promise<void> {
+    await this.applyAndPersist(out.events);
+    try {
+      for (const reply of out.replies) await c.channel.send(reply);
+    } catch (err) {
+      if (isOpenClawError(err) && !err.is("OUT_OF_RANGE")) {
+        this.emit({ type: "error", code: err.code, message: err.message });
+      }
+    }
+    if (out.disconnect && this.connections.has(c.conn)) this.peripheral.disconnect();
+    await this.maybeReboot();
+  }
+
+  // ---- events ----
+
+  private async applyAndPersist(events: AccessoryEvent[]): Promise<void> {
+    this.apply(events);
+    await this.saveQueue;
+  }
+
+  /** Applies accessory events; persistence is queued on saveQueue (await it before replying). */
+  private apply(events: AccessoryEvent[]): void {
+    let advert = false;
+    let reboot = false;
+    for (const ev of events) {
+      switch (ev.type) {
+        case "display":
+          advert = true;
+          if (ev.codeSource === "controller") {
+            this.emit({ type: "window-shared", role: "user", expiresInMs: ev.expiresInMs });
+          } else {
+            this.emit({
+              type: "display",
+              code: ev.display,
+              format: ev.format,
+              expiresInMs: ev.expiresInMs,
+              attemptsLeft: ev.attemptsLeft,
+              reason: ev.reason,
+            });
+          }
+          break;
+        case "window-closed":
+          advert = true;
+          this.emit({ type: "window-closed", reason: ev.reason });
+          break;
+        case "wrong-code":
+          this.emit({ type: "wrong-code", attemptsLeft: ev.attemptsLeft });
+          break;
+        case "locked-out":
+          advert = true;
+          this.emit({ type: "locked-out", retryAfterMs: ev.retryAfterMs });
+          break;
+        case "bonded":
+          this.lastBonded = { peerName: ev.name, role: ev.role };
+          this.emit({
+            type: "bonded",
+            peerId: ev.controllerId,
+            role: ev.role,
+            name: ev.name,
+            provisional: ev.provisional,
+          });
+          break;
+        case "verified":
+          this.emit({ type: "verified", peerId: ev.controllerId, role: ev.role });
+          break;
+        case "bond-confirmed":
+          this.emit({ type: "bond-confirmed", peerId: ev.controllerId });
+          break;
+        case "bond-expired":
+          this.emit({ type: "bond-expired", peerId: ev.controllerId });
+          break;
+        case "removed":
+          this.emit({ type: "removed", peerId: ev.controllerId, by: ev.by });
+          break;
+        case "factory-reset":
+          this.emit({ type: "factory-reset" });
+          reboot = true;
+          break;
+        case "bonds-changed":
+          advert = true;
+          this.persistBonds();
+          break;
+        case "identity-changed":
+          this.persistIdentity();
+          break;
+        case "app":
+          this.emit({ type: "app", op: ev.op, ...(ev.detail ? { detail: ev.detail } : {}) });
+          break;
+      }
+    }
+    if (reboot) {
+      // The reboot waits until the replies that announced it are sent (see deliver / maybeReboot).
+      this.rebootPending = true;
+      return;
+    }
+    this.refreshScreen();
+    if (advert) void this.updateAdvertising();
+    this.armDeadline();
+  }
+
+  private async maybeReboot(): Promise<void> {
+    if (!this.rebootPending || this.stopped) return;
+    this.rebootPending = false;
+    await this.reboot();
+  }
+
+  /** After a factory reset a device restarts as a new one: new identity, no bonds, first-boot window. */
+  private async reboot(): Promise<void> {
+    this.peripheral.disconnect();
+    for (const c of this.connections.values()) c.channel.close();
+    await this.saveQueue;
+    const identity = this.accessory.identity;
+    this.lastBonded = undefined;
+    this.makeAccessory(identity, undefined);
+    await this.comeUp();
+  }
+
+  private persistBonds(): void {
+    const table = this.accessory.bondTable;
+    this.saveQueue = this.saveQueue
+      .then(() => (table.used === 0 ? this.bondStore.clear() : this.bondStore.save(table)))
+      .catch((err: unknown) => this.emit({ type: "error", code: "STORAGE", message: errorText(err) }));
+  }
+
+  private persistIdentity(): void {
+    const identity = this.accessory.identity;
+    this.saveQueue = this.saveQueue
+      .then(() => this.identityStore.save(identity))
+      .catch((err: unknown) => this.emit({ type: "error", code: "STORAGE", message: errorText(err) }));
+  }
+
+  private refreshScreen(): void {
+    if (!this.deps.showScreen) return;
+    const now = this.clock();
+    const w = this.accessory.window.state;
+    const table = this.accessory.bondTable;
+    const name = this.profile.name;
+    let screen: Screen;
+    if (w.kind === "open" && w.codeSource === "device") {
+      screen = {
+        kind: "pairing",
+        name,
+        code: displayCode(w.code, w.format),
+        format: w.format,
+        expiresAt: w.expiresAt,
+        attemptsLeft: w.attemptsLeft,
+        maxAttempts: this.options.maxAttempts,
+      };
+    } else if (w.kind === "open") {
+      screen = { kind: "message", name, text: "pairing open for a laptop that was given the code" };
+    } else if (w.kind === "locked-out" && w.until > now) {
+      screen = { kind: "locked", name, until: w.until };
+    } else if (this.lastBonded && table.used > 0) {
+      screen = { kind: "bonded", name, ...this.lastBonded, bonds: table.used, slots: table.slots };
+    } else {
+      screen = { kind: "idle", name, bonds: table.used, slots: table.slots };
+    }
+    this.deps.showScreen(screen);
+  }
+
+  // ---- advertising ----
+
+  private updateAdvertising(): Promise<void> {
+    this.advertQueue = this.advertQueue.then(async () => {
+      if (this.stopped) return;
+      const info = this.accessory.info(this.clock());
+      const windowOpen = info.window.state === "open";
+      const { advertisement, scanResponse } = buildAdvertising({
+        name: this.profile.name,
+        version: PROTOCOL_VERSION,
+        windowOpen,
+        hasBonds: info.bondSlots.used > 0,
+        ...(info.window.state === "open" ? { nonce: info.window.nonce } : { tag: this.tag }),
+      });
+      try {
+        await this.peripheral.setAdvertising(advertisement, scanResponse);
+        this.emit({
+          type: "advertising",
+          name: this.profile.name,
+          windowOpen,
+          bytes: { adv: advertisement.length, scan: scanResponse.length },
+        });
+      } catch (err) {
+        this.emit({ type: "error", code: "ADVERTISING", message: errorText(err) });
+      }
+    });
+    return this.advertQueue;
+  }
+
+  private scheduleTagRotation(): void {
+    if (this.tagTimer) clearInterval(this.tagTimer);
+    this.tagTimer = setInterval(
+      () => {
+        this.tag = rotateTag(this.accessory.identity.tagKey, this.random);
+        if (this.accessory.window.state.kind !== "open") void this.updateAdvertising();
+      },
+      Math.max(1000, this.options.tagRotationMs / this.timeScale),
+    );
+  }
+
+  // ---- time ----
+
+  /** One timer at the earliest deadline of the accessory and of every link's session. */
+  private armDeadline(): void {
+    if (this.stopped) return;
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
+    const deadlines = [this.accessory.nextDeadline()];
+    for (const c of this.connections.values()) deadlines.push(c.link.nextDeadline());
+    const due = deadlines.filter((d): d is number => d !== undefined);
+    if (due.length === 0) return;
+    const wait = Math.max(0, (Math.min(...due) - this.clock()) / this.timeScale);
+    // +1 ms: a timer may fire a hair early relative to performance.now().
+    this.deadlineTimer = setTimeout(() => this.onDeadline(), Math.min(wait + 1, 2 ** 31 - 1));
+  }
+
+  private onDeadline(): void {
+    this.deadlineTimer = undefined;
+    if (this.stopped) return;
+    const now = this.clock();
+    this.apply(this.accessory.tick(now).events);
+    void this.maybeReboot();
+    for (const c of this.connections.values()) {
+      const d = c.link.nextDeadline();
+      if (d !== undefined && d <= now) {
+        const out = c.link.tick(now);
+        c.queue = c.queue.then(() => this.deliver(c, out));
+      }
+    }
+    this.armDeadline();
+  }
+
+  private clearTimers(): void {
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    if (this.tagTimer) clearInterval(this.tagTimer);
+    this.deadlineTimer = undefined;
+    this.tagTimer = undefined;
+  }
+
+  private emit(event: SimEvent): void {
+    this.deps.sink.emit(event);
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,154 @@
+/**
+ * The `--json-events` stream: one JSON object per line on stdout for everything a person would see on
+ * the device or that happened to it, and the stdin commands that stand in for its physical controls.
+ * Tests and tools read this instead of scraping the screen. Nothing here carries keys; the only secret
+ * is the pairing code in `display`, which is exactly what the device's screen shows anyway.
+ */
+import { createInterface } from "node:readline";
+import type { Readable, Writable } from "node:stream";
+
+import type { Role, WindowCloseReason, WindowOpenReason } from "../../src/protocol/accessory/types.js";
+import type { CodeFormatName } from "../../src/protocol/messages/info.js";
+
+export type { CodeFormatName, Role, WindowCloseReason, WindowOpenReason };
+
+export type SimEvent =
+  | {
+      type: "ready";
+      id: string;
+      name: string;
+      address: string;
+      slots: number;
+      bonds: number;
+      format: CodeFormatName;
+    }
+  | { type: "advertising"; name: string; windowOpen: boolean; bytes: { adv: number; scan: number } }
+  | {
+      type: "display";
+      /** The code as the screen shows it ("123 456" / "OCL-7K4Q-92XM-R"). */
+      code: string;
+      format: CodeFormatName;
+      expiresInMs: number;
+      attemptsLeft: number;
+      /** Why this code is on screen. */
+      reason: WindowOpenReason;
+    }
+  /** A window opened by an admin's `share`: its code is shown on that laptop, not on this screen. */
+  | { type: "window-shared"; role: Role; expiresInMs: number }
+  | { type: "wrong-code"; attemptsLeft: number }
+  | { type: "window-closed"; reason: WindowCloseReason }
+  | { type: "locked-out"; retryAfterMs: number }
+  | { type: "connected"; peer: string }
+  | { type: "mtu"; peer: string; mtu: number }
+  | { type: "disconnected"; peer: string; reason: string }
+  | { type: "bonded"; peerId: string; role: Role; name: string; provisional: boolean }
+  | { type: "verified"; peerId: string; role: Role }
+  | { type: "bond-confirmed"; peerId: string }
+  | { type: "bond-expired"; peerId: string }
+  | { type: "removed"; peerId: string; by: string }
+  | { type: "factory-reset" }
+  | { type: "app"; op: string; detail?: Readonly<Record<string, string | number | boolean>> }
+  | { type: "status"; bonds: number; slots: number; windowOpen: boolean; connected: boolean }
+  | { type: "warning"; message: string }
+  | { type: "error"; code: string; message: string; remedy?: string }
+  /** Answer to a JSON request; carries its number as both `req` and `id` (test/helpers/proc.ts uses req). */
+  | { type: "result"; req: number; id: number; ok: boolean; value?: unknown; error?: { code: string; message: string } }
+  | { type: "bye" };
+
+export type SimEventType = SimEvent["type"];
+
+export interface EventSink {
+  emit(event: SimEvent): void;
+}
+
+/** Writes each event as one JSON line. A broken pipe (reader went away) silences it instead of crashing. */
+export class JsonLinesSink implements EventSink {
+  private broken = false;
+
+  constructor(
+    private readonly out: Writable = process.stdout,
+    private readonly clock: () => number = () => performance.now(),
+  ) {
+    out.on("error", () => {
+      this.broken = true;
+    });
+  }
+
+  emit(event: SimEvent): void {
+    if (this.broken) return;
+    this.out.write(`${JSON.stringify({ ...event, t: Math.round(this.clock()) })}\n`);
+  }
+}
+
+/** Fans one event out to several sinks (JSON stream and the human display's log line, for instance). */
+export class TeeSink implements EventSink {
+  constructor(private readonly sinks: EventSink[]) {}
+  emit(event: SimEvent): void {
+    for (const s of this.sinks) s.emit(event);
+  }
+}
+
+/** What the physical controls (and the test harness) can do. */
+export type SimCommandKind =
+  /** Short press: open a pairing window (or show a fresh code). */
+  | "button"
+  /** Long press (held 10 s on hardware): erase bonds and identity. */
+  | "factory-reset"
+  | "status"
+  | "quit";
+
+/** `id` is set for JSON requests `{"req":n,"cmd":"button"}` (or `id`), which get a `result` event back. */
+export interface SimCommand {
+  kind: SimCommandKind;
+  id?: number;
+}
+
+const COMMAND_WORDS = new Map<string, SimCommandKind>([
+  ["button", "button"],
+  ["press", "button"],
+  ["factory-reset", "factory-reset"],
+  ["long-press", "factory-reset"],
+  ["status", "status"],
+  ["quit", "quit"],
+  ["exit", "quit"],
+]);
+
+/**
+ * Parses one stdin line: a bare word (`button`, `factory-reset` / `long-press`, `status`, `quit`) or a
+ * JSON object `{"cmd":"button"}`. Returns undefined for anything else (reported, not fatal).
+ */
+export function parseCommand(line: string): SimCommand | undefined {
+  let word = line.trim();
+  let id: number | undefined;
+  if (word.startsWith("{")) {
+    try {
+      const obj = JSON.parse(word) as { cmd?: unknown; id?: unknown; req?: unknown };
+      word = typeof obj.cmd === "string" ? obj.cmd : "";
+      const n = obj.req ?? obj.id;
+      if (typeof n === "number" && Number.isInteger(n)) id = n;
+    } catch {
+      return undefined;
+    }
+  }
+  const kind = COMMAND_WORDS.get(word.toLowerCase());
+  if (!kind) return undefined;
+  return id === undefined ? { kind } : { kind, id };
+}
+
+/** Reads commands line by line; returns a function that stops reading. */
+export function readCommands(
+  input: Readable,
+  onCommand: (cmd: SimCommand) => void,
+  onUnknown: (line: string) => void,
+  onEnd?: () => void,
+): () => void {
+  const rl = createInterface({ input, terminal: false });
+  rl.on("line", (line) => {
+    if (line.trim() === "") return;
+    const cmd = parseCommand(line);
+    if (cmd) onCommand(cmd);
+    else onUnknown(line);
+  });
+  if (onEnd) rl.on("close", onEnd);
+  return () => rl.close();
+}

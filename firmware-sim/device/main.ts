@@ -1,0 +1,158 @@
+/**
+ * Runs one simulated device as a program: wires the device to stdout (JSON events or the drawn screen),
+ * stdin (button, factory-reset, status, quit) and signals, and resolves with the exit code once it has
+ * shut down cleanly.
+ */
+import { fstatSync } from "node:fs";
+import { VERSION } from "../../src/cli/version.js";
+import { isOpenClawError } from "../../src/protocol/errors.js";
+import { SimDevice } from "./device.js";
+import { TtyDisplay } from "./display.js";
+import { type EventSink, JsonLinesSink, readCommands, type SimCommand, type SimEvent } from "./events.js";
+import type { DeviceOptions } from "./options.js";
+
+export interface RunOptions {
+  /** Device time runs this much faster than real time (hidden testing option). */
+  timeScale?: number;
+}
+
+/** Human mode: a few events become lines under the screen; the screen itself shows the rest. */
+function humanLine(e: SimEvent): string | undefined {
+  switch (e.type) {
+    case "ready":
+      return `${e.name} (device id ${e.id}, address ${e.address}) is up: ${e.bonds}/${e.slots} pairings`;
+    case "connected":
+      return `connected: ${e.peer}`;
+    case "disconnected":
+      return `disconnected: ${e.peer}`;
+    case "bonded":
+      return `paired with ${e.name} (${e.role}${e.provisional ? ", until it reconnects once" : ""})`;
+    case "verified":
+      return `verified ${e.peerId.slice(0, 8)}… (${e.role})`;
+    case "removed":
+      return `pairing ${e.peerId.slice(0, 8)}… removed`;
+    case "bond-expired":
+      return `pairing ${e.peerId.slice(0, 8)}… expired before it was ever used`;
+    case "factory-reset":
+      return "factory reset: bonds and identity erased";
+    case "app":
+      return `app: ${e.op}`;
+    case "warning":
+      return `warning: ${e.message}`;
+    case "error":
+      return `error: ${e.message}${e.remedy ? ` — ${e.remedy}` : ""}`;
+    case "status":
+      return `${e.bonds}/${e.slots} pairings, window ${e.windowOpen ? "open" : "closed"}, ${e.connected ? "connected" : "idle"}`;
+    default:
+      return undefined;
+  }
+}
+
+/** A pipe or socket on stdin means a program drives us: its end is our end. A TTY or /dev/null is not. */
+function stdinIsDriven(): boolean {
+  try {
+    const st = fstatSync(0);
+    return st.isFIFO() || st.isSocket();
+  } catch {
+    return false;
+  }
+}
+
+export async function runDevice(options: DeviceOptions, run: RunOptions = {}): Promise<number> {
+  const timeScale = run.timeScale ?? 1;
+  const clock = () => performance.now() * timeScale;
+  let sink: EventSink;
+  let screen: TtyDisplay | undefined;
+  if (options.jsonEvents) {
+    sink = new JsonLinesSink(process.stdout, clock);
+  } else {
+    const display = new TtyDisplay(process.stdout, clock);
+    screen = display;
+    sink = {
+      emit: (e) => {
+        const line = humanLine(e);
+        if (line) display.log(line);
+      },
+    };
+  }
+
+  const device = await SimDevice.boot(options, {
+    sink,
+    ...(screen ? { showScreen: (s) => screen.show(s) } : {}),
+    clock,
+    firmware: VERSION,
+    timeScale,
+  });
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = async (code: number) => {
+      if (stopping) return;
+      stopping = true;
+      stopReading();
+      await device.stop();
+      screen?.close();
+      sink.emit({ type: "bye" });
+      resolve(code);
+    };
+
+    const reply = (cmd: SimCommand, ok: boolean, value?: unknown, err?: unknown) => {
+      if (cmd.id === undefined || !options.jsonEvents) return;
+      const n = cmd.id;
+      if (ok) sink.emit({ type: "result", req: n, id: n, ok, ...(value !== undefined ? { value } : {}) });
+      else {
+        const error = isOpenClawError(err)
+          ? { code: err.code, message: err.message }
+          : { code: "INTERNAL", message: err instanceof Error ? err.message : String(err) };
+        sink.emit({ type: "result", req: n, id: n, ok, error });
+      }
+    };
+
+    const onCommand = async (cmd: SimCommand) => {
+      try {
+        switch (cmd.kind) {
+          case "button":
+            reply(cmd, true, device.pressButton());
+            break;
+          case "factory-reset":
+            await device.factoryReset();
+            reply(cmd, true);
+            break;
+          case "status": {
+            const status = device.status();
+            sink.emit(status);
+            reply(cmd, true, status);
+            break;
+          }
+          case "quit":
+            reply(cmd, true);
+            await stop(0);
+            break;
+        }
+      } catch (err) {
+        if (!isOpenClawError(err)) sink.emit({ type: "error", code: "INTERNAL", message: String(err) });
+        else if (!err.is("LOCKED_OUT"))
+          sink.emit({ type: "error", code: err.code, message: err.message, remedy: err.remedy });
+        reply(cmd, false, undefined, err);
+      }
+    };
+
+    const driven = stdinIsDriven();
+    const stopReading = readCommands(
+      process.stdin,
+      (cmd) => void onCommand(cmd),
+      (line) =>
+        sink.emit({
+          type: "warning",
+          message: `unknown command ${JSON.stringify(line.slice(0, 40))}: use button, factory-reset, status or quit`,
+        }),
+      () => {
+        if (driven) void stop(0);
+      },
+    );
+
+    // Registered after bleno's own SIGINT handler, so ours runs last and bleno does not exit(1) first.
+    process.on("SIGINT", () => void stop(0));
+    process.on("SIGTERM", () => void stop(0));
+  });
+}

@@ -1,0 +1,88 @@
+/**
+ * The simulated device's settings, validated once at start-up so a typo is an INVALID_ARGUMENT with a
+ * remedy, never a device that silently runs with a 0-second window.
+ */
+import { OpenClawError } from "../../src/protocol/errors.js";
+import type { CodeFormatName } from "./events.js";
+
+export interface DeviceOptions {
+  /** Advertised name; default `OpenClaw-XXXX` from the device id. */
+  name?: string;
+  stateDir: string;
+  windowTtlMs: number;
+  format: CodeFormatName;
+  slots: number;
+  /** Wrong codes before a code is burnt and a fresh one shown. */
+  maxAttempts: number;
+  /** Failures within `lockoutWindowMs` before the device refuses pairing for `lockoutMs`. */
+  lockoutThreshold: number;
+  lockoutWindowMs: number;
+  lockoutMs: number;
+  /** How long a provisional bond waits for its first verify before it is dropped. */
+  provisionalTtlMs: number;
+  /** Largest ATT MTU the device accepts (bleno's own cap is 256). */
+  maxMtu: number;
+  /** How often the rotating advertising tag changes. */
+  tagRotationMs: number;
+  /** HCI spec: `unix:PATH?label=x`, `tcp:host:port`, `hci0`; undefined = the default real adapter. */
+  hci?: string;
+  jsonEvents: boolean;
+}
+
+export const WINDOW_TTL_MIN_MS = 30_000;
+export const WINDOW_TTL_MAX_MS = 15 * 60_000;
+
+export const DEFAULTS = {
+  windowTtlMs: 120_000,
+  format: "passkey",
+  slots: 8,
+  maxAttempts: 5,
+  lockoutThreshold: 20,
+  lockoutWindowMs: 60 * 60_000,
+  lockoutMs: 5 * 60_000,
+  provisionalTtlMs: 10 * 60_000,
+  maxMtu: 256,
+  tagRotationMs: 15 * 60_000,
+} as const satisfies Partial<DeviceOptions>;
+
+function invalid(detail: string): OpenClawError<"INVALID_ARGUMENT"> {
+  return new OpenClawError("INVALID_ARGUMENT", { detail });
+}
+
+/** "120s", "2m", "1m30s", "90000ms", "1500" (ms) → milliseconds. */
+export function parseDuration(text: string, what: string): number {
+  const t = text.trim().toLowerCase();
+  if (/^\d+$/.test(t)) return Number(t);
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|min|h)/gy;
+  let total = 0;
+  let matched = 0;
+  for (let m = re.exec(t); m; m = re.exec(t)) {
+    const n = Number(m[1]);
+    const unit = m[2];
+    total += unit === "ms" ? n : unit === "s" ? n * 1000 : unit === "h" ? n * 3_600_000 : n * 60_000;
+    matched = re.lastIndex;
+  }
+  if (matched === 0 || matched !== t.length) {
+    throw invalid(`${what} "${text}" is not a duration (use e.g. 120s, 2m, 1m30s)`);
+  }
+  return Math.round(total);
+}
+
+export function parseIntIn(text: string, what: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw invalid(`${what} must be a whole number from ${min} to ${max}`);
+  return n;
+}
+
+export function checkWindowTtl(ms: number): number {
+  if (ms < WINDOW_TTL_MIN_MS || ms > WINDOW_TTL_MAX_MS) {
+    throw invalid("the pairing window must last from 30 s to 15 min");
+  }
+  return ms;
+}
+
+export function parseFormat(text: string): CodeFormatName {
+  if (text === "passkey" || text === "long") return text;
+  throw invalid(`code format must be "passkey" or "long", not "${text}"`);
+}

@@ -1,0 +1,347 @@
+/**
+ * The accessory role (the OpenClaw device), pure and deterministic. The device-wide object holds the
+ * identity, the pairing window and attempt guard, the bond table and the (single) pair-setup exchange;
+ * each connection is an `AccessoryLink` created by `connect()`:
+ *
+ *   const link = accessory.connect();
+ *   const { replies, events, disconnect } = link.handle(bytes, now);   // for every inbound message
+ *   link.close(now);                                                   // when the connection drops
+ *   accessory.tick(now);                                               // at accessory.nextDeadline()
+ *
+ * `now` is the device's monotonic clock in ms (a value smaller than one seen before is treated as the
+ * latest seen: time never runs backwards here). VerifyStart and Session messages go to the session
+ * handler that SESSION's factory makes for the link (see types.ts for the plug points).
+ */
+import type { RandomBytes } from "../env.js";
+import { isOpenClawError, type OpenClawError, protocolError } from "../errors.js";
+import { decodeMessage, encodeMessage } from "../messages/codec.js";
+import { PROTOCOL_VERSION } from "../messages/constants.js";
+import { errorToMessage } from "../messages/errors.js";
+import { type AccessoryInfo, encodeInfo } from "../messages/info.js";
+import { AccessoryPairSetup, DEFAULT_STEP_TIMEOUT_MS, type LinkId } from "../pairsetup/accessory.js";
+import type { WindowPolicy } from "../window/policy.js";
+import { PairingWindow } from "../window/window.js";
+import { BondTable, type BondTableOptions, idHex } from "./bonds.js";
+import { generateAccessoryIdentity } from "./identity.js";
+import type {
+  AccessoryCore,
+  AccessoryEvent,
+  AccessoryIdentity,
+  AccessoryOutput,
+  AccessoryProfile,
+  AccessorySessionFactory,
+  AccessorySessionHandler,
+  BondView,
+  OpenedWindow,
+  OpenWindowOptions,
+  WindowCloseReason,
+} from "./types.js";
+
+export interface AccessoryOptions {
+  identity: AccessoryIdentity;
+  profile: AccessoryProfile;
+  random: RandomBytes;
+  /** A table loaded from storage; otherwise an empty one made with `bondOptions`. */
+  bonds?: BondTable;
+  bondOptions?: BondTableOptions;
+  window?: Partial<WindowPolicy>;
+  /** How long the device waits for the controller's next pair-setup message (default 30 s). */
+  stepTimeoutMs?: number;
+  session?: AccessorySessionFactory;
+}
+
+export class Accessory implements AccessoryCore {
+  readonly profile: AccessoryProfile;
+  readonly window: PairingWindow;
+  #identity: AccessoryIdentity;
+  #bonds: BondTable;
+  readonly #random: RandomBytes;
+  readonly #pairSetup: AccessoryPairSetup;
+  readonly #sessionFactory: AccessorySessionFactory | undefined;
+  readonly #links = new Set<AccessoryLink>();
+  #nextLink: LinkId = 1;
+  #lastNow = Number.NEGATIVE_INFINITY;
+  #emitted: AccessoryEvent[] = [];
+
+  constructor(o: AccessoryOptions) {
+    this.#identity = o.identity;
+    this.profile = o.profile;
+    this.#random = o.random;
+    this.#bonds = o.bonds ?? new BondTable(o.bondOptions);
+    this.window = new PairingWindow(o.random, o.window);
+    this.#sessionFactory = o.session;
+    const host = this;
+    this.#pairSetup = new AccessoryPairSetup(
+      {
+        get identity() {
+          return host.#identity;
+        },
+        get profile() {
+          return host.profile;
+        },
+        get window() {
+          return host.window;
+        },
+        get bonds() {
+          return host.#bonds;
+        },
+        random: o.random,
+      },
+      o.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS,
+    );
+  }
+
+  get identity(): AccessoryIdentity {
+    return this.#identity;
+  }
+
+  /** The bond table (persist `bondTable.toJSON()` on every `bonds-changed` event). */
+  get bondTable(): BondTable {
+    return this.#bonds;
+  }
+
+  /** Pair-setup exchange state: "idle" or "awaiting-finish". */
+  get pairSetupState(): string {
+    return this.#pairSetup.state;
+  }
+
+  connect(): AccessoryLink {
+    const link = new AccessoryLink(this, this.#nextLink++);
+    this.#links.add(link);
+    return link;
+  }
+
+  /** Time-driven transitions: window expiry, lockout end, step timeout, provisional bond expiry. */
+  tick(now: number): AccessoryOutput {
+    return { replies: [], events: this.sweep(this.clamp(now)) };
+  }
+
+  nextDeadline(): number | undefined {
+    const ds = [this.window.nextDeadline(), this.#pairSetup.nextDeadline(), this.#bonds.nextDeadline()];
+    const defined = ds.filter((d): d is number => d !== undefined);
+    return defined.length ? Math.min(...defined) : undefined;
+  }
+
+  info(now: number): AccessoryInfo {
+    const t = this.clamp(now);
+    return {
+      protocolVersion: PROTOCOL_VERSION,
+      deviceId: this.#identity.deviceId,
+      name: this.profile.name,
+      model: this.profile.model,
+      firmware: this.profile.firmware,
+      window: this.window.snapshot(t),
+      bondSlots: { used: this.#bonds.used, total: this.#bonds.slots },
+    };
+  }
+
+  /** The info characteristic's value. */
+  infoBytes(now: number): Uint8Array {
+    return encodeInfo(this.info(now));
+  }
+
+  // ---- AccessoryCore ----
+
+  bonds(now: number): BondView[] {
+    this.sweep(this.clamp(now));
+    return this.#bonds.views();
+  }
+
+  openWindow(opts: OpenWindowOptions, now: number): OpenedWindow {
+    const t = this.clamp(now);
+    const events = this.sweep(t);
+    const opened = this.window.open(opts, t);
+    return { ...opened, events: [...events, ...opened.events] };
+  }
+
+  closeWindow(reason: WindowCloseReason, now: number): AccessoryEvent[] {
+    const t = this.clamp(now);
+    return [...this.sweep(t), ...this.window.close(reason, t)];
+  }
+
+  confirmBond(controllerId: Uint8Array, now: number): AccessoryEvent[] {
+    const events = this.sweep(this.clamp(now));
+    if (this.#bonds.confirm(controllerId)) {
+      events.push({ type: "bond-confirmed", controllerId: idHex(controllerId) }, { type: "bonds-changed" });
+    }
+    return events;
+  }
+
+  rotateBondKey(controllerId: Uint8Array, newStaticPublicKey: Uint8Array, now: number): AccessoryEvent[] {
+    const events = this.sweep(this.clamp(now));
+    if (this.#bonds.setStaticKey(controllerId, newStaticPublicKey)) events.push({ type: "bonds-changed" });
+    return events;
+  }
+
+  removeBond(controllerId: Uint8Array, by: string, now: number): AccessoryEvent[] {
+    const events = this.sweep(this.clamp(now));
+    if (this.#bonds.remove(controllerId)) {
+      events.push({ type: "removed", controllerId: idHex(controllerId), by }, { type: "bonds-changed" });
+    }
+    return events;
+  }
+
+  factoryReset(now: number): AccessoryEvent[] {
+    const t = this.clamp(now);
+    const events = this.sweep(t);
+    events.push(...this.window.close("factory-reset", t));
+    this.window.reset();
+    this.#pairSetup.abandon();
+    this.#bonds.clear();
+    for (const link of this.#links) link.dropSession();
+    this.#identity = generateAccessoryIdentity(this.#random);
+    events.push({ type: "factory-reset" }, { type: "bonds-changed" }, { type: "identity-changed" });
+    return events;
+  }
+
+  emit(event: AccessoryEvent): void {
+    this.#emitted.push(event);
+  }
+
+  // ---- used by AccessoryLink ----
+
+  /** @internal */
+  clamp(now: number): number {
+    if (!Number.isFinite(now)) throw new RangeError("now must be a finite monotonic time in ms");
+    this.#lastNow = Math.max(this.#lastNow, now);
+    return this.#lastNow;
+  }
+
+  /** @internal Runs every timer that is due and drains emitted events. */
+  sweep(now: number): AccessoryEvent[] {
+    const events = [...this.#emitted];
+    this.#emitted = [];
+    events.push(...this.window.tick(now), ...this.#pairSetup.tick(now));
+    const expired = this.#bonds.expire(now);
+    for (const b of expired) events.push({ type: "bond-expired", controllerId: idHex(b.controllerId) });
+    if (expired.length) events.push({ type: "bonds-changed" });
+    return events;
+  }
+
+  /** @internal */
+  get pairSetup(): AccessoryPairSetup {
+    return this.#pairSetup;
+  }
+
+  /** @internal */
+  makeSession(): AccessorySessionHandler | undefined {
+    return this.#sessionFactory?.(this);
+  }
+
+  /** @internal */
+  forget(link: AccessoryLink): void {
+    this.#links.delete(link);
+  }
+
+  /** @internal */
+  drainEmitted(): AccessoryEvent[] {
+    const e = this.#emitted;
+    this.#emitted = [];
+    return e;
+  }
+}
+
+const errorReply = (err: OpenClawError) => encodeMessage(errorToMessage(err));
+
+/** One connection to the accessory. */
+export class AccessoryLink {
+  #session: AccessorySessionHandler | undefined;
+  #closed = false;
+
+  constructor(
+    private readonly accessory: Accessory,
+    readonly id: LinkId,
+  ) {}
+
+  /** SESSION's handler for this link, once a verify/session message has arrived. */
+  get session(): AccessorySessionHandler | undefined {
+    return this.#session;
+  }
+
+  handle(bytes: Uint8Array, now: number): AccessoryOutput {
+    if (this.#closed) throw new Error("handle() on a closed link");
+    const a = this.accessory;
+    const t = a.clamp(now);
+    const events = a.sweep(t);
+    const result = this.#dispatch(bytes, t);
+    return {
+      replies: result.replies,
+      events: [...events, ...result.events, ...a.drainEmitted()],
+      ...(result.disconnect ? { disconnect: true } : {}),
+    };
+  }
+
+  /** Session timers (rekey etc.) for this link. */
+  tick(now: number): AccessoryOutput {
+    const a = this.accessory;
+    const t = a.clamp(now);
+    const r = this.#session?.tick?.(t) ?? { replies: [], events: [] };
+    return { ...r, events: [...a.sweep(t), ...r.events, ...a.drainEmitted()] };
+  }
+
+  nextDeadline(): number | undefined {
+    return this.#session?.nextDeadline?.();
+  }
+
+  /** The connection is gone: a pair-setup exchange it owned ends as a failed attempt. */
+  close(now: number): AccessoryOutput {
+    if (this.#closed) return { replies: [], events: [] };
+    this.#closed = true;
+    const a = this.accessory;
+    const t = a.clamp(now);
+    const events = a.sweep(t);
+    events.push(...a.pairSetup.resetLink(this.id, t));
+    if (this.#session) events.push(...this.#session.close(t));
+    this.#session = undefined;
+    a.forget(this);
+    return { replies: [], events: [...events, ...a.drainEmitted()] };
+  }
+
+  /** @internal (factory reset) */
+  dropSession(): void {
+    this.#session = undefined;
+  }
+
+  #dispatch(bytes: Uint8Array, now: number): AccessoryOutput {
+    const a = this.accessory;
+    let msg: ReturnType<typeof decodeMessage>;
+    try {
+      msg = decodeMessage(bytes);
+    } catch (err) {
+      if (!isOpenClawError(err)) throw err;
+      return { replies: [errorReply(err)], events: this.#fault(now) };
+    }
+    switch (msg.type) {
+      case "PairSetupStart":
+      case "PairSetupFinish":
+      case "PairSetupAbort":
+        return a.pairSetup.handle(this.id, msg, now);
+      case "VerifyStart":
+      case "Session": {
+        this.#session ??= a.makeSession();
+        if (!this.#session) {
+          return {
+            replies: [errorReply(protocolError("verify is not supported by this device"))],
+            events: [],
+          };
+        }
+        return this.#session.handle(msg, now);
+      }
+      case "Error":
+        return a.pairSetup.peerError(this.id, msg, now);
+      default:
+        return {
+          replies: [errorReply(protocolError(`${msg.type} is not sent to a device`))],
+          events: this.#fault(now),
+        };
+    }
+  }
+
+  /** A malformed or misdirected message resets whatever this link had going. */
+  #fault(now: number): AccessoryEvent[] {
+    const events = this.accessory.pairSetup.resetLink(this.id, now);
+    if (this.#session) events.push(...this.#session.close(now));
+    this.#session = undefined;
+    return events;
+  }
+}

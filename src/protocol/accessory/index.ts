@@ -1,0 +1,4 @@
+export * from "./accessory.js";
+export * from "./bonds.js";
+export * from "./identity.js";
+export * from "./types.js";

@@ -1,0 +1,3 @@
+export { ControllerPairSetup, type ControllerPairSetupOptions } from "../pairsetup/controller.js";
+export * from "./bond-record.js";
+export * from "./controller.js";

@@ -1,0 +1,3 @@
+export * from "./accessory.js";
+export * from "./controller.js";
+export * from "./keys.js";

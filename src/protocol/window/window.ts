@@ -1,0 +1,336 @@
+/**
+ * The pairing window and the attempt guard, on the device's monotonic clock (every method takes `now`;
+ * nothing here reads a clock, so a wall-clock jump cannot move a deadline).
+ *
+ *   closed ──open()──▶ open{code, nonce, expiresAt, attemptsLeft}
+ *   open ──good code──▶ closed (used)          open ──now ≥ expiresAt──▶ closed (expired)
+ *   open ──5th wrong code──▶ open{fresh code, fresh nonce, fresh TTL}   (device-shown code)
+ *                         └─▶ closed (burnt)                            (code shared by a controller)
+ *   any ──20th failure in a sliding hour──▶ locked-out{until} ──now ≥ until──▶ closed
+ *
+ * Attempts are counted when the device sends confirmV (`beginAttempt`) and settled when the exchange
+ * ends (`settle`): a good confirmP refunds the attempt, anything else is a failure.
+ */
+
+import type {
+  AccessoryEvent,
+  OpenWindowOptions,
+  Role,
+  WindowCloseReason,
+  WindowOpenReason,
+} from "../accessory/types.js";
+import { codePassword, displayCode, generateCode, normaliseCode } from "../codes/index.js";
+import { deriveW0W1, registrationRecord } from "../crypto/spake2plus.js";
+import type { RandomBytes } from "../env.js";
+import { OpenClawError } from "../errors.js";
+import { WINDOW_NONCE_LEN } from "../messages/constants.js";
+import type { CodeFormatName, CodeSource, InfoWindow } from "../messages/info.js";
+import type { ExpiryReason } from "../messages/schema.js";
+import { checkTtl, HOUR_MS, makePolicy, type WindowPolicy } from "./policy.js";
+
+export interface OpenWindowState {
+  kind: "open";
+  code: string;
+  format: CodeFormatName;
+  codeSource: CodeSource;
+  role: Role;
+  reason: WindowOpenReason;
+  nonce: Uint8Array;
+  ttlMs: number;
+  openedAt: number;
+  expiresAt: number;
+  attemptsLeft: number;
+  /** Attempts counted (confirmV sent) but not yet settled. */
+  pending: number;
+  /** SPAKE2+ verifier secrets for this code (the device never keeps the code's w1). */
+  w0: Uint8Array;
+  L: Uint8Array;
+}
+
+export type WindowState = { kind: "closed" } | OpenWindowState | { kind: "locked-out"; until: number };
+
+export interface WindowOpened {
+  code: string;
+  display: string;
+  nonce: Uint8Array;
+  expiresAt: number;
+  events: AccessoryEvent[];
+}
+
+export interface Settled {
+  events: AccessoryEvent[];
+  /** What to tell the controller after a failure (WRONG_CODE or LOCKED_OUT). */
+  error?: OpenClawError;
+}
+
+/** Codes remembered after they close, so a late controller hears why ("used", "burnt", "expired"). */
+const RECENT_CODES = 4;
+
+const CLOSE_TO_EXPIRY: Partial<Record<WindowCloseReason, ExpiryReason>> = {
+  used: "used",
+  burnt: "burnt",
+  expired: "ttl",
+  replaced: "ttl",
+  cancelled: "ttl",
+  "locked-out": "burnt",
+};
+
+const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((v, i) => v === b[i]);
+
+export class PairingWindow {
+  readonly policy: WindowPolicy;
+  readonly #random: RandomBytes;
+  #state: WindowState = { kind: "closed" };
+  /** Failure times inside the sliding hour. */
+  #failures: number[] = [];
+  #lastFailureAt: number | undefined;
+  /** Lockouts since the last success or quiet hour; sets the next backoff. */
+  #lockouts = 0;
+  #recent: Array<{ nonce: Uint8Array; reason: ExpiryReason }> = [];
+
+  constructor(random: RandomBytes, policy: Partial<WindowPolicy> = {}) {
+    this.#random = random;
+    this.policy = makePolicy(policy);
+  }
+
+  get state(): Readonly<WindowState> {
+    return this.#state;
+  }
+
+  /** Failures counted in the hour before `now`. */
+  failuresInHour(now: number): number {
+    return this.#failures.filter((t) => t > now - HOUR_MS).length;
+  }
+
+  /** Opens a window with a new code (replacing an open one). Throws LOCKED_OUT / INVALID_ARGUMENT. */
+  open(opts: OpenWindowOptions, now: number): WindowOpened {
+    const events = this.tick(now);
+    if (this.#state.kind === "locked-out") {
+      throw new OpenClawError("LOCKED_OUT", { retryAfterMs: this.#state.until - now });
+    }
+    const ttlMs = checkTtl(opts.ttlMs ?? this.policy.defaultTtlMs);
+    const format = opts.format ?? "passkey";
+    const codeSource: CodeSource = opts.codeFromController === undefined ? "device" : "controller";
+    const code =
+      opts.codeFromController === undefined
+        ? generateCode(format, this.#random)
+        : normaliseCode(opts.codeFromController, format);
+    if (this.#state.kind === "open") events.push(...this.#close("replaced"));
+    events.push(
+      ...this.#openWith({
+        code,
+        format,
+        codeSource,
+        role: opts.role ?? "user",
+        reason: opts.reason ?? (codeSource === "controller" ? "share" : "button"),
+        ttlMs,
+        now,
+      }),
+    );
+    const s = this.#state as OpenWindowState;
+    return { code, display: displayCode(code, format), nonce: s.nonce, expiresAt: s.expiresAt, events };
+  }
+
+  close(reason: WindowCloseReason, now: number): AccessoryEvent[] {
+    const events = this.tick(now);
+    if (this.#state.kind === "open") events.push(...this.#close(reason));
+    return events;
+  }
+
+  /** Expiry and the end of a lockout. Call before acting on anything at `now`. */
+  tick(now: number): AccessoryEvent[] {
+    const s = this.#state;
+    if (s.kind === "open" && now >= s.expiresAt) return this.#close("expired");
+    if (s.kind === "locked-out" && now >= s.until) this.#state = { kind: "closed" };
+    if (this.#lastFailureAt !== undefined && now - this.#lastFailureAt >= HOUR_MS) this.#quietHour();
+    return [];
+  }
+
+  /** When `tick` next has something to do. */
+  nextDeadline(): number | undefined {
+    const s = this.#state;
+    return s.kind === "open" ? s.expiresAt : s.kind === "locked-out" ? s.until : undefined;
+  }
+
+  /**
+   * May a PairSetupStart for the window identified by `nonce` go ahead? Returns the error to answer
+   * with otherwise (LOCKED_OUT, WINDOW_CLOSED, CODE_EXPIRED{reason}). Costs no attempt.
+   */
+  admit(nonce: Uint8Array, now: number): OpenClawError | undefined {
+    const s = this.#state;
+    if (s.kind === "locked-out") return new OpenClawError("LOCKED_OUT", { retryAfterMs: s.until - now });
+    if (s.kind === "open" && sameBytes(s.nonce, nonce)) return undefined;
+    const recent = this.#recent.find((r) => sameBytes(r.nonce, nonce));
+    if (recent) return new OpenClawError("CODE_EXPIRED", { reason: recent.reason });
+    if (s.kind === "closed") return new OpenClawError("WINDOW_CLOSED", {});
+    // A nonce we never issued (or forgot): the controller read the info of an older window.
+    return new OpenClawError("CODE_EXPIRED", { reason: "ttl" });
+  }
+
+  /** Counts one attempt against the open window (the device is about to send confirmV). */
+  beginAttempt(now: number): void {
+    const s = this.#state;
+    if (s.kind !== "open" || now >= s.expiresAt || s.attemptsLeft <= 0) {
+      throw new Error("beginAttempt without an open window with attempts left");
+    }
+    s.attemptsLeft -= 1;
+    s.pending += 1;
+  }
+
+  /**
+   * Ends a counted attempt. "success": the code was right (attempt refunded, window used up, guard
+   * reset). "refund": the code was right but the exchange failed for another reason (window stays open).
+   * "failure": maybe burns the code (fresh code or close) and maybe locks pairing out. The window may
+   * have changed since (expired, replaced): then only the guard is updated.
+   */
+  settle(outcome: "success" | "refund" | "failure", nonce: Uint8Array, now: number): Settled {
+    const events = this.tick(now);
+    const s = this.#state;
+    const current = s.kind === "open" && sameBytes(s.nonce, nonce) ? s : undefined;
+    if (current) current.pending = Math.max(0, current.pending - 1);
+    if (outcome !== "failure") {
+      this.#failures = [];
+      this.#lockouts = 0;
+      this.#lastFailureAt = undefined;
+      if (current) {
+        current.attemptsLeft += 1;
+        if (outcome === "success") events.push(...this.#close("used"));
+      }
+      return { events };
+    }
+    const lockedFor = this.#recordFailure(now);
+    if (lockedFor !== undefined) {
+      if (this.#state.kind === "open") events.push(...this.#close("locked-out"));
+      this.#state = { kind: "locked-out", until: now + lockedFor };
+      events.push({ type: "locked-out", retryAfterMs: lockedFor });
+      return { events, error: new OpenClawError("LOCKED_OUT", { retryAfterMs: lockedFor }) };
+    }
+    if (!current) return { events };
+    events.push({ type: "wrong-code", attemptsLeft: current.attemptsLeft });
+    const error = new OpenClawError("WRONG_CODE", { attemptsLeft: current.attemptsLeft });
+    if (current.attemptsLeft === 0 && current.pending === 0) {
+      events.push(...this.#close("burnt"));
+      // A device-shown code is replaced by a fresh one with a fresh window of the same length; a code
+      // shared by a controller cannot be re-shown here, so that window just closes.
+      if (current.codeSource === "device") {
+        events.push(
+          ...this.#openWith({
+            code: generateCode(current.format, this.#random),
+            format: current.format,
+            codeSource: "device",
+            role: current.role,
+            reason: "fresh-code",
+            ttlMs: current.ttlMs,
+            now,
+          }),
+        );
+      }
+    }
+    return { events, error };
+  }
+
+  /** The window as the info payload publishes it. */
+  snapshot(now: number): InfoWindow {
+    // Read-only: a deadline that has passed shows as closed even before tick() reports it.
+    const s = this.#state;
+    if (s.kind === "open" && now < s.expiresAt) {
+      return {
+        state: "open",
+        format: s.format,
+        codeSource: s.codeSource,
+        nonce: s.nonce,
+        iterations: this.policy.iterations,
+        timeLeftMs: Math.max(0, s.expiresAt - now),
+        attemptsLeft: s.attemptsLeft,
+      };
+    }
+    if (s.kind === "locked-out" && now < s.until) return { state: "locked-out", retryAfterMs: s.until - now };
+    return { state: "closed" };
+  }
+
+  /** Forgets the guard's history too (factory reset). */
+  reset(): void {
+    this.#state = { kind: "closed" };
+    this.#failures = [];
+    this.#lockouts = 0;
+    this.#lastFailureAt = undefined;
+    this.#recent = [];
+  }
+
+  #openWith(o: {
+    code: string;
+    format: CodeFormatName;
+    codeSource: CodeSource;
+    role: Role;
+    reason: WindowOpenReason;
+    ttlMs: number;
+    now: number;
+  }): AccessoryEvent[] {
+    const nonce = this.#random(WINDOW_NONCE_LEN);
+    const { w0, w1 } = deriveW0W1(codePassword(o.code), nonce, this.policy.iterations);
+    const L = registrationRecord(w1);
+    w1.fill(0);
+    const expiresAt = o.now + o.ttlMs;
+    this.#state = {
+      kind: "open",
+      code: o.code,
+      format: o.format,
+      codeSource: o.codeSource,
+      role: o.role,
+      reason: o.reason,
+      nonce,
+      ttlMs: o.ttlMs,
+      openedAt: o.now,
+      expiresAt,
+      attemptsLeft: this.policy.attemptsPerCode,
+      pending: 0,
+      w0,
+      L,
+    };
+    return [
+      {
+        type: "display",
+        code: o.code,
+        display: displayCode(o.code, o.format),
+        format: o.format,
+        codeSource: o.codeSource,
+        expiresAt,
+        expiresInMs: o.ttlMs,
+        attemptsLeft: this.policy.attemptsPerCode,
+        reason: o.reason,
+      },
+    ];
+  }
+
+  #close(reason: WindowCloseReason): AccessoryEvent[] {
+    const s = this.#state;
+    if (s.kind !== "open") return [];
+    const expiry = CLOSE_TO_EXPIRY[reason];
+    if (expiry) {
+      this.#recent.unshift({ nonce: s.nonce, reason: expiry });
+      this.#recent.length = Math.min(this.#recent.length, RECENT_CODES);
+    }
+    s.w0.fill(0);
+    this.#state = { kind: "closed" };
+    return [{ type: "window-closed", reason }];
+  }
+
+  /** Records a failure; returns the lockout length when this failure locks pairing out. */
+  #recordFailure(now: number): number | undefined {
+    if (this.#lastFailureAt !== undefined && now - this.#lastFailureAt >= HOUR_MS) this.#quietHour();
+    this.#failures = this.#failures.filter((t) => t > now - HOUR_MS);
+    this.#failures.push(now);
+    this.#lastFailureAt = now;
+    if (this.#failures.length < this.policy.failuresPerHour) return undefined;
+    const ms = Math.min(this.policy.lockoutBaseMs * 2 ** this.#lockouts, this.policy.lockoutMaxMs);
+    this.#lockouts += 1;
+    return ms;
+  }
+
+  /** A quiet hour (no failure for an hour) forgives earlier lockouts. */
+  #quietHour(): void {
+    this.#lockouts = 0;
+    this.#failures = [];
+    this.#lastFailureAt = undefined;
+  }
+}

@@ -1,0 +1,514 @@
+/**
+ * The GATT client side of OpenClaw Pair over noble (with src/radio/peripheral.ts, the only modules that
+ * load noble or bleno). It knows advertising and GATT, not the protocol: it scans for OpenClaw devices
+ * (adverts parsed by src/protocol/advert.ts), connects with a timeout and cancels cleanly, discovers our
+ * service, reads the info characteristic, and exposes rx/tx as a FrameLink for src/transport.
+ *
+ * noble is loaded lazily, after `useHci(spec)` (src/radio/hci), so the same code drives a kernel adapter
+ * or an H4 stream (the virtual air). noble is one adapter per process and a singleton: open one Central.
+ *
+ * MTU: noble has no API to ask for a particular MTU; it always requests 256 right after connecting and
+ * records the answer on `peripheral.mtu` (lib/noble.js onMtu; lib/hci-socket/gatt.js exchangeMtu), which
+ * we read once discovery is done (the MTU exchange is queued before it). To negotiate less (tests at MTU
+ * 23), `maxMtu` wraps Gatt.prototype.mtuRequest — the builder of the request PDU — in this process only.
+ * Frames are sized from the MTU actually negotiated, never above it (noble would send a Write Command
+ * longer than the MTU otherwise, which real devices reject).
+ */
+import { createRequire } from "node:module";
+import { type OpenClawAdvert, parseManufacturerData } from "../protocol/advert.js";
+import { OpenClawError, protocolError } from "../protocol/errors.js";
+import { INFO_CHAR_UUID, RX_CHAR_UUID, SERVICE_UUID, TX_CHAR_UUID } from "../protocol/gatt.js";
+import type { FrameLink } from "../transport/channel.js";
+import { MAX_ATT_MTU, MIN_ATT_MTU } from "../transport/frame.js";
+
+// ---- the bits of noble we use (it ships no types) ----------------------------------------------------
+interface NobleCharacteristic {
+  uuid: string;
+  properties: string[];
+  readAsync(): Promise<Buffer>;
+  writeAsync(data: Buffer, withoutResponse: boolean): Promise<void>;
+  subscribeAsync(): Promise<void>;
+  on(event: "data", listener: (data: Buffer, isNotification: boolean) => void): void;
+  removeAllListeners(event?: string): void;
+}
+interface NoblePeripheral {
+  id: string;
+  address: string;
+  connectable: boolean;
+  rssi: number;
+  mtu: number | null;
+  state: string;
+  advertisement: {
+    localName?: string;
+    serviceUuids?: string[];
+    manufacturerData?: Buffer;
+    txPowerLevel?: number;
+  };
+  connect(params: ConnectParams | undefined, cb: (err?: Error | null) => void): void;
+  disconnect(cb?: () => void): void;
+  cancelConnect(): void;
+  updateRssiAsync(): Promise<number>;
+  discoverSomeServicesAndCharacteristicsAsync(
+    services: string[],
+    characteristics: string[],
+  ): Promise<{ characteristics: NobleCharacteristic[] }>;
+  once(event: "disconnect", listener: (reason?: number) => void): void;
+  removeListener(event: string, listener: (...args: never[]) => void): void;
+}
+interface ConnectParams {
+  minInterval?: number;
+  maxInterval?: number;
+  latency?: number;
+  timeout?: number;
+}
+interface Noble {
+  state: string;
+  address: string;
+  on(event: "stateChange", listener: (state: string) => void): void;
+  on(event: "discover", listener: (p: NoblePeripheral) => void): void;
+  on(event: "warning", listener: (message: string) => void): void;
+  removeListener(event: string, listener: (...args: never[]) => void): void;
+  startScanningAsync(services?: string[], allowDuplicates?: boolean): Promise<void>;
+  stopScanningAsync(): Promise<void>;
+}
+interface GattClass {
+  prototype: { mtuRequest(mtu: number): Buffer };
+}
+
+export interface CentralOptions {
+  /** HCI spec for useHci (`unix:/path?label=x`, `tcp:host:port`, `hci0`); undefined = default adapter. */
+  hci?: string;
+  /** How long to wait for the adapter to report poweredOn (default 10 s). */
+  powerOnTimeoutMs?: number;
+  /** Ask for at most this ATT MTU (23..517; noble asks 256 otherwise). Process-wide. */
+  maxMtu?: number;
+  /** noble warnings (default: dropped). */
+  onWarning?: (message: string) => void;
+}
+
+/** One OpenClaw device as seen in a scan. */
+export interface ScanResult {
+  /** noble's peripheral id (the address without colons): what connect() takes. */
+  id: string;
+  address: string;
+  rssi: number;
+  name?: string;
+  connectable: boolean;
+  txPowerDbm?: number;
+  /** The manufacturer block: version, window state, nonce prefix or rotating tag; null if absent. */
+  advert: OpenClawAdvert | null;
+}
+
+export interface ScanOptions {
+  /** Report every device, not only OpenClaw ones. */
+  all?: boolean;
+}
+
+export interface ConnectOptions {
+  /** Connection establishment, service discovery and subscription together (default 10 s). */
+  timeoutMs?: number;
+  /** Cancels a connection attempt in progress. */
+  signal?: AbortSignal;
+  /** Connection interval in ms (7.5..4000), and supervision timeout in ms. */
+  intervalMs?: number;
+  supervisionTimeoutMs?: number;
+  /** GATT write timeout per frame (default 10 s). */
+  writeTimeoutMs?: number;
+  /** Shown in timeout errors (defaults to the device's name or id). */
+  label?: string;
+}
+
+const adapterError = (detail: string) => new OpenClawError("ADAPTER_UNAVAILABLE", { detail });
+
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new OpenClawError("TIMEOUT", { what, afterMs: ms })), ms);
+      timer.unref?.();
+    }),
+  ]);
+}
+
+let noblePromise: Promise<Noble> | undefined;
+let mtuCap: number | undefined;
+
+/** Routes noble to the HCI spec, then loads it (once per process: noble is a singleton). */
+async function loadNoble(hci: string | undefined, maxMtu: number | undefined): Promise<Noble> {
+  if (maxMtu !== undefined) {
+    if (!Number.isInteger(maxMtu) || maxMtu < MIN_ATT_MTU || maxMtu > MAX_ATT_MTU) {
+      throw new OpenClawError("INVALID_ARGUMENT", {
+        detail: `maxMtu must be ${MIN_ATT_MTU}..${MAX_ATT_MTU}`,
+      });
+    }
+    mtuCap = maxMtu;
+  }
+  noblePromise ??= (async () => {
+    const { useHci } = await import("./hci/index.js");
+    useHci(hci);
+    const require = createRequire(import.meta.url);
+    try {
+      const Gatt = require("@abandonware/noble/lib/hci-socket/gatt.js") as GattClass;
+      const original = Gatt.prototype.mtuRequest;
+      Gatt.prototype.mtuRequest = function (mtu: number) {
+        return original.call(this, mtuCap === undefined ? mtu : Math.min(mtu, mtuCap));
+      };
+    } catch {
+      // Another noble layout: the MTU noble negotiates is used as is (frames still fit it).
+    }
+    try {
+      return require("@abandonware/noble") as Noble;
+    } catch (err) {
+      throw adapterError(`cannot load noble: ${(err as Error).message}`);
+    }
+  })();
+  try {
+    return await noblePromise;
+  } catch (err) {
+    noblePromise = undefined;
+    throw err;
+  }
+}
+
+function waitPoweredOn(noble: Noble, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (err?: OpenClawError) => {
+      clearTimeout(timer);
+      noble.removeListener("stateChange", onState);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onState = (state: string) => {
+      if (state === "poweredOn") done();
+      else if (state === "unsupported" || state === "unauthorized")
+        done(adapterError(`the adapter is ${state}`));
+    };
+    const timer = setTimeout(
+      () => done(adapterError(`the adapter did not power on within ${timeoutMs} ms (state: ${noble.state})`)),
+      timeoutMs,
+    );
+    timer.unref?.();
+    noble.on("stateChange", onState);
+    if (noble.state === "poweredOn") done();
+  });
+}
+
+function toScanResult(p: NoblePeripheral): ScanResult {
+  const a = p.advertisement;
+  return {
+    id: p.id,
+    address: p.address,
+    rssi: p.rssi,
+    connectable: p.connectable,
+    advert: parseManufacturerData(a.manufacturerData),
+    ...(a.localName !== undefined ? { name: a.localName } : {}),
+    ...(a.txPowerLevel !== undefined ? { txPowerDbm: a.txPowerLevel } : {}),
+  };
+}
+
+function isOurs(p: NoblePeripheral): boolean {
+  const uuids = p.advertisement.serviceUuids ?? [];
+  return (
+    uuids.some((u) => u.replaceAll("-", "").toLowerCase() === SERVICE_UUID) || toScanResult(p).advert !== null
+  );
+}
+
+type ScanListener = { all: boolean; fn: (r: ScanResult) => void };
+
+export class Central {
+  private readonly peripherals = new Map<string, NoblePeripheral>();
+  private readonly scanListeners = new Set<ScanListener>();
+  private readonly connections = new Set<CentralConnection>();
+  private scanning: Promise<void> | null = null;
+
+  private constructor(private readonly noble: Noble) {
+    noble.on("discover", (p) => {
+      this.peripherals.set(p.id, p);
+      if (this.scanListeners.size === 0) return;
+      const ours = isOurs(p);
+      const result = toScanResult(p);
+      for (const l of [...this.scanListeners]) if (l.all || ours) l.fn(result);
+    });
+  }
+
+  /** Loads noble on the given HCI transport and waits until the adapter is powered on. */
+  static async open(opts: CentralOptions = {}): Promise<Central> {
+    const noble = await loadNoble(opts.hci, opts.maxMtu);
+    if (opts.onWarning) noble.on("warning", opts.onWarning);
+    else noble.on("warning", () => {}); // keeps noble from printing to the console
+    await waitPoweredOn(noble, opts.powerOnTimeoutMs ?? 10_000);
+    return new Central(noble);
+  }
+
+  get address(): string {
+    return this.noble.address;
+  }
+
+  /**
+   * Reports OpenClaw devices (every advert and scan response: RSSI and window state stay current) until
+   * the returned stop() is called. Several scans may overlap; the radio scans while any is active.
+   */
+  async startScan(
+    onResult: (r: ScanResult) => void,
+    opts: ScanOptions = {},
+  ): Promise<{ stop(): Promise<void> }> {
+    if (this.noble.state !== "poweredOn") throw adapterError(`the adapter is ${this.noble.state}`);
+    const listener: ScanListener = { all: opts.all === true, fn: onResult };
+    this.scanListeners.add(listener);
+    if (this.scanning === null) {
+      this.scanning = within(this.noble.startScanningAsync([], true), 5000, "starting a scan").catch(
+        (err) => {
+          this.scanning = null;
+          throw err;
+        },
+      );
+    }
+    try {
+      await this.scanning;
+    } catch (err) {
+      this.scanListeners.delete(listener);
+      throw err;
+    }
+    let stopped = false;
+    return {
+      stop: async () => {
+        if (stopped) return;
+        stopped = true;
+        this.scanListeners.delete(listener);
+        if (this.scanListeners.size === 0 && this.scanning !== null) {
+          this.scanning = null;
+          await within(this.noble.stopScanningAsync(), 5000, "stopping a scan").catch(() => {});
+        }
+      },
+    };
+  }
+
+  /** Scans for durationMs and returns the latest sighting of each device. */
+  async scan(durationMs: number, opts: ScanOptions = {}): Promise<ScanResult[]> {
+    const seen = new Map<string, ScanResult>();
+    const s = await this.startScan((r) => seen.set(r.id, r), opts);
+    await new Promise<void>((r) => setTimeout(r, durationMs));
+    await s.stop();
+    return [...seen.values()];
+  }
+
+  /** Scans until a device matches, or TIMEOUT{what}. */
+  async find(test: (r: ScanResult) => boolean, timeoutMs: number, what: string): Promise<ScanResult> {
+    let found!: (r: ScanResult) => void;
+    const hit = new Promise<ScanResult>((resolve) => {
+      found = resolve;
+    });
+    const s = await this.startScan((r) => {
+      if (test(r)) found(r);
+    });
+    try {
+      return await within(hit, timeoutMs, what);
+    } finally {
+      await s.stop();
+    }
+  }
+
+  /**
+   * Connects, discovers the OpenClaw service, subscribes to tx and returns the link. On timeout or abort
+   * the attempt is cancelled (LE Create Connection Cancel, or a disconnect if it got that far).
+   */
+  async connect(id: string, opts: ConnectOptions = {}): Promise<CentralConnection> {
+    const p = this.peripherals.get(id);
+    if (!p)
+      throw new OpenClawError("INVALID_ARGUMENT", { detail: `device ${id} has not been seen in a scan` });
+    const label = opts.label ?? p.advertisement.localName ?? id;
+    const timeoutMs = opts.timeoutMs ?? 10_000;
+    if (opts.signal?.aborted)
+      throw new OpenClawError("TIMEOUT", { what: `connecting to ${label}`, afterMs: 0 });
+    const params: ConnectParams = {};
+    if (opts.intervalMs !== undefined)
+      params.minInterval = params.maxInterval = Math.round(opts.intervalMs / 1.25);
+    if (opts.supervisionTimeoutMs !== undefined) params.timeout = Math.round(opts.supervisionTimeoutMs / 10);
+
+    const st: { phase: "connecting" | "connected" | "done" } = { phase: "connecting" };
+    let timer: NodeJS.Timeout | undefined;
+    const cancel = (): void => {
+      if (st.phase === "connecting") p.cancelConnect();
+      else if (st.phase === "connected") p.disconnect();
+      st.phase = "done";
+    };
+    const giveUp = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        cancel();
+        reject(new OpenClawError("TIMEOUT", { what: `connecting to ${label}`, afterMs: timeoutMs }));
+      }, timeoutMs);
+      timer.unref?.();
+      opts.signal?.addEventListener(
+        "abort",
+        () => {
+          cancel();
+          reject(new OpenClawError("TIMEOUT", { what: `connecting to ${label} (cancelled)`, afterMs: 0 }));
+        },
+        { once: true },
+      );
+    });
+    giveUp.catch(() => {});
+    const attempt = (async () => {
+      await new Promise<void>((resolve, reject) => {
+        p.connect(Object.keys(params).length > 0 ? params : undefined, (err) => {
+          if (err) reject(new OpenClawError("OUT_OF_RANGE", {}, { cause: err }));
+          else resolve();
+        });
+      });
+      if (st.phase === "done")
+        throw new OpenClawError("TIMEOUT", { what: `connecting to ${label}`, afterMs: timeoutMs });
+      st.phase = "connected";
+      const lost = new Promise<never>((_, reject) => {
+        p.once("disconnect", () => reject(new OpenClawError("OUT_OF_RANGE", {})));
+      });
+      lost.catch(() => {});
+      const { characteristics } = await Promise.race([
+        p.discoverSomeServicesAndCharacteristicsAsync(
+          [SERVICE_UUID],
+          [INFO_CHAR_UUID, RX_CHAR_UUID, TX_CHAR_UUID],
+        ),
+        lost,
+      ]).catch((err: unknown) => {
+        if (err instanceof OpenClawError) throw err;
+        throw protocolError(`${label} does not offer the OpenClaw service`);
+      });
+      const byUuid = new Map(characteristics.map((c) => [c.uuid, c]));
+      const info = byUuid.get(INFO_CHAR_UUID);
+      const rx = byUuid.get(RX_CHAR_UUID);
+      const tx = byUuid.get(TX_CHAR_UUID);
+      if (!info || !rx || !tx) throw protocolError(`${label} lacks an OpenClaw characteristic`);
+      const conn = new CentralConnection(p, info, rx, tx, opts.writeTimeoutMs ?? 10_000, label);
+      await Promise.race([tx.subscribeAsync(), lost]);
+      return conn;
+    })();
+    try {
+      const conn = await Promise.race([attempt, giveUp]);
+      if (st.phase === "done") {
+        conn.disconnect().catch(() => {});
+        throw new OpenClawError("TIMEOUT", { what: `connecting to ${label}`, afterMs: timeoutMs });
+      }
+      st.phase = "done";
+      this.connections.add(conn);
+      conn.onClose(() => this.connections.delete(conn));
+      return conn;
+    } catch (err) {
+      attempt.then((c) => c.disconnect()).catch(() => {});
+      if (st.phase === "connected") p.disconnect();
+      st.phase = "done";
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Stops scanning and disconnects everything. noble itself stays loaded until the process exits. */
+  async close(): Promise<void> {
+    this.scanListeners.clear();
+    if (this.scanning !== null) {
+      this.scanning = null;
+      await within(this.noble.stopScanningAsync(), 5000, "stopping a scan").catch(() => {});
+    }
+    await Promise.all([...this.connections].map((c) => c.disconnect().catch(() => {})));
+  }
+}
+
+type LinkState = { kind: "open" } | { kind: "closed"; reason: string };
+
+/** A connected OpenClaw device: the info characteristic and the rx/tx frame link. */
+export class CentralConnection implements FrameLink {
+  readonly id: string;
+  /** The negotiated ATT MTU. */
+  readonly mtu: number;
+  readonly maxFrame: number;
+  private state: LinkState = { kind: "open" };
+  private readonly frameListeners = new Set<(f: Uint8Array) => void>();
+  private readonly closeListeners = new Set<(reason: string) => void>();
+  private readonly withoutResponse: boolean;
+
+  constructor(
+    private readonly p: NoblePeripheral,
+    private readonly info: NobleCharacteristic,
+    private readonly rx: NobleCharacteristic,
+    tx: NobleCharacteristic,
+    private readonly writeTimeoutMs: number,
+    private readonly label: string,
+  ) {
+    this.id = p.id;
+    this.mtu = Math.min(MAX_ATT_MTU, Math.max(MIN_ATT_MTU, p.mtu ?? MIN_ATT_MTU));
+    this.maxFrame = this.mtu - 3;
+    this.withoutResponse = rx.properties.includes("writeWithoutResponse");
+    tx.on("data", (data) => {
+      if (this.state.kind !== "open") return;
+      const frame = new Uint8Array(data.buffer, data.byteOffset, data.length).slice();
+      for (const l of [...this.frameListeners]) l(frame);
+    });
+    const onDisconnect = (reason?: number) => {
+      tx.removeAllListeners("data");
+      this.closed(
+        reason === undefined ? "disconnected" : `disconnected (HCI reason 0x${reason.toString(16)})`,
+      );
+    };
+    p.once("disconnect", onDisconnect);
+  }
+
+  get open(): boolean {
+    return this.state.kind === "open";
+  }
+
+  /** RSSI of the live link, in dBm. */
+  readRssi(): Promise<number> {
+    return within(this.p.updateRssiAsync(), 5000, `reading the signal strength of ${this.label}`);
+  }
+
+  /** The info characteristic's value (decode it with src/protocol/messages/info.ts). */
+  async readInfo(timeoutMs = 5000): Promise<Uint8Array> {
+    if (this.state.kind === "closed") throw new OpenClawError("OUT_OF_RANGE", {});
+    const data = await within(this.info.readAsync(), timeoutMs, `reading the info of ${this.label}`);
+    return new Uint8Array(data);
+  }
+
+  async sendFrame(frame: Uint8Array): Promise<void> {
+    if (this.state.kind === "closed") throw new OpenClawError("OUT_OF_RANGE", {});
+    if (frame.length > this.maxFrame)
+      throw protocolError(`frame of ${frame.length} bytes over ${this.maxFrame}`);
+    await within(
+      this.rx.writeAsync(Buffer.from(frame), this.withoutResponse),
+      this.writeTimeoutMs,
+      `writing to ${this.label}`,
+    );
+  }
+
+  onFrame(listener: (frame: Uint8Array) => void): () => void {
+    this.frameListeners.add(listener);
+    return () => this.frameListeners.delete(listener);
+  }
+
+  onClose(listener: (reason: string) => void): () => void {
+    if (this.state.kind === "closed") {
+      const reason = this.state.reason;
+      queueMicrotask(() => listener(reason));
+      return () => {};
+    }
+    this.closeListeners.add(listener);
+    return () => this.closeListeners.delete(listener);
+  }
+
+  /** Disconnects (resolves when the controller confirms, or after 5 s). */
+  async disconnect(): Promise<void> {
+    if (this.state.kind === "closed") return;
+    const gone = new Promise<void>((resolve) => this.onClose(() => resolve()));
+    this.p.disconnect();
+    await within(gone, 5000, `disconnecting from ${this.label}`).catch(() =>
+      this.closed("disconnect timed out"),
+    );
+  }
+
+  private closed(reason: string): void {
+    if (this.state.kind === "closed") return;
+    this.state = { kind: "closed", reason };
+    for (const l of [...this.closeListeners]) l(reason);
+    this.closeListeners.clear();
+    this.frameListeners.clear();
+  }
+}

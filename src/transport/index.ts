@@ -1,0 +1,4 @@
+export * from "./channel.js";
+export * from "./frame.js";
+export * from "./memory-link.js";
+export * from "./timers.js";

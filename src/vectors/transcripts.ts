@@ -1,0 +1,399 @@
+/**
+ * Pair-setup transcripts with fixed randomness (hardware/vectors/transcripts.json): for each scenario the
+ * file gives the inputs (two seeds for seededRandom, the times, what the person typed), every derived
+ * value a firmware author wants to check step by step (identity, code, nonce, w0/w1/L, x/y, shares,
+ * Z/V, confirmations, K_shared, the sealing keys and plaintexts) and every message in order, in hex.
+ *
+ * The checker replays both roles from the seeds with the real Accessory and Controller objects,
+ * recomputes the intermediate values independently with the SPAKE2+ primitives (and insists that they
+ * agree with the bytes on the wire), then compares every value in the file byte for byte.
+ *
+ * Random draw order (so other implementations can reproduce the streams): accessory — device id (8),
+ * static X25519 private key (32), tag key (16), then per window the code (codes vectors: 3-byte passkey
+ * or 5-byte long draws, redrawn on reject) and the window nonce (16), then per PairSetupStart the
+ * scalar y (48 bytes, big-endian, mod n, redrawn if 0). Controller — controller id (16), then per
+ * attempt the static private key (32) and the scalar x (48 bytes, as y).
+ */
+import { z } from "zod";
+import { Accessory } from "../protocol/accessory/accessory.js";
+import { generateAccessoryIdentity } from "../protocol/accessory/identity.js";
+import type { AccessoryProfile } from "../protocol/accessory/types.js";
+import { codePassword, normaliseCode } from "../protocol/codes/index.js";
+import { Controller } from "../protocol/controller/controller.js";
+import { chachaPolyDecrypt } from "../protocol/crypto/primitives.js";
+import {
+  deriveW0W1,
+  registrationRecord,
+  spake2plusKeySchedule,
+  spake2plusProverZV,
+  spake2plusShare,
+  spake2plusTranscript,
+  spake2plusVerifierZV,
+} from "../protocol/crypto/spake2plus.js";
+import { type RandomBytes, seededRandom } from "../protocol/env.js";
+import { isOpenClawError } from "../protocol/errors.js";
+import { decodeMessage } from "../protocol/messages/codec.js";
+import { MessageType, PROTOCOL_VERSION } from "../protocol/messages/constants.js";
+import { decodeInfo } from "../protocol/messages/info.js";
+import { drawScalar, setupContext, setupKeys } from "../protocol/pairsetup/keys.js";
+import { errorText, VectorCheck, VectorFileError, type VectorResult } from "./report.js";
+
+export const TRANSCRIPTS_FORMAT = "openclaw-vectors/1";
+export const TRANSCRIPTS_KIND = "transcripts";
+
+export const TranscriptInputs = z.strictObject({
+  accessorySeed: z.string().min(1),
+  controllerSeed: z.string().min(1),
+  profile: z.strictObject({ name: z.string(), model: z.string(), firmware: z.string() }),
+  controllerName: z.string(),
+  format: z.enum(["passkey", "long"]),
+  ttlMs: z.number().int(),
+  iterations: z.number().int(),
+  /** Monotonic time at which the window opens. */
+  openAt: z.number().int().nonnegative(),
+  /** Time between the window opening and the first info read, and between attempts. */
+  attemptGapMs: z.number().int().positive(),
+  /** Time between consecutive messages of an attempt. */
+  stepMs: z.number().int().positive(),
+  /**
+   * What the person types per attempt; "{display}", "{code}" and "{sloppy}" (display form in lower case,
+   * spaces for dashes) stand for the device's code.
+   */
+  attempts: z
+    .array(z.strictObject({ typed: z.string() }))
+    .min(1)
+    .max(6),
+});
+export type TranscriptInputs = z.infer<typeof TranscriptInputs>;
+
+export interface TranscriptMessage {
+  from: "controller" | "accessory";
+  at: number;
+  type: string;
+  hex: string;
+}
+
+/** Everything a replay produces: values are lowercase hex unless named otherwise. */
+export interface TranscriptRecord {
+  identity: Record<string, string>;
+  window: Record<string, string>;
+  attempts: Array<{
+    typed: string;
+    values: Record<string, string>;
+    messages: TranscriptMessage[];
+    /** "bonded:<role>" or "error:<CODE>". */
+    outcome: string;
+  }>;
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
+const utf8 = (s: string) => new TextEncoder().encode(s);
+
+/** A RandomBytes that keeps every draw, so the scalars drawn inside the objects can be recorded. */
+function recording(seed: string): { random: RandomBytes; draws: Uint8Array[] } {
+  const inner = seededRandom(seed);
+  const draws: Uint8Array[] = [];
+  return {
+    draws,
+    random: (n) => {
+      const b = inner(n);
+      draws.push(b.slice());
+      return b;
+    },
+  };
+}
+
+/** The scalar drawScalar made from the draws it consumed (48-byte draws; the last one is the scalar). */
+function scalarFrom(draws: Uint8Array[]): Uint8Array {
+  const last = draws.filter((d) => d.length === 48).at(-1);
+  if (!last) throw new Error("no scalar was drawn");
+  return drawScalar(() => last);
+}
+
+function must(cond: boolean, what: string): void {
+  if (!cond) throw new Error(`transcript inconsistent: ${what}`);
+}
+
+const same = (a: Uint8Array, b: Uint8Array) => hex(a) === hex(b);
+
+/** Replays a scenario with the real role objects and records every value and message. */
+export function runTranscript(inp: TranscriptInputs): TranscriptRecord {
+  const acc = recording(inp.accessorySeed);
+  const ctl = recording(inp.controllerSeed);
+  const identity = generateAccessoryIdentity(acc.random);
+  const profile: AccessoryProfile = inp.profile;
+  const accessory = new Accessory({
+    identity,
+    profile,
+    random: acc.random,
+    window: { iterations: inp.iterations },
+  });
+  const opened = accessory.openWindow({ format: inp.format, ttlMs: inp.ttlMs, reason: "button" }, inp.openAt);
+  const w = accessory.window.state;
+  if (w.kind !== "open") throw new Error("window did not open");
+  const { w0, w1 } = deriveW0W1(codePassword(opened.code), opened.nonce, inp.iterations);
+  const L = registrationRecord(w1);
+  must(same(w0, w.w0) && same(L, w.L), "device w0/L differ from PBKDF2 of the code");
+  const context = setupContext(identity.deviceId, opened.nonce);
+  const controllerId = ctl.random(16);
+  const controller = new Controller({ controllerId, name: inp.controllerName, random: ctl.random });
+
+  const record: TranscriptRecord = {
+    identity: {
+      deviceId: hex(identity.deviceId),
+      accessoryStaticPrivateKey: hex(identity.staticKey.privateKey),
+      accessoryStaticPublicKey: hex(identity.staticKey.publicKey),
+      tagKey: hex(identity.tagKey),
+      controllerId: hex(controllerId),
+    },
+    window: {
+      code: opened.code,
+      display: opened.display,
+      nonce: hex(opened.nonce),
+      w0: hex(w0),
+      w1: hex(w1),
+      L: hex(L),
+      context: hex(context),
+    },
+    attempts: [],
+  };
+
+  let t = inp.openAt;
+  for (const attempt of inp.attempts) {
+    t += inp.attemptGapMs;
+    const typed = attempt.typed
+      .replaceAll("{display}", opened.display)
+      .replaceAll("{code}", opened.code)
+      .replaceAll("{sloppy}", opened.display.toLowerCase().replaceAll("-", " "));
+    const infoBytes = accessory.infoBytes(t);
+    const info = decodeInfo(infoBytes);
+    const values: Record<string, string> = { info: hex(infoBytes) };
+    const messages: TranscriptMessage[] = [];
+    const cMark = ctl.draws.length;
+    const ps = controller.pairSetup(info, typed);
+    const cDraws = ctl.draws.slice(cMark);
+    const x = scalarFrom(cDraws);
+    const staticPriv = cDraws.find((d) => d.length === 32);
+    if (!staticPriv) throw new Error("no controller static key was drawn");
+    const typedCanonical = normaliseCode(typed, inp.format);
+    const pw = deriveW0W1(codePassword(typedCanonical), opened.nonce, inp.iterations);
+    values.typedCanonical = hex(utf8(typedCanonical));
+    values.proverW0 = hex(pw.w0);
+    values.proverW1 = hex(pw.w1);
+    values.controllerStaticPrivateKey = hex(staticPriv);
+    values.x = hex(x);
+    const link = accessory.connect();
+    let toAccessory = [ps.firstMessage];
+    let outcome = "";
+    let y: Uint8Array | undefined;
+    for (let round = 0; round < 4 && outcome === ""; round++) {
+      const toController: Uint8Array[] = [];
+      for (const m of toAccessory) {
+        t += inp.stepMs;
+        messages.push({ from: "controller", at: t, type: decodeMessage(m).type, hex: hex(m) });
+        const aMark = acc.draws.length;
+        const out = link.handle(m, t);
+        if (acc.draws.length > aMark) y = scalarFrom(acc.draws.slice(aMark));
+        toController.push(...out.replies);
+      }
+      toAccessory = [];
+      for (const m of toController) {
+        t += inp.stepMs;
+        const decoded = decodeMessage(m);
+        messages.push({ from: "accessory", at: t, type: decoded.type, hex: hex(m) });
+        const step = ps.handle(m);
+        toAccessory.push(...step.replies);
+        if (step.outcome) {
+          outcome =
+            step.outcome.kind === "ok"
+              ? `bonded:${step.outcome.value.role}`
+              : `error:${step.outcome.error.code}`;
+          if (step.outcome.kind === "ok") {
+            values.controllerStaticPublicKey = hex(step.outcome.value.controllerStaticKey.publicKey);
+          }
+        }
+      }
+      if (outcome !== "") {
+        for (const m of toAccessory) {
+          t += inp.stepMs;
+          messages.push({ from: "controller", at: t, type: decodeMessage(m).type, hex: hex(m) });
+          link.handle(m, t);
+        }
+      }
+    }
+    link.close(t);
+    if (outcome === "") throw new Error("attempt did not finish");
+
+    // Independent recomputation from the recorded scalars, checked against the wire.
+    const byType = (type: string) => {
+      const m = messages.find((x) => x.type === type);
+      return m ? decodeMessage(new Uint8Array(Buffer.from(m.hex, "hex"))) : undefined;
+    };
+    const shareP = spake2plusShare("prover", pw.w0, x);
+    values.shareP = hex(shareP);
+    const start = byType("PairSetupStart");
+    must(start?.type === "PairSetupStart" && same(start.shareP, shareP), "shareP on the wire");
+    const challenge = byType("PairSetupChallenge");
+    if (challenge?.type === "PairSetupChallenge" && y) {
+      values.y = hex(y);
+      const shareV = spake2plusShare("verifier", w0, y);
+      must(same(challenge.shareV, shareV), "shareV on the wire");
+      values.shareV = hex(shareV);
+      const vzv = spake2plusVerifierZV(w0, L, y, shareP);
+      const pzv = spake2plusProverZV(pw.w0, pw.w1, x, shareV);
+      if (!vzv || !pzv) throw new Error("degenerate SPAKE2+ values");
+      const tt = (zv: { Z: Uint8Array; V: Uint8Array }, w0x: Uint8Array) =>
+        spake2plusTranscript({
+          context,
+          idProver: controllerId,
+          idVerifier: identity.deviceId,
+          shareP,
+          shareV,
+          ...zv,
+          w0: w0x,
+        });
+      const kv = spake2plusKeySchedule(tt(vzv, w0), shareP, shareV);
+      const kp = spake2plusKeySchedule(tt(pzv, pw.w0), shareP, shareV);
+      values.verifierZ = hex(vzv.Z);
+      values.verifierV = hex(vzv.V);
+      values.verifierKmain = hex(kv.K_main);
+      values.confirmV = hex(kv.confirmV);
+      values.expectedConfirmP = hex(kv.confirmP);
+      values.proverZ = hex(pzv.Z);
+      values.proverV = hex(pzv.V);
+      values.proverKmain = hex(kp.K_main);
+      must(same(challenge.confirmV, kv.confirmV), "confirmV on the wire");
+      const finish = byType("PairSetupFinish");
+      if (finish?.type === "PairSetupFinish") {
+        must(same(finish.confirmP, kp.confirmP) && same(kp.K_shared, kv.K_shared), "confirmP / K_shared");
+        values.K_shared = hex(kv.K_shared);
+        const keys = setupKeys(kv.K_shared);
+        values.setupKeyC2A = hex(keys.c2a);
+        values.setupKeyA2C = hex(keys.a2c);
+        const aad = (type: number) => Uint8Array.of(PROTOCOL_VERSION, type);
+        values.controllerSealedPlaintext = hex(
+          chachaPolyDecrypt(keys.c2a, 0n, aad(MessageType.PairSetupFinish), finish.sealed),
+        );
+        const done = byType("PairSetupDone");
+        if (done?.type === "PairSetupDone") {
+          values.accessorySealedPlaintext = hex(
+            chachaPolyDecrypt(keys.a2c, 0n, aad(MessageType.PairSetupDone), done.sealed),
+          );
+        }
+      }
+    }
+    record.attempts.push({ typed, values, messages, outcome });
+  }
+  return record;
+}
+
+// ---- the file ----
+
+const hexString = z.string().regex(/^([0-9a-f]{2})*$/);
+const TranscriptVector = z.strictObject({
+  name: z.string().min(1),
+  description: z.string().optional(),
+  inputs: TranscriptInputs,
+  identity: z.record(z.string(), hexString),
+  window: z.record(z.string(), z.string()),
+  attempts: z.array(
+    z.strictObject({
+      typed: z.string(),
+      values: z.record(z.string(), hexString),
+      messages: z.array(
+        z.strictObject({
+          from: z.enum(["controller", "accessory"]),
+          at: z.number(),
+          type: z.string(),
+          hex: hexString,
+        }),
+      ),
+      outcome: z.string(),
+    }),
+  ),
+});
+export type TranscriptVector = z.infer<typeof TranscriptVector>;
+
+const TranscriptFile = z.object({
+  format: z.literal(TRANSCRIPTS_FORMAT),
+  kind: z.literal(TRANSCRIPTS_KIND),
+  description: z.string().optional(),
+  vectors: z.array(z.unknown()),
+});
+
+const bytesOf = (s: string) => new Uint8Array(Buffer.from(s, "hex"));
+const HEX_WINDOW_FIELDS = new Set(["nonce", "w0", "w1", "L", "context"]);
+
+function compareRecord(check: VectorCheck, expected: TranscriptVector, actual: TranscriptRecord): void {
+  for (const [k, v] of Object.entries(expected.identity)) {
+    const a = actual.identity[k];
+    if (a === undefined) check.fail(`identity.${k}: not produced`);
+    else check.compare(`identity.${k}`, bytesOf(v), bytesOf(a));
+  }
+  for (const [k, v] of Object.entries(expected.window)) {
+    const a = actual.window[k];
+    if (a === undefined) check.fail(`window.${k}: not produced`);
+    else if (HEX_WINDOW_FIELDS.has(k)) check.compare(`window.${k}`, bytesOf(v), bytesOf(a));
+    else check.compare(`window.${k}`, utf8(v), utf8(a));
+  }
+  if (expected.attempts.length !== actual.attempts.length) {
+    check.fail(`${actual.attempts.length} attempts replayed, the file has ${expected.attempts.length}`);
+  }
+  expected.attempts.forEach((e, i) => {
+    const a = actual.attempts[i];
+    if (!a) return;
+    const p = `attempt ${i + 1}`;
+    if (e.outcome !== a.outcome) check.fail(`${p}: outcome ${a.outcome}, expected ${e.outcome}`);
+    else check.compare(`${p}.outcome`, utf8(e.outcome), utf8(a.outcome));
+    for (const [k, v] of Object.entries(e.values)) {
+      const av = a.values[k];
+      if (av === undefined) check.fail(`${p}.${k}: not produced`);
+      else check.compare(`${p}.${k}`, bytesOf(v), bytesOf(av));
+    }
+    if (e.messages.length !== a.messages.length) {
+      check.fail(`${p}: ${a.messages.length} messages, expected ${e.messages.length}`);
+    }
+    e.messages.forEach((m, j) => {
+      const am = a.messages[j];
+      if (!am) return;
+      const name = `${p} message ${j + 1} (${m.from} ${m.type})`;
+      if (am.from !== m.from || am.type !== m.type || am.at !== m.at) {
+        check.fail(`${name}: got ${am.from} ${am.type} at ${am.at}`);
+      }
+      check.compare(name, bytesOf(m.hex), bytesOf(am.hex));
+    });
+  });
+}
+
+/** Checks every vector of a transcripts file (see the module comment). */
+export function checkTranscriptVectors(json: unknown): VectorResult[] {
+  const file = TranscriptFile.safeParse(json);
+  if (!file.success) {
+    throw new VectorFileError(
+      `not a transcripts vector file: expected { "format": "${TRANSCRIPTS_FORMAT}", "kind": "${TRANSCRIPTS_KIND}", "vectors": [...] }`,
+    );
+  }
+  return file.data.vectors.map((raw, i): VectorResult => {
+    const fallback = `transcript ${i + 1}`;
+    const name =
+      typeof raw === "object" && raw !== null && typeof (raw as { name?: unknown }).name === "string"
+        ? (raw as { name: string }).name
+        : fallback;
+    const parsed = TranscriptVector.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return {
+        name,
+        status: "failed",
+        detail: `malformed vector: ${issue ? `${issue.path.join(".")} ${issue.message}` : "invalid"}`,
+      };
+    }
+    const check = new VectorCheck(name);
+    try {
+      compareRecord(check, parsed.data, runTranscript(parsed.data.inputs));
+    } catch (err) {
+      check.fail(`replay threw: ${isOpenClawError(err) ? err.message : errorText(err)}`);
+    }
+    return check.result();
+  });
+}

@@ -1,0 +1,92 @@
+/**
+ * Shared by the sim-*.test.ts files: the compiled CLI's `openclaw sim --json-events` as a child on the
+ * virtual air (it picks its HCI from --hci itself, as a user runs it), with typed events and commands.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { SimEvent } from "../../firmware-sim/device/events.js";
+import type { TestAir } from "../fixtures/radio.js";
+import { type Child, type ChildEvent, ROOT, spawnProgram } from "../helpers/proc.js";
+
+export type SimChildEvent = SimEvent & ChildEvent & { t: number };
+export type Display = Extract<SimEvent, { type: "display" }>;
+
+const tempDirs = new Set<string>();
+
+/** A fresh state directory, removed by cleanupStateDirs(). */
+export function stateDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "ocp-sim-"));
+  tempDirs.add(dir);
+  return join(dir, "state");
+}
+
+export function cleanupStateDirs(): void {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+  tempDirs.clear();
+}
+
+export interface SimHandle {
+  child: Child<SimChildEvent>;
+  label: string;
+  dir: string;
+  ready: Extract<SimEvent, { type: "ready" }>;
+  /** The code on screen from the first-boot window, when there was one. */
+  firstDisplay?: Display;
+  /** Waits for the next event of this type (optionally matching). */
+  next<K extends SimEvent["type"]>(
+    type: K,
+    timeoutMs?: number,
+    test?: (e: Extract<SimChildEvent, { type: K }>) => boolean,
+  ): Promise<Extract<SimChildEvent, { type: K }>>;
+  /** Presses the button; resolves with the new code. */
+  press(): Promise<Display>;
+  command(cmd: "button" | "factory-reset" | "status" | "quit"): Promise<unknown>;
+}
+
+export interface StartSimOptions {
+  args?: string[];
+  dir?: string;
+  /** Wait for the first-boot display event (default true when the state dir is new). */
+  expectWindow?: boolean;
+  timeoutMs?: number;
+}
+
+export async function startSim(t: TestAir, label: string, o: StartSimOptions = {}): Promise<SimHandle> {
+  const dir = o.dir ?? stateDir();
+  const child = spawnProgram<SimChildEvent>(process.env["SIM_DEV_PROGRAM"] ?? `${ROOT}bin/openclaw.js`, {
+    name: label,
+    args: ["sim", "--json-events", "--hci", t.spec(label), "--state-dir", dir, ...(o.args ?? [])],
+  });
+  const timeoutMs = o.timeoutMs ?? 10_000;
+  const next: SimHandle["next"] = (type, ms = 10_000, test) =>
+    child.waitFor(
+      (e): e is Extract<SimChildEvent, { type: typeof type }> =>
+        e.type === type && (test ? test(e as Extract<SimChildEvent, { type: typeof type }>) : true),
+      ms,
+      `${label}: "${type}" event`,
+    );
+  const ready = await next("ready", timeoutMs);
+  let firstDisplay: Display | undefined;
+  if (o.expectWindow ?? o.dir === undefined) firstDisplay = await next("display", timeoutMs);
+  await next("advertising", timeoutMs);
+  return {
+    child,
+    label,
+    dir,
+    ready,
+    ...(firstDisplay ? { firstDisplay } : {}),
+    next,
+    async press() {
+      const mark = child.mark();
+      await child.call("button", {}, 5000);
+      return child.waitFor(
+        (e): e is SimChildEvent & Display => e.type === "display",
+        5000,
+        `${label}: the code after the button`,
+        { since: mark },
+      ) as Promise<Display>;
+    },
+    command: (cmd) => child.call(cmd, {}, 10_000),
+  };
+}

@@ -1,0 +1,137 @@
+import { describe, expect, it } from "vitest";
+import {
+  Accessory,
+  type AccessoryCore,
+  type AccessorySessionFactory,
+  generateAccessoryIdentity,
+} from "../../src/protocol/accessory/index.js";
+import { seededRandom } from "../../src/protocol/env.js";
+import { decodeInfo, decodeMessage, encodeMessage } from "../../src/protocol/messages/index.js";
+
+function make(session?: AccessorySessionFactory) {
+  const random = seededRandom("accessory-test");
+  return new Accessory({
+    identity: generateAccessoryIdentity(random),
+    profile: { name: "OpenClaw-ACCE", model: "Claw 1", firmware: "1.0.0" },
+    random,
+    ...(session ? { session } : {}),
+  });
+}
+
+const verifyStart = encodeMessage({ type: "VerifyStart", noise: new Uint8Array(48) });
+const sessionMsg = encodeMessage({ type: "Session", flags: 0, ciphertext: new Uint8Array(16) });
+
+describe("accessory object", () => {
+  it("publishes its info characteristic", () => {
+    const acc = make();
+    const info = decodeInfo(acc.infoBytes(0));
+    expect(info).toMatchObject({
+      protocolVersion: 1,
+      name: "OpenClaw-ACCE",
+      window: { state: "closed" },
+      bondSlots: { used: 0, total: 8 },
+    });
+    expect(info.deviceId).toEqual(acc.identity.deviceId);
+    expect(acc.info(0).window.state).toBe("closed");
+  });
+
+  it("without a session plug, verify is PROTOCOL_ERROR", () => {
+    const acc = make();
+    const out = acc.connect().handle(verifyStart, 0);
+    expect(decodeMessage(out.replies[0]!)).toMatchObject({ type: "Error", code: "PROTOCOL_ERROR" });
+  });
+
+  it("routes VerifyStart and Session messages of a link to that link's handler, and closes it", () => {
+    const seen: string[] = [];
+    let made = 0;
+    let core: AccessoryCore | undefined;
+    const factory: AccessorySessionFactory = (c) => {
+      core = c;
+      const n = ++made;
+      return {
+        handle: (msg, now) => {
+          seen.push(`${n}:${msg.type}@${now}`);
+          c.emit({ type: "app", op: "ping" });
+          return {
+            replies: [Uint8Array.of(1, 0x20)],
+            events: [],
+            ...(msg.type === "Session" ? { disconnect: true } : {}),
+          };
+        },
+        close: (now) => {
+          seen.push(`${n}:close@${now}`);
+          return [];
+        },
+      };
+    };
+    const acc = make(factory);
+    const a = acc.connect();
+    const b = acc.connect();
+    const r1 = a.handle(verifyStart, 1);
+    expect(r1.events).toEqual([{ type: "app", op: "ping" }]);
+    expect(r1.disconnect).toBeUndefined();
+    expect(a.handle(sessionMsg, 2).disconnect).toBe(true);
+    b.handle(verifyStart, 3);
+    a.handle(Uint8Array.of(9), 4); // malformed: the link's session is reset
+    a.close(5);
+    b.close(6);
+    expect(seen).toEqual(["1:VerifyStart@1", "1:Session@2", "2:VerifyStart@3", "1:close@4", "2:close@6"]);
+    expect(core?.identity.deviceId).toEqual(acc.identity.deviceId);
+    expect(() => a.handle(verifyStart, 7)).toThrow();
+  });
+
+  it("core operations report events and keep the bond table consistent", () => {
+    const acc = make();
+    const id = new Uint8Array(16).fill(1);
+    acc.bondTable.addProvisional(
+      { controllerId: id, controllerStaticPublicKey: new Uint8Array(32), role: "admin", name: "a" },
+      0,
+    );
+    expect(acc.confirmBond(id, 1).map((e) => e.type)).toEqual(["bond-confirmed", "bonds-changed"]);
+    expect(acc.rotateBondKey(id, new Uint8Array(32).fill(2), 2)).toEqual([{ type: "bonds-changed" }]);
+    expect(acc.bonds(3)[0]?.controllerStaticPublicKey).toEqual(new Uint8Array(32).fill(2));
+    expect(acc.removeBond(id, "admin", 4)).toEqual([
+      { type: "removed", controllerId: "01".repeat(16), by: "admin" },
+      { type: "bonds-changed" },
+    ]);
+    expect(acc.removeBond(id, "admin", 5)).toEqual([]);
+    expect(acc.closeWindow("cancelled", 6)).toEqual([]);
+    acc.openWindow({}, 7);
+    expect(acc.closeWindow("cancelled", 8)).toEqual([{ type: "window-closed", reason: "cancelled" }]);
+  });
+
+  it("a link closed mid-exchange counts the attempt and frees the device for the next controller", () => {
+    const acc = make();
+    const w = acc.openWindow({}, 0);
+    const info = decodeInfo(acc.infoBytes(0));
+    if (info.window.state !== "open") throw new Error("closed");
+    const start = encodeMessage({
+      type: "PairSetupStart",
+      controllerId: new Uint8Array(16).fill(3),
+      windowNonce: info.window.nonce,
+      shareP: (() => {
+        // any valid point works for the device's side: use its own registration record's shape
+        const s = acc.window.state as { L: Uint8Array };
+        return s.L;
+      })(),
+    });
+    const a = acc.connect();
+    const out = a.handle(start, 1);
+    expect(decodeMessage(out.replies[0]!).type).toBe("PairSetupChallenge");
+    expect(acc.pairSetupState).toBe("awaiting-finish");
+    a.close(2);
+    expect(acc.pairSetupState).toBe("idle");
+    expect(decodeInfo(acc.infoBytes(2)).window).toMatchObject({ state: "open", attemptsLeft: 4 });
+    expect(w.code).toMatch(/^\d{6}$/);
+    // an invalid point costs nothing
+    const bad = encodeMessage({
+      type: "PairSetupStart",
+      controllerId: new Uint8Array(16).fill(3),
+      windowNonce: info.window.nonce,
+      shareP: new Uint8Array(65).fill(4),
+    });
+    const r = acc.connect().handle(bad, 3);
+    expect(decodeMessage(r.replies[0]!)).toMatchObject({ type: "Error", code: "PROTOCOL_ERROR" });
+    expect(decodeInfo(acc.infoBytes(3)).window).toMatchObject({ attemptsLeft: 4 });
+  });
+});

@@ -1,0 +1,82 @@
+import { describe, expect, it } from "vitest";
+import { BondTable, bondTableCodec } from "../../src/protocol/accessory/bonds.js";
+
+const id = (n: number) => new Uint8Array(16).fill(n);
+const key = (n: number) => new Uint8Array(32).fill(n);
+const add = (t: BondTable, n: number, now = 0, role: "admin" | "user" = "user") =>
+  t.addProvisional({ controllerId: id(n), controllerStaticPublicKey: key(n), role, name: `c${n}` }, now);
+
+describe("bond table", () => {
+  it("has fixed slots and reports BOND_TABLE_FULL", () => {
+    const t = new BondTable({ slots: 2 });
+    add(t, 1);
+    add(t, 2);
+    expect(t.isFullFor(id(3))).toBe(true);
+    expect(t.isFullFor(id(1))).toBe(false);
+    expect(() => add(t, 3)).toThrowError(
+      expect.objectContaining({ code: "BOND_TABLE_FULL" }) as unknown as Error,
+    );
+    t.remove(id(1));
+    add(t, 3);
+    expect(t.list().map((b) => b.name)).toEqual(["c3", "c2"]); // the freed slot is reused
+  });
+
+  it("provisional bonds expire unless confirmed", () => {
+    const t = new BondTable({ provisionalTtlMs: 10_000 });
+    add(t, 1, 0);
+    add(t, 2, 5);
+    expect(t.confirm(id(1))).toBe(true);
+    expect(t.confirm(id(1))).toBe(false);
+    expect(t.nextDeadline()).toBe(10_005);
+    expect(t.expire(10_004)).toEqual([]);
+    expect(t.expire(10_005).map((b) => b.name)).toEqual(["c2"]);
+    expect(t.nextDeadline()).toBeUndefined();
+  });
+
+  it("round-trips through JSON; loading re-arms provisional bonds and validates", () => {
+    const t = new BondTable({ slots: 4 });
+    add(t, 1, 0, "admin");
+    add(t, 2, 0);
+    t.confirm(id(1));
+    const json = JSON.parse(JSON.stringify(t.toJSON())) as unknown;
+    const back = BondTable.fromJSON(json, 1_000_000);
+    expect(back.slots).toBe(4);
+    expect(back.list().map((b) => [b.name, b.role, b.state])).toEqual([
+      ["c1", "admin", { kind: "permanent" }],
+      ["c2", "user", { kind: "provisional", expiresAt: 1_000_000 + 300_000 }],
+    ]);
+    const codec = bondTableCodec(() => 7);
+    expect(codec.deserialise(codec.serialise(t)).list()).toHaveLength(2);
+    const bad = [
+      null,
+      {},
+      { ...(json as object), slots: 0 },
+      { ...(json as object), extra: 1 },
+      { slots: 2, provisionalTtlMs: 300_000, entries: [{ controllerId: "zz" }] },
+    ];
+    for (const b of bad) {
+      expect(() => BondTable.fromJSON(b, 0)).toThrowError(
+        expect.objectContaining({ code: "INVALID_ARGUMENT" }) as unknown as Error,
+      );
+    }
+    const dup = t.toJSON();
+    dup.entries[2] = dup.entries[0] ?? null;
+    expect(() => BondTable.fromJSON(dup, 0)).toThrow();
+    expect(() => BondTable.fromJSON(t.toJSON(), 0, { slots: 1 })).toThrowError(
+      expect.objectContaining({ code: "INVALID_ARGUMENT" }) as unknown as Error,
+    );
+    expect(BondTable.fromJSON(t.toJSON(), 0, { slots: 2 }).used).toBe(2);
+  });
+
+  it("re-pairing replaces the same controller's bond in its slot", () => {
+    const t = new BondTable({ slots: 2 });
+    add(t, 1);
+    add(t, 2);
+    t.addProvisional(
+      { controllerId: id(1), controllerStaticPublicKey: key(9), role: "user", name: "again" },
+      0,
+    );
+    expect(t.list().map((b) => b.name)).toEqual(["again", "c2"]);
+    expect(t.find(id(1))?.controllerStaticPublicKey).toEqual(key(9));
+  });
+});

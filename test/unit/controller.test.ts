@@ -1,0 +1,84 @@
+import { describe, expect, it } from "vitest";
+import { Accessory } from "../../src/protocol/accessory/accessory.js";
+import { generateAccessoryIdentity } from "../../src/protocol/accessory/identity.js";
+import { bondRecordFromJson, bondRecordToJson, Controller } from "../../src/protocol/controller/index.js";
+import { generateKeyPair } from "../../src/protocol/crypto/noise.js";
+import { seededRandom } from "../../src/protocol/env.js";
+import { decodeInfo, decodeMessage } from "../../src/protocol/messages/index.js";
+
+function device() {
+  const random = seededRandom("controller-test");
+  const acc = new Accessory({
+    identity: generateAccessoryIdentity(random),
+    profile: { name: "OpenClaw-C0DE", model: "Claw 1", firmware: "1.0.0" },
+    random,
+  });
+  return { acc, random };
+}
+
+describe("controller", () => {
+  it("refuses locally (nothing sent) when the window is closed or locked, or the code is malformed", () => {
+    const { acc, random } = device();
+    const c = new Controller({ controllerId: random(16), name: "laptop", random });
+    expect(() => c.pairSetup(decodeInfo(acc.infoBytes(0)), "123456")).toThrowError(
+      expect.objectContaining({ code: "WINDOW_CLOSED" }) as unknown as Error,
+    );
+    acc.openWindow({}, 0);
+    expect(() => c.pairSetup(decodeInfo(acc.infoBytes(0)), "12345")).toThrowError(
+      expect.objectContaining({ code: "MALFORMED_CODE" }) as unknown as Error,
+    );
+    expect(() => new Controller({ controllerId: random(15), name: "x", random })).toThrowError(
+      expect.objectContaining({ code: "INVALID_ARGUMENT" }) as unknown as Error,
+    );
+    expect(() => new Controller({ controllerId: random(16), name: "x".repeat(65), random })).toThrowError(
+      expect.objectContaining({ code: "INVALID_ARGUMENT" }) as unknown as Error,
+    );
+  });
+
+  it("produces a bond record that survives its JSON form, with the static key it was given", () => {
+    const { acc, random } = device();
+    const w = acc.openWindow({}, 0);
+    const c = new Controller({ controllerId: random(16), name: "laptop", random });
+    const staticKey = generateKeyPair(seededRandom("my static key"));
+    const ps0 = c.pairSetup(decodeInfo(acc.infoBytes(0)), w.code, { staticKey });
+    expect(ps0.state).toBe("awaiting-challenge");
+    const link = acc.connect();
+    const ch = link.handle(ps0.firstMessage, 1).replies[0]!;
+    const fin = ps0.handle(ch).replies[0]!;
+    const done = link.handle(fin, 2).replies[0]!;
+    const step = ps0.handle(done);
+    expect(step.outcome?.kind).toBe("ok");
+    if (step.outcome?.kind !== "ok") return;
+    const bond = step.outcome.value;
+    expect(ps0.state).toBe("bonded");
+    const json = JSON.parse(JSON.stringify(bondRecordToJson(bond))) as unknown;
+    expect(bondRecordFromJson(json)).toEqual(bond);
+    expect(() => bondRecordFromJson({ ...(json as object), role: "root" })).toThrowError(
+      expect.objectContaining({ code: "PROTOCOL_ERROR" }) as unknown as Error,
+    );
+    // anything after the end is a protocol error, reported to the device
+    const after = ps0.handle(done);
+    expect(after.outcome?.kind).toBe("failed");
+    expect(decodeMessage(after.replies[0]!)).toMatchObject({ type: "Error", code: "PROTOCOL_ERROR" });
+    expect(bond.controllerStaticKey).toEqual(staticKey);
+    expect(acc.bonds(3)[0]?.controllerStaticPublicKey).toEqual(staticKey.publicKey);
+  });
+
+  it("abort() tells the device and ends the exchange", () => {
+    const { acc, random } = device();
+    const w = acc.openWindow({}, 0);
+    const c = new Controller({ controllerId: random(16), name: "laptop", random });
+    const ps = c.pairSetup(decodeInfo(acc.infoBytes(0)), w.code);
+    const link = acc.connect();
+    link.handle(ps.firstMessage, 1);
+    const abort = ps.abort();
+    expect(decodeMessage(abort)).toEqual({ type: "PairSetupAbort", reason: "TIMEOUT" });
+    expect(ps.state).toBe("failed");
+    const out = link.handle(abort, 2);
+    expect(decodeMessage(out.replies[0]!)).toMatchObject({
+      type: "Error",
+      code: "WRONG_CODE",
+      attemptsLeft: 4,
+    });
+  });
+});
