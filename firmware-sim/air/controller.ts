@@ -46,6 +46,7 @@ export type InitState =
   | { kind: "idle" }
   | {
       kind: "initiating";
+      ownAddressType: number;
       peerAddressType: number;
       peerAddress: Buffer;
       minInterval: number;
@@ -87,6 +88,8 @@ export class Controller {
   init: InitState = { kind: "idle" };
   /** Links by this controller's handle. */
   readonly links = new Map<number, Link>();
+  /** Handles of links that ended: late ACL data for them is discarded quietly (the host had it in flight). */
+  readonly closedHandles = new Set<number>();
   /** ACL packets the host has handed us that are not yet reported complete. */
   outstanding = 0;
   private nextHandle = 0x0040;
@@ -126,7 +129,10 @@ export class Controller {
     for (;;) {
       const h = this.nextHandle;
       this.nextHandle = this.nextHandle >= 0x0eff ? 0x0040 : this.nextHandle + 1;
-      if (!this.links.has(h)) return h;
+      if (!this.links.has(h)) {
+        this.closedHandles.delete(h);
+        return h;
+      }
     }
   }
 
@@ -383,7 +389,8 @@ export class Controller {
         const on = params.readUInt8(0) === 0x01;
         const filterDuplicates = params.readUInt8(1) === 0x01;
         const wasOn = this.scan.kind === "on";
-        if (on && !wasOn) this.scan = { kind: "on", filterDuplicates, seen: new Set() };
+        // Every enable starts a fresh duplicate filter (a host re-enables to rediscover devices).
+        if (on) this.scan = { kind: "on", filterDuplicates, seen: new Set() };
         if (!on) this.scan = { kind: "off" };
         this.complete(op, STATUS.success);
         if (on !== wasOn) this.host.scanningChanged(this);
@@ -399,8 +406,20 @@ export class Controller {
           this.send(commandStatus(op, STATUS.commandDisallowed));
           return;
         }
+        if (
+          !validConnParams(
+            params.readUInt16LE(13),
+            params.readUInt16LE(15),
+            params.readUInt16LE(17),
+            params.readUInt16LE(19),
+          )
+        ) {
+          this.send(commandStatus(op, STATUS.invalidParameters));
+          return;
+        }
         this.init = {
           kind: "initiating",
+          ownAddressType: params.readUInt8(12),
           peerAddressType: params.readUInt8(5),
           peerAddress: Buffer.from(params.subarray(6, 12)),
           minInterval: params.readUInt16LE(13),
@@ -445,13 +464,23 @@ export class Controller {
           this.send(commandStatus(op, STATUS.invalidParameters));
           return;
         }
+        const [min, max, latency, timeout] = [2, 4, 6, 8].map((o) => params.readUInt16LE(o)) as [
+          number,
+          number,
+          number,
+          number,
+        ];
+        if (!validConnParams(min, max, latency, timeout)) {
+          this.send(commandStatus(op, STATUS.invalidParameters));
+          return;
+        }
         const ok = this.host.connectionUpdate(
           this,
           params.readUInt16LE(0) & 0x0fff,
-          params.readUInt16LE(2),
-          params.readUInt16LE(4),
-          params.readUInt16LE(6),
-          params.readUInt16LE(8),
+          min,
+          max,
+          latency,
+          timeout,
         );
         this.send(commandStatus(op, ok ? STATUS.success : STATUS.unknownConnection));
         return;
@@ -492,6 +521,16 @@ export class Controller {
         else this.complete(op, STATUS.unknownCommand);
     }
   }
+}
+
+/**
+ * LE connection parameter ranges (Core Vol 4 Part E 7.8.12): intervals 7.5 ms-4 s, latency < 500,
+ * supervision timeout 100 ms-32 s and longer than two (latency-stretched) maximum intervals.
+ */
+export function validConnParams(min: number, max: number, latency: number, timeout: number): boolean {
+  if (min < 0x0006 || max > 0x0c80 || min > max) return false;
+  if (latency > 0x01f3 || timeout < 0x000a || timeout > 0x0c80) return false;
+  return timeout * 10 > (1 + latency) * max * 1.25 * 2;
 }
 
 /** Commands answered with Command Status rather than Command Complete (they finish with their own event). */

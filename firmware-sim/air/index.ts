@@ -105,7 +105,7 @@ export class Air extends EventEmitter {
   private readonly remembered = new Map<string, Remembered>();
   private readonly advTimers = new Map<Controller, TimerHandle>();
   private readonly powerTimers = new Map<Controller, TimerHandle>();
-  private readonly powerWaiters = new Set<() => void>();
+  private readonly powerWaiters = new Map<Controller, () => void>();
   private readonly waiters = new Set<{
     label: string;
     resolve: (c: ControllerInfo) => void;
@@ -172,7 +172,7 @@ export class Air extends EventEmitter {
     this.advTimers.clear();
     for (const t of this.powerTimers.values()) this.timers.clearTimeout(t);
     this.powerTimers.clear();
-    for (const done of this.powerWaiters) done();
+    for (const done of this.powerWaiters.values()) done();
     this.powerWaiters.clear();
     for (const c of this.live.values()) c.closeSocket();
     this.live.clear();
@@ -230,6 +230,8 @@ export class Air extends EventEmitter {
     c.scan = { kind: "off" };
     this.timers.clearTimeout(this.powerTimers.get(c));
     this.powerTimers.delete(c);
+    this.powerWaiters.get(c)?.();
+    this.powerWaiters.delete(c);
     this.logLine(`air: ${c.id} (${c.name}) left`);
     this.emit("gone", this.info(c));
   }
@@ -290,9 +292,9 @@ export class Air extends EventEmitter {
     c.send(eventPacket(EVT.vendor, Buffer.from([VENDOR_POWER_EVENT, 0x00])));
     this.emit("power", { controller: c.name, powered: false });
     return new Promise((resolve) => {
-      this.powerWaiters.add(resolve);
+      this.powerWaiters.set(c, resolve);
       const t = this.timers.setTimeout(() => {
-        this.powerWaiters.delete(resolve);
+        this.powerWaiters.delete(c);
         this.powerTimers.delete(c);
         c.power = { kind: "on" };
         c.resetState();
@@ -311,6 +313,7 @@ export class Air extends EventEmitter {
     if (who === "*") {
       Object.assign(this.defaults, mergeConfig(this.defaults, cfg));
       for (const c of this.live.values()) c.config = mergeConfig(c.config, cfg);
+      for (const r of this.remembered.values()) r.config = mergeConfig(r.config, cfg);
       return;
     }
     const c = this.resolve(who);
@@ -523,7 +526,7 @@ export class Air extends EventEmitter {
     p.connections++;
     p.connected = true;
     p.intervalMs = link.intervalMs;
-    const centralOwn = central.ownAddress(0x00);
+    const centralOwn = central.ownAddress(req.ownAddressType);
     central.sendEvent(
       leConnectionComplete({
         status: STATUS.success,
@@ -682,9 +685,12 @@ export class Air extends EventEmitter {
       d.queue.length = 0;
       d.delay.clear();
     }
-    if (link.central.links.get(link.centralHandle) === link) link.central.links.delete(link.centralHandle);
-    if (link.peripheral.links.get(link.peripheralHandle) === link)
-      link.peripheral.links.delete(link.peripheralHandle);
+    for (const c of [link.central, link.peripheral]) {
+      const h = link.handleOf(c);
+      if (c.links.get(h) !== link) continue;
+      c.links.delete(h);
+      c.closedHandles.add(h);
+    }
     this.links.delete(link);
     this.notify.delete(link);
   }
@@ -696,6 +702,7 @@ export class Air extends EventEmitter {
   private orphanLinks(c: Controller, localReason: number | undefined): void {
     for (const [handle, link] of [...c.links]) {
       c.links.delete(handle);
+      c.closedHandles.add(handle);
       const side = link.side(c);
       const n = this.notify.get(link);
       if (n) n[side] = false;
@@ -794,7 +801,9 @@ export class Air extends EventEmitter {
     const payload = p.subarray(5);
     const link = c.links.get(handle);
     if (!link || link.state.kind === "down") {
-      this.violation(c, "acl-unknown-handle", `ACL data for unknown handle 0x${handle.toString(16)}`);
+      if (!c.closedHandles.has(handle)) {
+        this.violation(c, "acl-unknown-handle", `ACL data for unknown handle 0x${handle.toString(16)}`);
+      }
       return;
     }
     if (payload.length > c.config.aclBuffers.length) {

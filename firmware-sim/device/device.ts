@@ -49,6 +49,8 @@ export interface DeviceDeps {
   firmware: string;
   /** Device time runs this many times faster than real time (testing expiry; default 1). */
   timeScale?: number;
+  /** The device cannot go on (its HCI stream closed): the program should stop with this error. */
+  onFatal?: (err: OpenClawError) => void;
 }
 
 /** One central's connection: its GATT link, the framing channel on it and the accessory's view of it. */
@@ -91,6 +93,8 @@ export class SimDevice {
   private tagTimer: NodeJS.Timeout | undefined;
   private advertQueue: Promise<void> = Promise.resolve();
   private saveQueue: Promise<void> = Promise.resolve();
+  private emitQueue: Promise<void> = Promise.resolve();
+  private advertKey = "";
   private lastBonded: { peerName: string; role: "admin" | "user" } | undefined;
   private stopped = false;
   private rebootPending = false;
@@ -183,6 +187,7 @@ export class SimDevice {
     this.connections.clear();
     await this.peripheral?.close().catch(() => {});
     await this.saveQueue.catch(() => {});
+    await this.emitQueue.catch(() => {});
   }
 
   // ---- boot ----
@@ -242,9 +247,11 @@ export class SimDevice {
     this.peripheral.on("connect", (conn) => this.onConnect(conn));
     this.peripheral.on("mtu", (conn, mtu) => this.emit({ type: "mtu", peer: conn.peer, mtu }));
     this.peripheral.on("disconnect", (conn, reason) => this.onDisconnect(conn, reason));
-    this.peripheral.on("adapterLost", (err) =>
-      this.emit({ type: "error", code: err.code, message: err.message, remedy: err.remedy }),
-    );
+    this.peripheral.on("adapterLost", (err) => {
+      this.emit({ type: "error", code: err.code, message: err.message, remedy: err.remedy });
+      // A kernel adapter may come back (re-plugged, `hciconfig up`); a closed HCI stream does not.
+      if (/^(unix|tcp):/.test(this.options.hci ?? "")) this.deps.onFatal?.(err);
+    });
     this.peripheral.on("advertisingError", (err) =>
       this.emit({ type: "error", code: "ADVERTISING", message: err.message }),
     );
@@ -348,14 +355,16 @@ export class SimDevice {
   private apply(events: AccessoryEvent[]): void {
     let advert = false;
     let reboot = false;
+    const batch: SimEvent[] = [];
+    const emit = (e: SimEvent) => batch.push(e);
     for (const ev of events) {
       switch (ev.type) {
         case "display":
           advert = true;
           if (ev.codeSource === "controller") {
-            this.emit({ type: "window-shared", role: "user", expiresInMs: ev.expiresInMs });
+            emit({ type: "window-shared", role: "user", expiresInMs: ev.expiresInMs });
           } else {
-            this.emit({
+            emit({
               type: "display",
               code: ev.display,
               format: ev.format,
@@ -367,18 +376,18 @@ export class SimDevice {
           break;
         case "window-closed":
           advert = true;
-          this.emit({ type: "window-closed", reason: ev.reason });
+          emit({ type: "window-closed", reason: ev.reason });
           break;
         case "wrong-code":
-          this.emit({ type: "wrong-code", attemptsLeft: ev.attemptsLeft });
+          emit({ type: "wrong-code", attemptsLeft: ev.attemptsLeft });
           break;
         case "locked-out":
           advert = true;
-          this.emit({ type: "locked-out", retryAfterMs: ev.retryAfterMs });
+          emit({ type: "locked-out", retryAfterMs: ev.retryAfterMs });
           break;
         case "bonded":
           this.lastBonded = { peerName: ev.name, role: ev.role };
-          this.emit({
+          emit({
             type: "bonded",
             peerId: ev.controllerId,
             role: ev.role,
@@ -387,19 +396,19 @@ export class SimDevice {
           });
           break;
         case "verified":
-          this.emit({ type: "verified", peerId: ev.controllerId, role: ev.role });
+          emit({ type: "verified", peerId: ev.controllerId, role: ev.role });
           break;
         case "bond-confirmed":
-          this.emit({ type: "bond-confirmed", peerId: ev.controllerId });
+          emit({ type: "bond-confirmed", peerId: ev.controllerId });
           break;
         case "bond-expired":
-          this.emit({ type: "bond-expired", peerId: ev.controllerId });
+          emit({ type: "bond-expired", peerId: ev.controllerId });
           break;
         case "removed":
-          this.emit({ type: "removed", peerId: ev.controllerId, by: ev.by });
+          emit({ type: "removed", peerId: ev.controllerId, by: ev.by });
           break;
         case "factory-reset":
-          this.emit({ type: "factory-reset" });
+          emit({ type: "factory-reset" });
           reboot = true;
           break;
         case "bonds-changed":
@@ -410,10 +419,17 @@ export class SimDevice {
           this.persistIdentity();
           break;
         case "app":
-          this.emit({ type: "app", op: ev.op, ...(ev.detail ? { detail: ev.detail } : {}) });
+          emit({ type: "app", op: ev.op, ...(ev.detail ? { detail: ev.detail } : {}) });
           break;
       }
     }
+    // Events go out once what they report is on "flash": a tester who sees `bonded` finds the bond stored.
+    const saved = this.saveQueue;
+    this.emitQueue = this.emitQueue
+      .then(() => saved)
+      .then(() => {
+        for (const e of batch) this.deps.sink.emit(e);
+      });
     if (reboot) {
       // The reboot waits until the replies that announced it are sent (see deliver / maybeReboot).
       this.rebootPending = true;
@@ -498,6 +514,10 @@ export class SimDevice {
         hasBonds: info.bondSlots.used > 0,
         ...(info.window.state === "open" ? { nonce: info.window.nonce } : { tag: this.tag }),
       });
+      const key = Buffer.concat([advertisement, scanResponse]).toString("hex");
+      // Unchanged data needs no HCI round trip (the peripheral itself resumes advertising after a link).
+      if (key === this.advertKey) return;
+      this.advertKey = key;
       try {
         await this.peripheral.setAdvertising(advertisement, scanResponse);
         this.emit({
@@ -507,6 +527,7 @@ export class SimDevice {
           bytes: { adv: advertisement.length, scan: scanResponse.length },
         });
       } catch (err) {
+        this.advertKey = "";
         this.emit({ type: "error", code: "ADVERTISING", message: errorText(err) });
       }
     });
@@ -563,8 +584,9 @@ export class SimDevice {
     this.tagTimer = undefined;
   }
 
+  /** Every event goes through one queue, so a batch waiting for its save never overtakes or lags others. */
   private emit(event: SimEvent): void {
-    this.deps.sink.emit(event);
+    this.emitQueue = this.emitQueue.then(() => this.deps.sink.emit(event));
   }
 }
 

@@ -52,7 +52,14 @@ export type SimEvent =
   | { type: "warning"; message: string }
   | { type: "error"; code: string; message: string; remedy?: string }
   /** Answer to a JSON request; carries its number as both `req` and `id` (test/helpers/proc.ts uses req). */
-  | { type: "result"; req: number; id: number; ok: boolean; value?: unknown; error?: { code: string; message: string } }
+  | {
+      type: "result";
+      req: number;
+      id: number;
+      ok: boolean;
+      value?: unknown;
+      error?: { code: string; message: string };
+    }
   | { type: "bye" };
 
 export type SimEventType = SimEvent["type"];

@@ -76,7 +76,9 @@ export async function runDevice(options: DeviceOptions, run: RunOptions = {}): P
     };
   }
 
+  let fatal: ((code: number) => void) | undefined;
   const device = await SimDevice.boot(options, {
+    onFatal: () => fatal?.(2),
     sink,
     ...(screen ? { showScreen: (s) => screen.show(s) } : {}),
     clock,
@@ -151,6 +153,7 @@ export async function runDevice(options: DeviceOptions, run: RunOptions = {}): P
       },
     );
 
+    fatal = (code) => void stop(code);
     // Registered after bleno's own SIGINT handler, so ours runs last and bleno does not exit(1) first.
     process.on("SIGINT", () => void stop(0));
     process.on("SIGTERM", () => void stop(0));

@@ -97,7 +97,7 @@ export const CATALOGUE: Catalogue = {
     message: (d) =>
       d.expected === "passkey"
         ? "that is not a 6-digit passkey"
-        : "that is not a long code like OCL-7K4Q-92XM-R",
+        : "that is not a long code like OCL-7K4Q-92XM-J",
     remedy: "Enter the code exactly as the device shows it; spaces and dashes do not matter.",
   },
   BOND_TABLE_FULL: {

@@ -223,6 +223,12 @@ export class Central {
   private scanning: Promise<void> | null = null;
 
   private constructor(private readonly noble: Noble) {
+    // A powered-off or vanished adapter takes every link with it, whether or not noble says so.
+    noble.on("stateChange", (state) => {
+      if (state === "poweredOn") return;
+      this.scanning = null;
+      for (const c of [...this.connections]) c.lost(`the adapter is ${state}`);
+    });
     noble.on("discover", (p) => {
       this.peripherals.set(p.id, p);
       if (this.scanListeners.size === 0) return;
@@ -230,6 +236,13 @@ export class Central {
       const result = toScanResult(p);
       for (const l of [...this.scanListeners]) if (l.all || ours) l.fn(result);
     });
+  }
+
+  /** Wraps an already loaded noble-compatible object (tests drive Central with a fake this way). */
+  static async fromNoble(noble: unknown, powerOnTimeoutMs = 10_000): Promise<Central> {
+    const n = noble as Noble;
+    await waitPoweredOn(n, powerOnTimeoutMs);
+    return new Central(n);
   }
 
   /** Loads noble on the given HCI transport and waits until the adapter is powered on. */
@@ -314,6 +327,7 @@ export class Central {
    * the attempt is cancelled (LE Create Connection Cancel, or a disconnect if it got that far).
    */
   async connect(id: string, opts: ConnectOptions = {}): Promise<CentralConnection> {
+    if (this.noble.state !== "poweredOn") throw adapterError(`the adapter is ${this.noble.state}`);
     const p = this.peripherals.get(id);
     if (!p)
       throw new OpenClawError("INVALID_ARGUMENT", { detail: `device ${id} has not been seen in a scan` });
@@ -502,6 +516,11 @@ export class CentralConnection implements FrameLink {
     await within(gone, 5000, `disconnecting from ${this.label}`).catch(() =>
       this.closed("disconnect timed out"),
     );
+  }
+
+  /** The adapter went away: the link is gone even if no disconnect event will ever come. */
+  lost(reason: string): void {
+    this.closed(reason);
   }
 
   private closed(reason: string): void {

@@ -245,7 +245,8 @@ export class Peripheral extends EventEmitter<PeripheralEvents> {
 
   async stopAdvertising(): Promise<void> {
     this.advert = undefined;
-    if (!this.advertising) return;
+    // Without an adapter there is nothing to stop, and no answer would come.
+    if (!this.advertising || this.bleno.state !== "poweredOn") return;
     this.advertising = false;
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, 2000);
@@ -276,6 +277,7 @@ export class Peripheral extends EventEmitter<PeripheralEvents> {
 
   private async powerOn(timeoutMs: number): Promise<void> {
     if (this.bleno.state === "poweredOn") return;
+    const isStream = /^(unix|tcp):/.test(this.opts.hci ?? "");
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.bleno.removeListener("stateChange", onState);
@@ -290,7 +292,12 @@ export class Peripheral extends EventEmitter<PeripheralEvents> {
           clearTimeout(timer);
           this.bleno.removeListener("stateChange", onState);
           resolve();
-        } else if (state === "unauthorized" || state === "unsupported") {
+        } else if (
+          state === "unauthorized" ||
+          state === "unsupported" ||
+          // An HCI stream that is down at start is not coming up by itself (the air is not running).
+          (state === "poweredOff" && isStream)
+        ) {
           clearTimeout(timer);
           this.bleno.removeListener("stateChange", onState);
           reject(new OpenClawError("ADAPTER_UNAVAILABLE", { detail: adapterStateText(state) }));
@@ -377,6 +384,7 @@ export class Peripheral extends EventEmitter<PeripheralEvents> {
     });
     this.bleno.on("stateChange", (state: string) => {
       if (state !== "poweredOn" && !this.stopped) {
+        this.advertising = false;
         this.conn?.end("adapter lost");
         this.conn = undefined;
         this.emit(
@@ -428,7 +436,7 @@ function adapterStateText(state: string): string {
     case "unsupported":
       return "the adapter does not support Bluetooth LE (try BLENO_HCI_DEVICE_ID=<n> for another adapter)";
     case "poweredOff":
-      return "the adapter is powered off or down (`hciconfig hci0 up`, or stop bluetoothd holding it)";
+      return "the adapter is powered off, down or unreachable (`hciconfig hci0 up`; for --hci unix:/tcp: is `openclaw air` running?)";
     default:
       return `adapter state ${state}`;
   }

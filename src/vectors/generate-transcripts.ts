@@ -63,6 +63,19 @@ export const SCENARIOS: Array<{ name: string; description: string; inputs: Trans
       attempts: [{ typed: "000 001" }, { typed: "{code}" }],
     },
   },
+  {
+    name: "pair-setup, then verify and a first session request",
+    description:
+      "Pair-setup as in the first transcript, then on a new link: VerifyStart (Noise KK message 1), VerifyAccept (message 2), which makes the provisional bond permanent, then one encrypted session request (status) and its answer. See section 9 of hardware/PROTOCOL.md for the verify payloads and session framing.",
+    inputs: {
+      ...base,
+      accessorySeed: "openclaw transcript 4 accessory",
+      controllerSeed: "openclaw transcript 4 controller",
+      format: "passkey",
+      attempts: [{ typed: "{display}" }],
+      verify: { request: "status" },
+    },
+  },
 ];
 
 export function generateTranscripts(): {

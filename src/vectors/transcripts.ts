@@ -19,6 +19,7 @@ import { Accessory } from "../protocol/accessory/accessory.js";
 import { generateAccessoryIdentity } from "../protocol/accessory/identity.js";
 import type { AccessoryProfile } from "../protocol/accessory/types.js";
 import { codePassword, normaliseCode } from "../protocol/codes/index.js";
+import type { ControllerBond } from "../protocol/controller/bond-record.js";
 import { Controller } from "../protocol/controller/controller.js";
 import { chachaPolyDecrypt } from "../protocol/crypto/primitives.js";
 import {
@@ -36,6 +37,8 @@ import { decodeMessage } from "../protocol/messages/codec.js";
 import { MessageType, PROTOCOL_VERSION } from "../protocol/messages/constants.js";
 import { decodeInfo } from "../protocol/messages/info.js";
 import { drawScalar, setupContext, setupKeys } from "../protocol/pairsetup/keys.js";
+import { verifyExchange } from "../protocol/verify/exchange.js";
+import { createSessionFactory } from "../protocol/verify/handler.js";
 import { errorText, VectorCheck, VectorFileError, type VectorResult } from "./report.js";
 
 export const TRANSCRIPTS_FORMAT = "openclaw-vectors/1";
@@ -63,6 +66,8 @@ export const TranscriptInputs = z.strictObject({
     .array(z.strictObject({ typed: z.string() }))
     .min(1)
     .max(6),
+  /** After a successful pair-setup: verify on a new link, then one session request. */
+  verify: z.strictObject({ request: z.literal("status") }).optional(),
 });
 export type TranscriptInputs = z.infer<typeof TranscriptInputs>;
 
@@ -84,6 +89,7 @@ export interface TranscriptRecord {
     /** "bonded:<role>" or "error:<CODE>". */
     outcome: string;
   }>;
+  verify?: { values: Record<string, string>; messages: TranscriptMessage[]; outcome: string };
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
@@ -127,6 +133,7 @@ export function runTranscript(inp: TranscriptInputs): TranscriptRecord {
     profile,
     random: acc.random,
     window: { iterations: inp.iterations },
+    ...(inp.verify ? { session: createSessionFactory({ random: acc.random }) } : {}),
   });
   const opened = accessory.openWindow({ format: inp.format, ttlMs: inp.ttlMs, reason: "button" }, inp.openAt);
   const w = accessory.window.state;
@@ -159,6 +166,7 @@ export function runTranscript(inp: TranscriptInputs): TranscriptRecord {
   };
 
   let t = inp.openAt;
+  let bond: ControllerBond | undefined;
   for (const attempt of inp.attempts) {
     t += inp.attemptGapMs;
     const typed = attempt.typed
@@ -209,6 +217,7 @@ export function runTranscript(inp: TranscriptInputs): TranscriptRecord {
               ? `bonded:${step.outcome.value.role}`
               : `error:${step.outcome.error.code}`;
           if (step.outcome.kind === "ok") {
+            bond = step.outcome.value;
             values.controllerStaticPublicKey = hex(step.outcome.value.controllerStaticKey.publicKey);
           }
         }
@@ -284,7 +293,67 @@ export function runTranscript(inp: TranscriptInputs): TranscriptRecord {
     }
     record.attempts.push({ typed, values, messages, outcome });
   }
+  if (inp.verify) {
+    if (!bond) throw new Error("verify needs a successful pair-setup first");
+    record.verify = runVerify(accessory, bond, acc, ctl, t + inp.attemptGapMs, inp.stepMs);
+  }
   return record;
+}
+
+/** Verify (Noise KK) on a fresh link, then one session request and its answer. */
+function runVerify(
+  accessory: Accessory,
+  bond: ControllerBond,
+  acc: { draws: Uint8Array[] },
+  ctl: { random: RandomBytes; draws: Uint8Array[] },
+  start: number,
+  stepMs: number,
+): NonNullable<TranscriptRecord["verify"]> {
+  let t = start;
+  const messages: TranscriptMessage[] = [];
+  const values: Record<string, string> = {};
+  const sent: Uint8Array[] = [];
+  const note = (from: TranscriptMessage["from"], m: Uint8Array) => {
+    t += stepMs;
+    messages.push({ from, at: t, type: decodeMessage(m).type, hex: hex(m) });
+  };
+  const link = accessory.connect();
+  const cMark = ctl.draws.length;
+  const ex = verifyExchange(bond, { random: ctl.random, clock: { now: () => t }, send: (m) => sent.push(m) });
+  const ce = ctl.draws.slice(cMark).find((d) => d.length === 32);
+  if (ce) values.controllerEphemeralPrivateKey = hex(ce);
+  note("controller", ex.firstMessage);
+  const aMark = acc.draws.length;
+  const out = link.handle(ex.firstMessage, t);
+  const ae = acc.draws.slice(aMark).find((d) => d.length === 32);
+  if (ae) values.accessoryEphemeralPrivateKey = hex(ae);
+  const accept = out.replies[0];
+  if (!accept) throw new Error("no answer to VerifyStart");
+  note("accessory", accept);
+  const step = ex.handle(accept);
+  if (step.outcome?.kind !== "ok") {
+    return {
+      values,
+      messages,
+      outcome: `error:${step.outcome?.kind === "failed" ? step.outcome.error.code : "none"}`,
+    };
+  }
+  const client = step.outcome.value.client;
+  client.status().catch(() => undefined);
+  for (const m of sent.splice(0)) {
+    note("controller", m);
+    for (const r of link.handle(m, t).replies) {
+      note("accessory", r);
+      client.receive(r);
+    }
+  }
+  link.close(t);
+  const confirmed = accessory.bondTable.find(bond.controllerId)?.state.kind === "permanent";
+  return {
+    values,
+    messages,
+    outcome: `verified:${step.outcome.value.role}${confirmed ? ",bond-permanent" : ""}`,
+  };
 }
 
 // ---- the file ----
@@ -311,6 +380,20 @@ const TranscriptVector = z.strictObject({
       outcome: z.string(),
     }),
   ),
+  verify: z
+    .strictObject({
+      values: z.record(z.string(), hexString),
+      messages: z.array(
+        z.strictObject({
+          from: z.enum(["controller", "accessory"]),
+          at: z.number(),
+          type: z.string(),
+          hex: hexString,
+        }),
+      ),
+      outcome: z.string(),
+    })
+    .optional(),
 });
 export type TranscriptVector = z.infer<typeof TranscriptVector>;
 
@@ -340,28 +423,36 @@ function compareRecord(check: VectorCheck, expected: TranscriptVector, actual: T
     check.fail(`${actual.attempts.length} attempts replayed, the file has ${expected.attempts.length}`);
   }
   expected.attempts.forEach((e, i) => {
-    const a = actual.attempts[i];
-    if (!a) return;
-    const p = `attempt ${i + 1}`;
-    if (e.outcome !== a.outcome) check.fail(`${p}: outcome ${a.outcome}, expected ${e.outcome}`);
-    else check.compare(`${p}.outcome`, utf8(e.outcome), utf8(a.outcome));
-    for (const [k, v] of Object.entries(e.values)) {
-      const av = a.values[k];
-      if (av === undefined) check.fail(`${p}.${k}: not produced`);
-      else check.compare(`${p}.${k}`, bytesOf(v), bytesOf(av));
+    compareSteps(check, `attempt ${i + 1}`, e, actual.attempts[i]);
+  });
+  if (expected.verify) {
+    if (!actual.verify) check.fail("verify: not produced");
+    else compareSteps(check, "verify", expected.verify, actual.verify);
+  }
+}
+
+type Steps = { values: Record<string, string>; messages: TranscriptMessage[]; outcome: string };
+
+function compareSteps(check: VectorCheck, p: string, e: Steps, a: Steps | undefined): void {
+  if (!a) return;
+  if (e.outcome !== a.outcome) check.fail(`${p}: outcome ${a.outcome}, expected ${e.outcome}`);
+  else check.compare(`${p}.outcome`, utf8(e.outcome), utf8(a.outcome));
+  for (const [k, v] of Object.entries(e.values)) {
+    const av = a.values[k];
+    if (av === undefined) check.fail(`${p}.${k}: not produced`);
+    else check.compare(`${p}.${k}`, bytesOf(v), bytesOf(av));
+  }
+  if (e.messages.length !== a.messages.length) {
+    check.fail(`${p}: ${a.messages.length} messages, expected ${e.messages.length}`);
+  }
+  e.messages.forEach((m, j) => {
+    const am = a.messages[j];
+    if (!am) return;
+    const name = `${p} message ${j + 1} (${m.from} ${m.type})`;
+    if (am.from !== m.from || am.type !== m.type || am.at !== m.at) {
+      check.fail(`${name}: got ${am.from} ${am.type} at ${am.at}`);
     }
-    if (e.messages.length !== a.messages.length) {
-      check.fail(`${p}: ${a.messages.length} messages, expected ${e.messages.length}`);
-    }
-    e.messages.forEach((m, j) => {
-      const am = a.messages[j];
-      if (!am) return;
-      const name = `${p} message ${j + 1} (${m.from} ${m.type})`;
-      if (am.from !== m.from || am.type !== m.type || am.at !== m.at) {
-        check.fail(`${name}: got ${am.from} ${am.type} at ${am.at}`);
-      }
-      check.compare(name, bytesOf(m.hex), bytesOf(am.hex));
-    });
+    check.compare(name, bytesOf(m.hex), bytesOf(am.hex));
   });
 }
 

@@ -98,6 +98,8 @@ export class Child<E extends ChildEvent = ChildEvent> {
   private stdoutPartial = "";
   private waiters = new Set<Waiter>();
   private exit: Exit | undefined;
+  /** "closed" once the process exited and all its output was read: no event can come any more. */
+  private output: "open" | "closed" = "open";
   private nextReq = 1;
 
   constructor(program: string, opts: SpawnOptions = {}) {
@@ -135,6 +137,7 @@ export class Child<E extends ChildEvent = ChildEvent> {
       this.proc.once("close", (code: number | null, signal: NodeJS.Signals | null) => {
         this.exit ??= { code, signal };
         this.flushStdout();
+        this.output = "closed";
         live.delete(this as unknown as Child<ChildEvent>);
         for (const w of this.waiters) {
           clearTimeout(w.timer);
@@ -183,7 +186,7 @@ export class Child<E extends ChildEvent = ChildEvent> {
         return Promise.resolve(this.events[i]!);
       }
     }
-    if (this.exit) {
+    if (this.output === "closed") {
       return Promise.reject(this.failure(`${this.name} had exited (${this.exitText()}) before ${what}`));
     }
     return new Promise<E>((resolve, reject) => {

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Violation } from "../../firmware-sim/air/index.js";
 import {
+  airEmpty,
   type DiscoverEvent,
   discovered,
   type PeripheralEvent,
@@ -22,6 +23,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await killAll();
+  await airEmpty(t); // every stream closed: no socket left behind
   await t.close();
   expect(liveChildren()).toHaveLength(0);
 });

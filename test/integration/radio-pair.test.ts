@@ -4,7 +4,14 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Violation } from "../../firmware-sim/air/index.js";
-import { discovered, startAir, startCentral, startPeripheral, type TestAir } from "../fixtures/radio.js";
+import {
+  airEmpty,
+  discovered,
+  startAir,
+  startCentral,
+  startPeripheral,
+  type TestAir,
+} from "../fixtures/radio.js";
 import { FIXTURE_NOTIFY, FIXTURE_READ, FIXTURE_SERVICE, FIXTURE_WRITE } from "../fixtures/uuids.js";
 import { killAll, liveChildren } from "../helpers/proc.js";
 
@@ -20,6 +27,7 @@ afterEach(async () => {
 });
 afterAll(async () => {
   await killAll();
+  await airEmpty(t); // every stream closed: no socket left behind
   await t.close();
   expect(liveChildren()).toHaveLength(0);
 });

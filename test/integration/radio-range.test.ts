@@ -1,6 +1,13 @@
 /** Moving a device out of range and back: supervision timeout, the disconnect noble reports, rediscovery. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { discovered, startAir, startCentral, startPeripheral, type TestAir } from "../fixtures/radio.js";
+import {
+  airEmpty,
+  discovered,
+  startAir,
+  startCentral,
+  startPeripheral,
+  type TestAir,
+} from "../fixtures/radio.js";
 import { FIXTURE_SERVICE } from "../fixtures/uuids.js";
 import { killAll, liveChildren } from "../helpers/proc.js";
 
@@ -11,6 +18,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await killAll();
+  await airEmpty(t); // every stream closed: no socket left behind
   await t.close();
   expect(liveChildren()).toHaveLength(0);
 });

@@ -5,7 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startAir, startPeripheral, type TestAir } from "../fixtures/radio.js";
+import { airEmpty, startAir, startPeripheral, type TestAir } from "../fixtures/radio.js";
 import { killAll, liveChildren, spawnProgram } from "../helpers/proc.js";
 
 let t: TestAir;
@@ -19,6 +19,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await killAll();
+  await airEmpty(t); // every stream closed: no socket left behind
   await t.close();
   expect(liveChildren()).toHaveLength(0);
   expect(existsSync(t.path)).toBe(false);

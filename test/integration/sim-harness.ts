@@ -10,7 +10,7 @@ import type { TestAir } from "../fixtures/radio.js";
 import { type Child, type ChildEvent, ROOT, spawnProgram } from "../helpers/proc.js";
 
 export type SimChildEvent = SimEvent & ChildEvent & { t: number };
-export type Display = Extract<SimEvent, { type: "display" }>;
+export type Display = Extract<SimChildEvent, { type: "display" }>;
 
 const tempDirs = new Set<string>();
 
@@ -30,7 +30,7 @@ export interface SimHandle {
   child: Child<SimChildEvent>;
   label: string;
   dir: string;
-  ready: Extract<SimEvent, { type: "ready" }>;
+  ready: Extract<SimChildEvent, { type: "ready" }>;
   /** The code on screen from the first-boot window, when there was one. */
   firstDisplay?: Display;
   /** Waits for the next event of this type (optionally matching). */
@@ -54,7 +54,7 @@ export interface StartSimOptions {
 
 export async function startSim(t: TestAir, label: string, o: StartSimOptions = {}): Promise<SimHandle> {
   const dir = o.dir ?? stateDir();
-  const child = spawnProgram<SimChildEvent>(process.env["SIM_DEV_PROGRAM"] ?? `${ROOT}bin/openclaw.js`, {
+  const child = spawnProgram<SimChildEvent>(`${ROOT}bin/openclaw.js`, {
     name: label,
     args: ["sim", "--json-events", "--hci", t.spec(label), "--state-dir", dir, ...(o.args ?? [])],
   });
@@ -81,11 +81,11 @@ export async function startSim(t: TestAir, label: string, o: StartSimOptions = {
       const mark = child.mark();
       await child.call("button", {}, 5000);
       return child.waitFor(
-        (e): e is SimChildEvent & Display => e.type === "display",
+        (e): e is Display => e.type === "display",
         5000,
         `${label}: the code after the button`,
         { since: mark },
-      ) as Promise<Display>;
+      );
     },
     command: (cmd) => child.call(cmd, {}, 10_000),
   };

@@ -119,7 +119,9 @@ describe("openclaw sim: pairing journey", () => {
     const mark = dev.child.mark();
     await laptop.factoryReset();
     await dev.child.waitFor((e) => e.type === "factory-reset", 5000, "factory-reset", { since: mark });
-    const reborn = await dev.child.waitFor((e) => e.type === "ready", 5000, "ready after reset", { since: mark });
+    const reborn = await dev.child.waitFor((e) => e.type === "ready", 5000, "ready after reset", {
+      since: mark,
+    });
     expect(reborn["id"]).not.toBe(dev.ready.id);
     // First boot again: no bonds, so a window opens by itself.
     const fresh = await dev.next("display", 5000, (e) => e.reason === "boot");

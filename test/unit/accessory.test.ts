@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   Accessory,
@@ -5,6 +6,7 @@ import {
   type AccessorySessionFactory,
   generateAccessoryIdentity,
 } from "../../src/protocol/accessory/index.js";
+import { Controller } from "../../src/protocol/controller/index.js";
 import { seededRandom } from "../../src/protocol/env.js";
 import { decodeInfo, decodeMessage, encodeMessage } from "../../src/protocol/messages/index.js";
 
@@ -133,5 +135,105 @@ describe("accessory object", () => {
     const r = acc.connect().handle(bad, 3);
     expect(decodeMessage(r.replies[0]!)).toMatchObject({ type: "Error", code: "PROTOCOL_ERROR" });
     expect(decodeInfo(acc.infoBytes(3)).window).toMatchObject({ attemptsLeft: 4 });
+  });
+});
+
+describe("accessory under arbitrary input (property)", () => {
+  type Action =
+    | { kind: "bytes"; b: Uint8Array }
+    | { kind: "mutate"; which: number; pos: number; val: number }
+    | { kind: "wrong-code" }
+    | { kind: "advance"; ms: number }
+    | { kind: "close" }
+    | { kind: "button" };
+  const action: fc.Arbitrary<Action> = fc.oneof(
+    fc.record({ kind: fc.constant("bytes" as const), b: fc.uint8Array({ maxLength: 200 }) }),
+    fc.record({
+      kind: fc.constant("mutate" as const),
+      which: fc.nat(3),
+      pos: fc.nat(),
+      val: fc.integer({ min: 0, max: 255 }),
+    }),
+    fc.constant({ kind: "wrong-code" as const }),
+    fc.record({ kind: fc.constant("advance" as const), ms: fc.integer({ min: 0, max: 200_000 }) }),
+    fc.constant({ kind: "close" as const }),
+    fc.constant({ kind: "button" as const }),
+  );
+
+  it("never throws, answers only with valid messages, and never bonds without the code", () => {
+    fc.assert(
+      fc.property(fc.array(action, { maxLength: 12 }), fc.string({ maxLength: 8 }), (actions, seed) => {
+        const random = seededRandom(`fuzz ${seed}`);
+        const acc = new Accessory({
+          identity: generateAccessoryIdentity(random),
+          profile: { name: "OpenClaw-FUZZ", model: "m", firmware: "f" },
+          random,
+        });
+        let now = 0;
+        acc.openWindow({}, now);
+        const templates: Uint8Array[] = [];
+        let link = acc.connect();
+        const feed = (bytes: Uint8Array) => {
+          const out = link.handle(bytes, now);
+          for (const r of out.replies) {
+            const m = decodeMessage(r);
+            expect(["Error", "PairSetupChallenge"]).toContain(m.type);
+          }
+          return out;
+        };
+        for (const a of actions) {
+          switch (a.kind) {
+            case "bytes":
+              feed(a.b);
+              break;
+            case "mutate": {
+              const t = templates[a.which % Math.max(1, templates.length)];
+              if (!t) break;
+              const m = t.slice();
+              m[a.pos % m.length] = a.val;
+              feed(m);
+              break;
+            }
+            case "wrong-code": {
+              const info = decodeInfo(acc.infoBytes(now));
+              if (info.window.state !== "open") break;
+              const code = (acc.window.state as { code: string }).code;
+              const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, "0");
+              const ps = new Controller({ controllerId: random(16), name: "x", random }).pairSetup(
+                info,
+                wrong,
+              );
+              templates.push(ps.firstMessage);
+              let replies = feed(ps.firstMessage).replies;
+              for (let i = 0; i < 3 && replies.length; i++) {
+                const step = ps.handle(replies[0]!);
+                templates.push(...step.replies);
+                replies = step.replies.flatMap((r) => feed(r).replies);
+              }
+              break;
+            }
+            case "advance":
+              now += a.ms;
+              acc.tick(now);
+              break;
+            case "close":
+              link.close(now);
+              link = acc.connect();
+              break;
+            case "button":
+              try {
+                acc.openWindow({}, now);
+              } catch (err) {
+                expect((err as { code?: string }).code).toBe("LOCKED_OUT");
+              }
+              break;
+          }
+          const w = acc.info(now).window;
+          if (w.state === "open") expect(w.attemptsLeft).toBeGreaterThanOrEqual(0);
+        }
+        expect(acc.bonds(now)).toEqual([]);
+      }),
+      { numRuns: 60 },
+    );
   });
 });

@@ -157,6 +157,42 @@ describe("air: advertising and scanning", () => {
     expect(counters?.adverts).toBe(adv.length * 2 + far.length);
   });
 
+  it("builds every report from the current data, and advertises a random address when asked", async () => {
+    const p = await client("dev1");
+    const random = Buffer.from([0x11, 0x22, 0x33, 0x44, 0x55, 0xc6]);
+    await p.command(OP.leSetRandomAddress, random);
+    const ap = advParams(100);
+    ap.writeUInt8(0x01, 5); // own address type: random
+    await p.command(OP.leSetAdvertisingParameters, ap);
+    await p.command(OP.leSetAdvertisingData, advData(Buffer.from([0x02, 0x01, 0x06])));
+    await p.command(OP.leSetAdvertiseEnable, Buffer.from([1]));
+    const s = await client("laptop");
+    await s.command(OP.leSetScanParameters, scanParams(false));
+    await s.command(OP.leSetScanEnable, Buffer.from([1, 0]));
+    s.take();
+    timers.advance(150);
+    await s.sync();
+    const first = s.take().filter((x) => isLeMeta(x, LE_EVT.advertisingReport));
+    expect(first.length).toBeGreaterThan(0);
+    expect(first[0]![6]).toBe(0x01);
+    expect(first[0]!.subarray(7, 13)).toEqual(random);
+    expect(first[0]!.subarray(14, 17)).toEqual(Buffer.from([0x02, 0x01, 0x06]));
+    await p.command(OP.leSetAdvertisingData, advData(Buffer.from([0x02, 0x01, 0x04])));
+    timers.advance(150);
+    await s.sync();
+    const later = s.take().filter((x) => isLeMeta(x, LE_EVT.advertisingReport));
+    expect(later.length).toBeGreaterThan(0);
+    expect(later.every((x) => x.subarray(14, 17).equals(Buffer.from([0x02, 0x01, 0x04])))).toBe(true);
+
+    const done = s.next((x) => isLeMeta(x, LE_EVT.connectionComplete));
+    expect(status(await s.command(OP.leCreateConnection, createConn(random, 0x18, 0x2a, 0x01)))).toBe(0);
+    timers.advance(150);
+    const cc = await done;
+    expect(cc[4]).toBe(0);
+    expect(cc[8]).toBe(0x01);
+    expect(cc.subarray(9, 15)).toEqual(random);
+  });
+
   it("honours Filter_Duplicates: one report per address, type and data", async () => {
     await advertiser("dev1", Buffer.from([0x02, 0x01, 0x06]), Buffer.alloc(0));
     const s = await client("laptop");
@@ -238,6 +274,14 @@ describe("air: connections", () => {
     timers.advance(30);
     expect((await cd)[6]).toBe(0x16);
     expect((await pd)[6]).toBe(0x13);
+  });
+
+  it("refuses connection parameters outside the spec's ranges with status 0x12", async () => {
+    const central = await client("laptop");
+    // 100 ms supervision timeout cannot cover two 75 ms intervals
+    const st = await central.command(OP.leCreateConnection, createConn(Buffer.alloc(6, 1), 60, 10));
+    expect(st[1]).toBe(EVT.commandStatus);
+    expect(status(st)).toBe(0x12);
   });
 
   it("cancels a pending connection with LE Connection Complete status 0x02", async () => {

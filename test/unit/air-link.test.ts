@@ -128,6 +128,20 @@ describe("air: ACL flow control", () => {
     expect(violations.map((v) => v.kind)).toEqual(["acl-overflow", "acl-too-long", "acl-overflow"]);
   });
 
+  it("discards late data for a link that just ended without complaint, but flags a handle never used", async () => {
+    await start();
+    const { central, periph, ch } = await connectPair(0x18, 20);
+    air.move("dev1", { x: 100, y: 0 });
+    const cd = central.next((p) => isEvent(p, EVT.disconnectionComplete));
+    timers.advance(400);
+    await cd;
+    central.sendAcl(ch, 0, l2cap(4, Buffer.from([0x0a, 0x03, 0x00]))); // was in flight in the host
+    central.sendAcl(0x0eee, 0, l2cap(4, Buffer.from([0x0a, 0x03, 0x00])));
+    await central.sync();
+    await periph.sync();
+    expect(violations.map((v) => v.kind)).toEqual(["acl-unknown-handle"]);
+  });
+
   it("refragments a long host packet into LL PDUs: start as 0b10, the rest 0b01, one completion", async () => {
     await start({ defaults: { aclBuffers: { length: 251, count: 4 } } });
     const { central, periph, ch, ph } = await connectPair();

@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Accessory } from "../../src/protocol/accessory/accessory.js";
 import { generateAccessoryIdentity } from "../../src/protocol/accessory/identity.js";
@@ -73,12 +74,47 @@ describe("controller", () => {
     link.handle(ps.firstMessage, 1);
     const abort = ps.abort();
     expect(decodeMessage(abort)).toEqual({ type: "PairSetupAbort", reason: "TIMEOUT" });
-    expect(ps.state).toBe("failed");
+    expect(ps.state).toBe("awaiting-verdict");
     const out = link.handle(abort, 2);
     expect(decodeMessage(out.replies[0]!)).toMatchObject({
       type: "Error",
       code: "WRONG_CODE",
       attemptsLeft: 4,
     });
+    // the verdict is reported, and an Error is never answered with an Error
+    const verdict = ps.handle(out.replies[0]!);
+    expect(verdict.replies).toEqual([]);
+    expect(verdict.outcome?.kind === "failed" && verdict.outcome.error.details).toEqual({ attemptsLeft: 4 });
+    expect(ps.handle(out.replies[0]!).replies).toEqual([]);
+  });
+});
+
+describe("controller under arbitrary input (property)", () => {
+  it("handle() never throws and any reply is a valid message", () => {
+    const { acc, random } = device();
+    const w = acc.openWindow({}, 0);
+    const info = decodeInfo(acc.infoBytes(0));
+    const c = new Controller({ controllerId: random(16), name: "laptop", random });
+    const link = acc.connect();
+    const probe = c.pairSetup(info, w.code);
+    const challenge = link.handle(probe.firstMessage, 1).replies[0]!;
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 300 }),
+        fc.nat(),
+        fc.integer({ min: 0, max: 255 }),
+        (b, pos, val) => {
+          const ps = c.pairSetup(info, w.code);
+          for (const r of ps.handle(b).replies) decodeMessage(r);
+          const ps2 = c.pairSetup(info, w.code);
+          const m = challenge.slice();
+          m[pos % m.length] = val;
+          const step = ps2.handle(m);
+          for (const r of step.replies) decodeMessage(r);
+          if (step.outcome) expect(step.outcome.kind).toBe("failed");
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });

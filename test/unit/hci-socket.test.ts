@@ -171,6 +171,22 @@ describe("HciStreamSocket", () => {
     expect(order).toEqual(["data 62", "then 62", "data 5", "then 5", "data 19", "then 19"]);
   });
 
+  it("delivers a flood in order without loss, pausing the stream while the stack is behind", async () => {
+    const s = open();
+    s.bindRaw();
+    s.write(RESET);
+    await server.receivedAtLeast(1);
+    const count = 6000; // more than the socket queues before it pauses the stream
+    const flood = Buffer.concat(
+      Array.from({ length: count }, (_, i) => Buffer.from([0x04, 0x3e, 3, 0x02, i & 0xff, i >> 8])),
+    );
+    const all = nextEvent<Buffer>(s, "data", count + 1);
+    server.send(flood);
+    s.start(); // delivery starts only now: everything above was queued or left in the stream
+    const got = (await all).slice(1);
+    expect(got.map((p) => p.readUInt16LE(4))).toEqual(Array.from({ length: count }, (_, i) => i));
+  });
+
   it("applies the stack's filter like the kernel", async () => {
     const s = open();
     s.bindRaw();

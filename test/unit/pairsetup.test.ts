@@ -586,7 +586,7 @@ describe("roles and share windows", () => {
     expect(info(ctx).window.state).toBe("closed");
   });
 
-  it("a share window cannot yield admin by reusing the admin's controller id", () => {
+  it("a shared code cannot replace an existing bond (no pushing the admin out with its id)", () => {
     const ctx = setup();
     const adminId = ctx.random(16);
     const adminC = new Controller({ controllerId: adminId, name: "admin", random: ctx.random });
@@ -595,8 +595,14 @@ describe("roles and share windows", () => {
     const share = ctx.accessory.openWindow({ codeFromController: "482913", role: "user" }, ctx.clock.now());
     const thief = new Controller({ controllerId: adminId, name: "thief", random: ctx.random });
     const r = pair(ctx, thief.pairSetup(info(ctx), share.code));
-    expect(r.outcome.kind === "ok" && r.outcome.value.role).toBe("user");
-    expect(ctx.accessory.bonds(ctx.clock.now()).map((b) => b.role)).toEqual(["user"]);
+    expect(r.outcome.kind === "failed" && r.outcome.error.code).toBe("NOT_PERMITTED");
+    expect(info(ctx).window).toMatchObject({ state: "open", attemptsLeft: 5 });
+    expect(ctx.accessory.bonds(ctx.clock.now()).map((b) => [b.name, b.role])).toEqual([["admin", "admin"]]);
+    // through a device-shown code (someone at the device) the admin may re-pair and stays admin
+    const again = ctx.accessory.openWindow({}, ctx.clock.now());
+    const r2 = pair(ctx, adminC.pairSetup(info(ctx), again.code));
+    expect(r2.outcome.kind === "ok" && r2.outcome.value.role).toBe("admin");
+    expect(ctx.accessory.bonds(ctx.clock.now())).toHaveLength(1);
   });
 
   it("window TTL outside 30 s – 15 min is INVALID_ARGUMENT", () => {

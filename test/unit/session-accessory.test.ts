@@ -205,6 +205,9 @@ describe("verify and session on the real accessory", () => {
     }
     expect(seen).toEqual([2, 0, 1]);
     expect(linkSessionOf(w.accessory.connect().session)).toBeUndefined();
+    a.link.close(w.clock.now());
+    expect(ls!.open).toBe(false);
+    expect(ls!.notify({ channel: 2, payload: Uint8Array.of(1) }, w.clock.now()).replies).toEqual([]);
   });
 
   it("rotate: the new key verifies, the old one is unknown", async () => {

@@ -12,6 +12,7 @@ import {
 import { decodeErrorBody, encodeErrorBody } from "../../src/protocol/session/error-body.js";
 import { MAX_APP_PAYLOAD, MAX_SESSION_PLAINTEXT } from "../../src/protocol/session/limits.js";
 import { decodePayload, encodePayload, type SessionPayload } from "../../src/protocol/session/payload.js";
+import { addBond, connect, testController, testDevice } from "../../src/protocol/session/testing.js";
 
 const bytes = (max: number) => fc.uint8Array({ minLength: 0, maxLength: max });
 const u16 = fc.integer({ min: 0, max: 0xffff });
@@ -170,5 +171,37 @@ describe("command body codecs (property)", () => {
       expect(back.code).toBe(e.code);
       expect(back.details).toEqual(e.details);
     }
+  });
+});
+
+describe("session record layer (property)", () => {
+  it("any change to a sealed message is refused and ends the session; nothing crashes", () => {
+    const d = testDevice("prop");
+    const admin = testController("prop:admin");
+    addBond(d, admin, "admin");
+    fc.assert(
+      fc.property(fc.nat(), fc.integer({ min: 1, max: 255 }), fc.nat({ max: 2 }), (at, x, how) => {
+        const link = connect(d, admin, { manual: true });
+        void link.client.status().catch(() => {});
+        const m = link.queue.shift()!;
+        const i = at % m.length;
+        let bad: Uint8Array;
+        if (how === 0) {
+          bad = m.slice();
+          bad[i]! ^= x;
+        } else if (how === 1) bad = m.subarray(0, i);
+        else bad = Uint8Array.from([...m, x]);
+        try {
+          link.session.handle(bad);
+          throw new Error("a changed message was accepted");
+        } catch (err) {
+          expect(isOpenClawError(err) && ["PROTOCOL_ERROR", "VERSION_MISMATCH"].includes(err.code)).toBe(
+            true,
+          );
+        }
+        expect(link.session.state).toBe("closed");
+      }),
+      { numRuns: 200 },
+    );
   });
 });

@@ -12,6 +12,7 @@ import { decodeMessage, encodeMessage } from "../../src/protocol/messages/codec.
 import { MAX_MESSAGE } from "../../src/protocol/messages/constants.js";
 import type { AppHandler } from "../../src/protocol/session/accessory.js";
 import { SecureChannel } from "../../src/protocol/session/channel.js";
+import { encodeErrorBody } from "../../src/protocol/session/error-body.js";
 import { SESSION_FLAG_REKEY } from "../../src/protocol/session/limits.js";
 import { encodePayload } from "../../src/protocol/session/payload.js";
 import {
@@ -169,7 +170,7 @@ describe("session commands", () => {
       by: user.controllerId,
     });
     expect(u.events).toContainEqual({ kind: "sessionEnded", reason: "this pairing was removed" });
-    await expect(u.client.status()).rejects.toBeInstanceOf(OpenClawError);
+    expect((await rejection(u.client.status())).code).toBe("UNKNOWN_PEER");
     expect(thrown(() => connect(d, user)).code).toBe("UNKNOWN_PEER");
   });
 
@@ -461,6 +462,37 @@ describe("session record layer", () => {
     expect(client.state.kind).toBe("closed");
   });
 
+  it("a replayed device response ends the session on the controller", async () => {
+    const { d, admin } = household("r7d");
+    const v = new ControllerVerify({
+      deviceId: d.deviceId,
+      identity: admin.keys,
+      accessoryPublicKey: d.identity.publicKey,
+      random: admin.random,
+    });
+    const m = acceptVerify(v.start(), {
+      deviceId: d.deviceId,
+      identity: d.identity,
+      candidates: d.host.entries,
+      random: d.random,
+    });
+    const { client } = openClientSession(v, m.reply, {
+      clock: admin.clock,
+      random: admin.random,
+      send: () => {},
+    });
+    const device = new SecureChannel({ send: m.send, recv: m.recv, clock: d.clock });
+    const p1 = client.status();
+    const p2 = client.status();
+    const r1 = device.seal(
+      encodePayload({ kind: "error", id: 1, body: encodeErrorBody(new OpenClawError("BUSY", {})) }),
+    );
+    client.receive(r1);
+    expect((await rejection(p1)).code).toBe("BUSY");
+    expect(thrown(() => client.receive(r1)).code).toBe("PROTOCOL_ERROR");
+    expect((await rejection(p2)).code).toBe("PROTOCOL_ERROR");
+  });
+
   it("a request from the device ends the session on the controller", () => {
     const { d, admin } = household("r7b");
     const v = new ControllerVerify({
@@ -568,6 +600,11 @@ describe("session record layer", () => {
     const bytes = () => {
       const { link } = manual("det");
       void link.client.status();
+      // status request: 13-byte plaintext → 29-byte ciphertext → 38-byte Session message (PROTOCOL.md §9.3).
+      expect(link.queue[0]!.length).toBe(38);
+      expect([...link.queue[0]!.subarray(0, 9)]).toEqual([
+        0x01, 0x20, 0x01, 0x00, 0x01, 0x00, 0x02, 0x00, 29,
+      ]);
       return Buffer.from(link.queue[0]!).toString("hex");
     };
     expect(bytes()).toBe(bytes());

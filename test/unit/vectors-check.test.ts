@@ -242,6 +242,7 @@ describe("openclaw vectors check (compiled CLI)", () => {
     writeFileSync(join(dir, "set", "a.json"), JSON.stringify(SPAKE_FILE));
     writeFileSync(join(dir, "set", "b.json"), JSON.stringify(NOISE_FILE));
     writeFileSync(join(dir, "set", "notes.txt"), "ignored");
+    mkdirSync(file("empty"));
   });
 
   afterAll(() => {
@@ -268,7 +269,7 @@ describe("openclaw vectors check (compiled CLI)", () => {
       /^ {4}message 3 \(responder → initiator\) ciphertext differs \(byte 1\): expected /,
     );
     expect(r.lines[4]).toMatch(/^ {4}message 3 .*rejected/);
-    expect(r.stdout).toContain("skipped 1: protocol Noise_NN_25519_AESGCM_SHA512 not implemented");
+    expect(r.lines[5]).toBe("  skipped 1, not implemented: Noise_NN_25519_AESGCM_SHA512");
     expect(r.last).toBe("1 passed, 1 failed, 1 skipped");
   });
 
@@ -281,6 +282,9 @@ describe("openclaw vectors check (compiled CLI)", () => {
     expect(r.lines[3]).toBe(`PASS ${file("noise.json")}: 1 passed, 0 failed, 0 skipped`);
     expect(r.last).toBe("1 passed, 0 failed, 0 skipped");
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    const empty = run(file("empty"));
+    expect(empty.code).toBe(2);
+    expect(empty.lines[0]).toBe(`ERROR ${file("empty")}: a directory with no .json vector files`);
   });
 
   it("marks a file whose suites are all unimplemented SKIP, which is not a failure", () => {
@@ -288,7 +292,7 @@ describe("openclaw vectors check (compiled CLI)", () => {
     expect(r.code).toBe(0);
     expect(r.lines).toEqual([
       `SKIP ${file("others.json")}: 0 passed, 0 failed, 1 skipped`,
-      "  skipped 1: protocol Noise_XX_448_AESGCM_BLAKE2b not implemented",
+      "  skipped 1, not implemented: Noise_XX_448_AESGCM_BLAKE2b",
       "0 passed, 0 failed, 1 skipped",
     ]);
   });

@@ -184,6 +184,30 @@ describe("verify (Noise KK, one round trip)", () => {
     expect(hashes[0]).not.toBe(hashes[1]);
   });
 
+  it("has the documented sizes: VerifyStart 53 bytes, VerifyAccept 57 bytes", () => {
+    const d = testDevice("v9");
+    const c = testController("c");
+    addBond(d, c, "user");
+    const v = new ControllerVerify({
+      deviceId: d.deviceId,
+      identity: c.keys,
+      accessoryPublicKey: d.identity.publicKey,
+      random: c.random,
+    });
+    const start = v.start();
+    expect(start.length).toBe(53);
+    expect([...start.subarray(0, 5)]).toEqual([0x01, 0x10, 0x01, 0x00, 48]);
+    const m = acceptVerify(start, {
+      deviceId: d.deviceId,
+      identity: d.identity,
+      candidates: d.host.entries,
+      random: d.random,
+    });
+    expect(m.reply.length).toBe(57);
+    expect([...m.reply.subarray(0, 5)]).toEqual([0x01, 0x11, 0x01, 0x00, 52]);
+    expect(v.finish(m.reply, { clock: c.clock }).role).toBe("user");
+  });
+
   it("keeps handshake payloads minimal and strict", () => {
     expect(encodeStartPayload({ features: 0 })).toEqual(new Uint8Array(0));
     expect(decodeStartPayload(encodeStartPayload({ features: 5 }))).toEqual({ features: 5 });
@@ -305,7 +329,7 @@ describe("createSessionFactory (the accessory plug point)", () => {
     expect(client.state.kind).toBe("closed");
   });
 
-  it("answers an unknown controller with Error UNKNOWN_PEER and keeps the link", () => {
+  it("answers an unknown controller with Error UNKNOWN_PEER and keeps the link (a few times)", () => {
     const { core, random } = fakeCore("core-2");
     const handler = createSessionFactory({ random })(core);
     const c = testController("x");
@@ -319,6 +343,20 @@ describe("createSessionFactory (the accessory plug point)", () => {
     expect(out.disconnect).toBeUndefined();
     expect(decodeMessage(out.replies[0]!)).toEqual({ type: "Error", code: "UNKNOWN_PEER" });
     expect(caught(() => v.finish(out.replies[0]!, { clock: c.clock })).code).toBe("UNKNOWN_PEER");
+    // Retries are bounded per link: the third unknown verify also drops the link.
+    const again = () => {
+      const w = new ControllerVerify({
+        deviceId: core.identity.deviceId,
+        identity: c.keys,
+        accessoryPublicKey: core.identity.staticKey.publicKey,
+        random: c.random,
+      });
+      return handler.handle(decodeMessage(w.start()) as VerifyStart, 1);
+    };
+    expect(again().disconnect).toBeUndefined();
+    const third = again();
+    expect(third.disconnect).toBe(true);
+    expect(decodeMessage(third.replies[0]!)).toEqual({ type: "Error", code: "UNKNOWN_PEER" });
   });
 
   it("answers a tampered session message with Error PROTOCOL_ERROR and drops the link", () => {

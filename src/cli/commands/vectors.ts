@@ -20,14 +20,19 @@ type FileOutcome = { file: string; results: VectorResult[] } | { file: string; e
 
 const EXIT_FAILED = 1;
 const EXIT_BAD_FILE = 2;
+const SHOWN_SKIP_NAMES = 3;
 
-/** A directory argument means the .json files directly inside it, in name order. */
-async function expand(paths: string[]): Promise<string[]> {
-  const out: string[] = [];
+/**
+ * A directory argument means the .json files directly inside it, in name order; one without any is an
+ * error (checking nothing must not look like a pass).
+ */
+async function expand(paths: string[]): Promise<(string | FileOutcome)[]> {
+  const out: (string | FileOutcome)[] = [];
   for (const p of paths) {
     const st = await stat(p).catch(() => null);
     if (st?.isDirectory()) {
       const names = (await readdir(p)).filter((n) => n.endsWith(".json")).sort();
+      if (names.length === 0) out.push({ file: p, error: "a directory with no .json vector files" });
       out.push(...names.map((n) => join(p, n)));
     } else {
       out.push(p);
@@ -71,6 +76,32 @@ function vectorLines(label: string, name: string, detail: string | undefined): s
   return [`  ${label} ${name}:`, ...lines.map((l) => `    ${l}`)];
 }
 
+const UNIMPLEMENTED = /^(?:protocol|suite) (.+) not implemented$/;
+
+/**
+ * Skips summarised in a line or two: a full cacophony file has ~900 vectors of protocols we do not
+ * implement, so those are named by suite (a few, then a count); other reasons are counted each.
+ */
+function skipSummary(results: readonly VectorResult[]): string[] {
+  const suites: string[] = [];
+  const reasons = new Map<string, number>();
+  for (const r of results) {
+    if (r.status !== "skipped") continue;
+    const m = UNIMPLEMENTED.exec(r.detail ?? "");
+    if (m?.[1]) suites.push(m[1]);
+    else reasons.set(r.detail ?? "skipped", (reasons.get(r.detail ?? "skipped") ?? 0) + 1);
+  }
+  const lines: string[] = [];
+  if (suites.length > 0) {
+    const unique = [...new Set(suites)];
+    const shown = unique.slice(0, SHOWN_SKIP_NAMES).join(", ");
+    const more = unique.length > SHOWN_SKIP_NAMES ? ` and ${unique.length - SHOWN_SKIP_NAMES} more` : "";
+    lines.push(`skipped ${suites.length}, not implemented: ${shown}${more}`);
+  }
+  for (const [reason, n] of reasons) lines.push(`skipped ${n}: ${reason}`);
+  return lines;
+}
+
 function printHuman(outcomes: FileOutcome[], verbose: boolean, out: (line: string) => void): void {
   for (const o of outcomes) {
     if ("error" in o) {
@@ -92,16 +123,7 @@ function printHuman(outcomes: FileOutcome[], verbose: boolean, out: (line: strin
       if (r.status === "failed" || verbose)
         for (const line of vectorLines(label, r.name, r.detail)) out(line);
     }
-    if (!verbose) {
-      // Skips are summarised by reason: a full cacophony file has hundreds of other protocols.
-      const reasons = new Map<string, number>();
-      for (const r of o.results) {
-        if (r.status !== "skipped") continue;
-        const reason = r.detail ?? "not implemented";
-        reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
-      }
-      for (const [reason, n] of reasons) out(`  ${pc.dim(`skipped ${n}: ${reason}`)}`);
-    }
+    if (!verbose) for (const line of skipSummary(o.results)) out(`  ${pc.dim(line)}`);
   }
 }
 
@@ -117,7 +139,7 @@ export async function runVectorsCheck(
 ): Promise<number> {
   const files = await expand(paths);
   const outcomes: FileOutcome[] = [];
-  for (const f of files) outcomes.push(await checkFile(f));
+  for (const f of files) outcomes.push(typeof f === "string" ? await checkFile(f) : f);
   const totals = totalsOf(outcomes);
   if (opts.json) {
     out(JSON.stringify({ files: outcomes, totals }, null, 2));

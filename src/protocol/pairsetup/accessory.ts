@@ -144,6 +144,18 @@ export class AccessoryPairSetup {
     if (refused) return out([errorReply(refused)]);
     const w = window.state;
     if (w.kind !== "open") throw new Error("window admitted but not open");
+    if (w.codeSource === "controller" && bonds.find(msg.controllerId)) {
+      // A shared code is for a new controller; letting it replace an existing bond would let a guest
+      // who reuses someone's (cleartext) controller id push that bond, even the admin's, out.
+      return out([
+        errorReply(
+          new OpenClawError("NOT_PERMITTED", {
+            command: "replace a pairing with a shared code",
+            role: w.role,
+          }),
+        ),
+      ]);
+    }
     const verifier = new Spake2PlusVerifier({
       context: setupContext(identity.deviceId, w.nonce),
       idProver: msg.controllerId,
@@ -270,7 +282,7 @@ export class AccessoryPairSetup {
 /**
  * The first admin bond is the one made when the table holds no admin. Otherwise the window's role,
  * except that a controller re-pairing over its own admin bond through a device-shown code (someone at
- * the device) keeps admin. A share window can never yield admin by reusing an admin's controller id.
+ * the device) keeps admin. (Share windows never replace a bond: see #start.)
  */
 export function grantedRole(
   bonds: BondTable,

@@ -99,15 +99,13 @@ export class ControllerPairSetup {
     reason: OpenClawError = new OpenClawError("TIMEOUT", { what: "pair-setup", afterMs: 0 }),
   ): Uint8Array {
     const s = this.#state;
-    if (s.kind !== "bonded" && s.kind !== "failed") this.#state = { kind: "failed", error: reason };
+    // The device answers an Abort with its verdict (attempts left, lockout), which `handle` reports.
+    if (s.kind !== "bonded" && s.kind !== "failed") this.#state = { kind: "awaiting-verdict" };
     return encodeMessage({ type: "PairSetupAbort", reason: reason.code });
   }
 
   handle(bytes: Uint8Array): ControllerStep<ControllerBond> {
     const s = this.#state;
-    if (s.kind === "bonded" || s.kind === "failed") {
-      return this.#fail(protocolError("message after pair-setup ended"), true);
-    }
     let msg: ReturnType<typeof decodeMessage>;
     try {
       msg = decodeMessage(bytes);
@@ -115,7 +113,11 @@ export class ControllerPairSetup {
       if (!isOpenClawError(err)) throw err;
       return this.#fail(err, true);
     }
+    // Never answer an Error with an Error (no ping-pong), whatever the state.
     if (msg.type === "Error") return this.#fail(messageToError(msg), false);
+    if (s.kind === "bonded" || s.kind === "failed") {
+      return this.#fail(protocolError("message after pair-setup ended"), true);
+    }
     if (s.kind === "awaiting-challenge" && msg.type === "PairSetupChallenge") {
       let done: { confirmP: Uint8Array; kShared: Uint8Array } | null;
       try {

@@ -8,7 +8,7 @@
 import { type CodeFormat, displayCode, generateCode } from "../codes/index.js";
 import { generateKeyPair, type KeyPair } from "../crypto/noise.js";
 import type { RandomBytes } from "../env.js";
-import { isOpenClawError, type OpenClawError, protocolError } from "../errors.js";
+import { isOpenClawError, OpenClawError, protocolError } from "../errors.js";
 import { decodeMessage, peekType } from "../messages/codec.js";
 import { messageToError } from "../messages/errors.js";
 import type { SecureChannel } from "./channel.js";
@@ -117,7 +117,8 @@ export class SessionClient {
       RemovePairingArgsCodec.encode({ controllerId }),
       RemovePairingResultCodec,
     );
-    if (r.removedSelf) this.#end(protocolError("the session ended: this pairing was removed"));
+    // Later calls hear what is now true: the device has forgotten this laptop.
+    if (r.removedSelf) this.#end(new OpenClawError("UNKNOWN_PEER", {}));
     return r;
   }
 
@@ -148,7 +149,7 @@ export class SessionClient {
   /** Wipes the device (admin). The session ends with it. */
   async factoryReset(): Promise<void> {
     await this.#call("factoryReset", new Uint8Array(0), EmptyResultCodec);
-    this.#end(protocolError("the session ended: the device was factory reset"));
+    this.#end(new OpenClawError("UNKNOWN_PEER", {}));
   }
 
   /** An application request (the device's own functions); resolves with its response payload. */

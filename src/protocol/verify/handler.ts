@@ -4,7 +4,8 @@
  * confirms a provisional bond, then runs the encrypted session against the accessory core.
  *
  *   idle ──VerifyStart ok──▶ session ──removed / reset / protocol error / link closed──▶ closed
- *   idle ──VerifyStart, no bond matches──▶ idle (Error UNKNOWN_PEER sent; the link stays up)
+ *   idle ──VerifyStart, no bond matches──▶ idle (Error UNKNOWN_PEER sent; the link stays up, the 3rd time
+                                               it is dropped: each attempt costs a trial per bond)
  *
  * Failures become cleartext Error messages here, so the accessory never has to interpret them.
  */
@@ -39,7 +40,7 @@ export interface SessionFactoryOptions {
 export interface LinkSession {
   readonly peer: Peer;
   readonly open: boolean;
-  /** Encrypts an application notification for this link (send `replies` on that link). */
+  /** Encrypts an application notification for this link (send `replies` on that link); none once ended. */
   notify(message: AppMessage, now: number): AccessoryOutput;
 }
 
@@ -114,12 +115,18 @@ export function coreSessionHost(
   };
 }
 
-type LinkState = { kind: "idle" } | { kind: "session"; session: AccessorySession } | { kind: "closed" };
+type LinkState =
+  | { kind: "idle"; unknownPeers: number }
+  | { kind: "session"; session: AccessorySession }
+  | { kind: "closed" };
+
+/** UNKNOWN_PEER answers one link gets before it is dropped (each costs a trial per bond). */
+export const MAX_UNKNOWN_PEER_PER_LINK = 3;
 
 class LinkHandler implements AccessorySessionHandler {
   readonly #core: AccessoryCore;
   readonly #o: SessionFactoryOptions;
-  #state: LinkState = { kind: "idle" };
+  #state: LinkState = { kind: "idle", unknownPeers: 0 };
   #now = 0;
   readonly #clock = { now: () => this.#now };
   readonly #sink: AccessoryEvent[] = [];
@@ -147,7 +154,7 @@ class LinkHandler implements AccessorySessionHandler {
   }
 
   #verify(m: VerifyStart): AccessoryOutput {
-    if (this.#state.kind !== "idle") throw protocolError("VerifyStart during a session");
+    if (this.#state.kind !== "idle") throw protocolError("VerifyStart out of turn");
     const core = this.#core;
     const now = this.#now;
     const { session, reply } = openAccessorySession(m, {
@@ -203,6 +210,8 @@ class LinkHandler implements AccessorySessionHandler {
         return session.state === "open";
       },
       notify: (message, now) => {
+        // A notification racing the session's end is dropped, not an error for the application.
+        if (session.state !== "open") return { replies: [], events: [] };
         this.#now = now;
         return { replies: [session.notify(message)], events: [] };
       },
@@ -216,8 +225,10 @@ class LinkHandler implements AccessorySessionHandler {
 
   #fail(err: unknown): AccessoryOutput {
     const e = isOpenClawError(err) ? err : protocolError("internal error");
-    // An unknown controller may retry (e.g. with its previous key after an interrupted rotate).
-    const keepLink = e.is("UNKNOWN_PEER") && this.#state.kind === "idle";
+    // An unknown controller may retry (e.g. with its previous key after an interrupted rotate), a few times.
+    const st = this.#state;
+    const keepLink =
+      e.is("UNKNOWN_PEER") && st.kind === "idle" && ++st.unknownPeers < MAX_UNKNOWN_PEER_PER_LINK;
     if (!keepLink) {
       if (this.#state.kind === "session") this.#state.session.end(e.message);
       this.#state = { kind: "closed" };

@@ -1,0 +1,225 @@
+/**
+ * src/radio/central.ts against a fake noble: scan bookkeeping, connect timeout and cancel, MTU-sized
+ * frames, link loss. The real noble on the virtual air is exercised by the sim-* integration tests
+ * through the test driver.
+ */
+import { EventEmitter } from "node:events";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { buildAdvertising } from "../../src/protocol/advert.js";
+import { isOpenClawError, type OpenClawError } from "../../src/protocol/errors.js";
+import { INFO_CHAR_UUID, RX_CHAR_UUID, SERVICE_UUID, TX_CHAR_UUID } from "../../src/protocol/gatt.js";
+import { Central } from "../../src/radio/central.js";
+
+class FakeChar extends EventEmitter {
+  writes: Array<{ data: Buffer; withoutResponse: boolean }> = [];
+  constructor(
+    readonly uuid: string,
+    readonly properties: string[],
+  ) {
+    super();
+  }
+  async readAsync(): Promise<Buffer> {
+    return Buffer.from([1, 2, 3]);
+  }
+  async writeAsync(data: Buffer, withoutResponse: boolean): Promise<void> {
+    this.writes.push({ data, withoutResponse });
+  }
+  async subscribeAsync(): Promise<void> {}
+}
+
+class FakePeripheral extends EventEmitter {
+  mtu: number | null = null;
+  state = "disconnected";
+  connectCb: ((err?: Error | null) => void) | undefined;
+  cancelled = 0;
+  disconnects = 0;
+  chars = [
+    new FakeChar(INFO_CHAR_UUID, ["read"]),
+    new FakeChar(RX_CHAR_UUID, ["write", "writeWithoutResponse"]),
+    new FakeChar(TX_CHAR_UUID, ["notify"]),
+  ];
+  constructor(
+    readonly id: string,
+    readonly advertisement: Record<string, unknown>,
+    public rssi = -50,
+    readonly address = "aa:bb:cc:dd:ee:ff",
+    readonly connectable = true,
+  ) {
+    super();
+  }
+  connect(_params: unknown, cb: (err?: Error | null) => void): void {
+    this.connectCb = cb;
+  }
+  /** The test completes the connection (as noble would after LE Connection Complete and the MTU exchange). */
+  complete(mtu = 247): void {
+    this.state = "connected";
+    this.mtu = mtu;
+    this.connectCb?.(null);
+  }
+  cancelConnect(): void {
+    this.cancelled++;
+    this.connectCb?.(new Error("connection canceled!"));
+  }
+  disconnect(): void {
+    this.disconnects++;
+    queueMicrotask(() => this.emit("disconnect", 0x16));
+  }
+  async updateRssiAsync(): Promise<number> {
+    return this.rssi;
+  }
+  async discoverSomeServicesAndCharacteristicsAsync(): Promise<{ characteristics: FakeChar[] }> {
+    return { characteristics: this.chars };
+  }
+}
+
+class FakeNoble extends EventEmitter {
+  state = "poweredOn";
+  address = "11:22:33:44:55:66";
+  starts = 0;
+  stops = 0;
+  async startScanningAsync(): Promise<void> {
+    this.starts++;
+  }
+  async stopScanningAsync(): Promise<void> {
+    this.stops++;
+  }
+}
+
+function openClawPeripheral(id = "dev1"): FakePeripheral {
+  const { scanResponse } = buildAdvertising({
+    name: "OpenClaw-ABCD",
+    version: 1,
+    windowOpen: true,
+    hasBonds: false,
+    nonce: new Uint8Array(16).fill(9),
+  });
+  // noble hands over the manufacturer data with the company id, as in the AD structure
+  const mfr = Buffer.from(scanResponse.subarray(17));
+  return new FakePeripheral(id, {
+    localName: "OpenClaw-ABCD",
+    serviceUuids: [SERVICE_UUID],
+    manufacturerData: mfr,
+  });
+}
+
+async function rejection(p: Promise<unknown>): Promise<OpenClawError> {
+  try {
+    await p;
+  } catch (err) {
+    if (isOpenClawError(err)) return err;
+    throw err;
+  }
+  throw new Error("expected a rejection");
+}
+
+let noble: FakeNoble;
+let central: Central;
+
+beforeEach(async () => {
+  noble = new FakeNoble();
+  central = await Central.fromNoble(noble);
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("Central (fake noble)", () => {
+  it("reports OpenClaw devices with their window state and ignores others", async () => {
+    const seen: string[] = [];
+    const s = await central.startScan((r) => seen.push(`${r.name}:${r.advert?.windowOpen}:${r.rssi}`));
+    noble.emit("discover", openClawPeripheral());
+    noble.emit("discover", new FakePeripheral("other", { localName: "Heart rate", serviceUuids: ["180d"] }));
+    await s.stop();
+    expect(seen).toEqual(["OpenClaw-ABCD:true:-50"]);
+  });
+
+  it("keeps the radio scanning while any scan is active", async () => {
+    const a = await central.startScan(() => {});
+    const b = await central.startScan(() => {});
+    expect(noble.starts).toBe(1);
+    await a.stop();
+    expect(noble.stops).toBe(0);
+    await b.stop();
+    await b.stop();
+    expect(noble.stops).toBe(1);
+  });
+
+  it("refuses to scan or connect without a powered adapter", async () => {
+    noble.state = "poweredOff";
+    expect((await rejection(central.startScan(() => {}))).code).toBe("ADAPTER_UNAVAILABLE");
+    expect((await rejection(central.connect("dev1"))).code).toBe("ADAPTER_UNAVAILABLE");
+  });
+
+  it("times out a connection naming the device, and cancels it", async () => {
+    const p = openClawPeripheral();
+    noble.emit("discover", p);
+    vi.useFakeTimers();
+    const attempt = rejection(central.connect(p.id, { timeoutMs: 3000 }));
+    await vi.advanceTimersByTimeAsync(3000);
+    const err = await attempt;
+    expect(err.code).toBe("TIMEOUT");
+    expect(err.details).toEqual({ what: "connecting to OpenClaw-ABCD", afterMs: 3000 });
+    expect(p.cancelled).toBe(1);
+  });
+
+  it("cancels on abort", async () => {
+    const p = openClawPeripheral();
+    noble.emit("discover", p);
+    const ac = new AbortController();
+    const attempt = rejection(central.connect(p.id, { signal: ac.signal }));
+    ac.abort();
+    expect((await attempt).code).toBe("TIMEOUT");
+    expect(p.cancelled).toBe(1);
+  });
+
+  it("connects, sizes frames to the negotiated MTU, writes without response, hears notifications", async () => {
+    const p = openClawPeripheral();
+    noble.emit("discover", p);
+    const pending = central.connect(p.id);
+    p.complete(23);
+    const conn = await pending;
+    expect(conn.mtu).toBe(23);
+    expect(conn.maxFrame).toBe(20);
+    expect([...(await conn.readInfo())]).toEqual([1, 2, 3]);
+    await conn.sendFrame(new Uint8Array(20));
+    expect(p.chars[1]!.writes).toEqual([{ data: Buffer.alloc(20), withoutResponse: true }]);
+    expect((await rejection(conn.sendFrame(new Uint8Array(21)))).code).toBe("PROTOCOL_ERROR");
+    const frames: number[][] = [];
+    conn.onFrame((f) => frames.push([...f]));
+    p.chars[2]!.emit("data", Buffer.from([0xc0, 0, 0, 0]), true);
+    expect(frames).toEqual([[0xc0, 0, 0, 0]]);
+    const closed = new Promise<string>((r) => conn.onClose(r));
+    p.emit("disconnect", 0x08);
+    expect(await closed).toContain("0x8");
+    expect((await rejection(conn.sendFrame(new Uint8Array(1)))).code).toBe("OUT_OF_RANGE");
+  });
+
+  it("closes links when the adapter powers off", async () => {
+    const p = openClawPeripheral();
+    noble.emit("discover", p);
+    const pending = central.connect(p.id);
+    p.complete();
+    const conn = await pending;
+    const closed = new Promise<string>((r) => conn.onClose(r));
+    noble.emit("stateChange", "poweredOff");
+    expect(await closed).toBe("the adapter is poweredOff");
+  });
+
+  it("rejects a device without the OpenClaw characteristics and hangs up", async () => {
+    const p = openClawPeripheral();
+    p.chars = p.chars.slice(0, 2);
+    noble.emit("discover", p);
+    const pending = rejection(central.connect(p.id));
+    p.complete();
+    expect((await pending).code).toBe("PROTOCOL_ERROR");
+    expect(p.disconnects).toBe(1);
+  });
+
+  it("uses MTU 23 when noble never learnt one", async () => {
+    const p = openClawPeripheral();
+    noble.emit("discover", p);
+    const pending = central.connect(p.id);
+    p.connectCb?.(null);
+    expect((await pending).maxFrame).toBe(20);
+  });
+});
