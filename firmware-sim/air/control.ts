@@ -116,6 +116,11 @@ export interface ControlServer {
 
 /** Serves the control protocol on a unix socket; the file is removed on close. */
 export async function serveControl(air: Air, path: string): Promise<ControlServer> {
+  if (Buffer.byteLength(path) > 107) {
+    throw new OpenClawError("INVALID_ARGUMENT", {
+      detail: `unix socket path is longer than 107 bytes: ${path}`,
+    });
+  }
   await clearStaleSocket(path);
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {

@@ -134,16 +134,39 @@ export class Air extends EventEmitter {
 
   async listen(endpoint: Endpoint): Promise<void> {
     if (this.closed) throw new OpenClawError("INVALID_ARGUMENT", { detail: "this air is closed" });
-    if ("path" in endpoint) await clearStaleSocket(endpoint.path);
+    if ("path" in endpoint) {
+      // Linux silently truncates longer sun_path names, which would leave a stray socket file elsewhere.
+      if (Buffer.byteLength(endpoint.path) > 107) {
+        throw new OpenClawError("INVALID_ARGUMENT", {
+          detail: `unix socket path is longer than 107 bytes: ${endpoint.path}`,
+        });
+      }
+      await clearStaleSocket(endpoint.path);
+    }
     const server = createServer((socket) => this.accept(socket));
+    const where = "path" in endpoint ? endpoint.path : `${endpoint.host ?? "127.0.0.1"}:${endpoint.port}`;
     await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
+      const fail = (err: NodeJS.ErrnoException): void => {
+        const why = err.code === "EADDRINUSE" ? "address in use" : (err.code ?? err.message);
+        reject(
+          new OpenClawError(
+            "INVALID_ARGUMENT",
+            { detail: `cannot listen on ${where} (${why})` },
+            { cause: err },
+          ),
+        );
+      };
+      server.once("error", fail);
       const done = (): void => {
-        server.off("error", reject);
+        server.off("error", fail);
         resolve();
       };
-      if ("path" in endpoint) server.listen(endpoint.path, done);
-      else server.listen(endpoint.port, endpoint.host ?? "127.0.0.1", done);
+      try {
+        if ("path" in endpoint) server.listen(endpoint.path, done);
+        else server.listen(endpoint.port, endpoint.host ?? "127.0.0.1", done);
+      } catch (err) {
+        fail(err as NodeJS.ErrnoException);
+      }
     });
     server.on("error", (err) => this.logLine(`air: server error: ${err.message}`));
     this.servers.push(server);

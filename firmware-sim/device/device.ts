@@ -292,7 +292,7 @@ export class SimDevice {
     const c: Connection = { conn, channel, link: this.accessory.connect(), queue: Promise.resolve() };
     this.connections.set(conn, c);
     channel.onMessage((message) => {
-      c.queue = c.queue.then(() => this.onMessage(c, message));
+      c.queue = c.queue.then(() => this.onMessage(c, message)).catch((err: unknown) => this.internal(err));
     });
     channel.onError((err) => {
       // The channel resets itself; a pair-setup exchange on this link cannot continue.
@@ -571,7 +571,7 @@ export class SimDevice {
       const d = c.link.nextDeadline();
       if (d !== undefined && d <= now) {
         const out = c.link.tick(now);
-        c.queue = c.queue.then(() => this.deliver(c, out));
+        c.queue = c.queue.then(() => this.deliver(c, out)).catch((err: unknown) => this.internal(err));
       }
     }
     this.armDeadline();
@@ -582,6 +582,10 @@ export class SimDevice {
     if (this.tagTimer) clearInterval(this.tagTimer);
     this.deadlineTimer = undefined;
     this.tagTimer = undefined;
+  }
+
+  private internal(err: unknown): void {
+    this.emit({ type: "error", code: "INTERNAL", message: errorText(err) });
   }
 
   /** Every event goes through one queue, so a batch waiting for its save never overtakes or lags others. */

@@ -237,3 +237,10 @@ describe("accessory under arbitrary input (property)", () => {
     );
   });
 });
+
+it("timer events found while the bond list is read are not lost", () => {
+  const acc = make();
+  acc.openWindow({ ttlMs: 30_000 }, 0);
+  expect(acc.bonds(40_000)).toEqual([]); // the expiry is noticed here first...
+  expect(acc.tick(40_000).events).toEqual([{ type: "window-closed", reason: "expired" }]); // ...and reported
+});

@@ -126,6 +126,24 @@ describe("air: serving", () => {
     await fourth.close();
   });
 
+  it("explains why it cannot listen (port in use, socket path too long) instead of throwing raw errors", async () => {
+    const a = new Air({ timers: new FakeTimers() });
+    await a.listen({ port: 0 });
+    cleanup.push(() => a.close());
+    const b = new Air({ timers: new FakeTimers() });
+    cleanup.push(() => b.close());
+    await expect(b.listen({ port: a.tcpPort()! })).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+      message: expect.stringContaining("address in use"),
+    });
+    const long = join(dir, "x".repeat(120));
+    await expect(b.listen({ path: long })).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+      message: expect.stringContaining("longer than 107 bytes"),
+    });
+    expect(existsSync(long)).toBe(false);
+  });
+
   it("closes a client whose stream is not H4, and flags it", async () => {
     const path = join(dir, "air.sock");
     const air = new Air({ timers: new FakeTimers() });

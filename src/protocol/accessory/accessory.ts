@@ -143,24 +143,25 @@ export class Accessory implements AccessoryCore {
   // ---- AccessoryCore ----
 
   bonds(now: number): BondView[] {
-    this.sweep(this.clamp(now));
+    // Timers due now still run; their events go out with the current call's output.
+    this.#emitted.push(...this.#timers(this.clamp(now)));
     return this.#bonds.views();
   }
 
   openWindow(opts: OpenWindowOptions, now: number): OpenedWindow {
     const t = this.clamp(now);
-    const events = this.sweep(t);
+    const events = this.#timers(t);
     const opened = this.window.open(opts, t);
     return { ...opened, events: [...events, ...opened.events] };
   }
 
   closeWindow(reason: WindowCloseReason, now: number): AccessoryEvent[] {
     const t = this.clamp(now);
-    return [...this.sweep(t), ...this.window.close(reason, t)];
+    return [...this.#timers(t), ...this.window.close(reason, t)];
   }
 
   confirmBond(controllerId: Uint8Array, now: number): AccessoryEvent[] {
-    const events = this.sweep(this.clamp(now));
+    const events = this.#timers(this.clamp(now));
     if (this.#bonds.confirm(controllerId)) {
       events.push({ type: "bond-confirmed", controllerId: idHex(controllerId) }, { type: "bonds-changed" });
     }
@@ -168,13 +169,13 @@ export class Accessory implements AccessoryCore {
   }
 
   rotateBondKey(controllerId: Uint8Array, newStaticPublicKey: Uint8Array, now: number): AccessoryEvent[] {
-    const events = this.sweep(this.clamp(now));
+    const events = this.#timers(this.clamp(now));
     if (this.#bonds.setStaticKey(controllerId, newStaticPublicKey)) events.push({ type: "bonds-changed" });
     return events;
   }
 
   removeBond(controllerId: Uint8Array, by: string, now: number): AccessoryEvent[] {
-    const events = this.sweep(this.clamp(now));
+    const events = this.#timers(this.clamp(now));
     if (this.#bonds.remove(controllerId)) {
       events.push({ type: "removed", controllerId: idHex(controllerId), by }, { type: "bonds-changed" });
     }
@@ -183,7 +184,7 @@ export class Accessory implements AccessoryCore {
 
   factoryReset(now: number): AccessoryEvent[] {
     const t = this.clamp(now);
-    const events = this.sweep(t);
+    const events = this.#timers(t);
     events.push(...this.window.close("factory-reset", t));
     this.window.reset();
     this.#pairSetup.abandon();
@@ -207,11 +208,17 @@ export class Accessory implements AccessoryCore {
     return this.#lastNow;
   }
 
-  /** @internal Runs every timer that is due and drains emitted events. */
+  /** @internal Drains emitted events and runs every timer that is due. */
   sweep(now: number): AccessoryEvent[] {
     const events = [...this.#emitted];
     this.#emitted = [];
-    events.push(...this.window.tick(now), ...this.#pairSetup.tick(now));
+    events.push(...this.#timers(now));
+    return events;
+  }
+
+  /** Timer-driven transitions due at `now` (does not touch emitted events). */
+  #timers(now: number): AccessoryEvent[] {
+    const events = [...this.window.tick(now), ...this.#pairSetup.tick(now)];
     const expired = this.#bonds.expire(now);
     for (const b of expired) events.push({ type: "bond-expired", controllerId: idHex(b.controllerId) });
     if (expired.length) events.push({ type: "bonds-changed" });

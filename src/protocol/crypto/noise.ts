@@ -59,18 +59,17 @@ function hkdf2(chainingKey: Uint8Array, ikm: Uint8Array): [Uint8Array, Uint8Arra
   return [out1, out2];
 }
 
-/** Noise §5.1. Holds k (or none during the handshake's first steps) and the 64-bit nonce n. */
+/**
+ * Noise §5.1 CipherState with a key (the handshake's key-less phase lives in SymmetricState, so a
+ * CipherState can never silently pass plaintext through) and the 64-bit nonce n.
+ */
 export class CipherState {
-  #k: Uint8Array | null;
+  #k: Uint8Array;
   #n = 0n;
 
-  constructor(key: Uint8Array | null = null) {
-    if (key !== null && key.length !== AEAD_KEY_LEN) throw new RangeError("a CipherState key is 32 bytes");
-    this.#k = key === null ? null : key.slice();
-  }
-
-  get hasKey(): boolean {
-    return this.#k !== null;
+  constructor(key: Uint8Array) {
+    if (key.length !== AEAD_KEY_LEN) throw new RangeError("a CipherState key is 32 bytes");
+    this.#k = key.slice();
   }
 
   get nonce(): bigint {
@@ -78,7 +77,6 @@ export class CipherState {
   }
 
   encryptWithAd(ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
-    if (this.#k === null) return plaintext.slice();
     if (plaintext.length + AEAD_TAG_LEN > NOISE_MAX_MESSAGE) throw protocolError("Noise message too long");
     if (this.#n >= MAX_NONCE)
       throw protocolError("Noise nonce exhausted; the session must be re-established");
@@ -89,7 +87,6 @@ export class CipherState {
 
   /** Throws PROTOCOL_ERROR on a bad tag; the nonce then stays where it was (Noise §5.1). */
   decryptWithAd(ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
-    if (this.#k === null) return ciphertext.slice();
     if (ciphertext.length > NOISE_MAX_MESSAGE) throw protocolError("Noise message too long");
     if (this.#n >= MAX_NONCE)
       throw protocolError("Noise nonce exhausted; the session must be re-established");
@@ -100,7 +97,6 @@ export class CipherState {
 
   /** Noise §11.3: k = first 32 bytes of ENCRYPT(k, 2^64-1, empty, 32 zero bytes). The nonce is kept. */
   rekey(): void {
-    if (this.#k === null) throw protocolError("rekey on a CipherState without a key");
     const next = chachaPolyEncrypt(this.#k, MAX_NONCE, EMPTY, new Uint8Array(AEAD_KEY_LEN)).slice(
       0,
       AEAD_KEY_LEN,
@@ -120,7 +116,8 @@ export class CipherState {
 class SymmetricState {
   #ck: Uint8Array;
   #h: Uint8Array;
-  #cipher = new CipherState();
+  /** None until the first MixKey: EncryptAndHash is then the identity (Noise §5.2). */
+  #cipher: CipherState | null = null;
 
   constructor(protocolName: string) {
     const name = utf8(protocolName);
@@ -148,13 +145,13 @@ class SymmetricState {
   }
 
   encryptAndHash(plaintext: Uint8Array): Uint8Array {
-    const ct = this.#cipher.encryptWithAd(this.#h, plaintext);
+    const ct = this.#cipher ? this.#cipher.encryptWithAd(this.#h, plaintext) : plaintext.slice();
     this.mixHash(ct);
     return ct;
   }
 
   decryptAndHash(ciphertext: Uint8Array): Uint8Array {
-    const pt = this.#cipher.decryptWithAd(this.#h, ciphertext);
+    const pt = this.#cipher ? this.#cipher.decryptWithAd(this.#h, ciphertext) : ciphertext.slice();
     this.mixHash(ciphertext);
     return pt;
   }
