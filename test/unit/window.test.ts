@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { seededRandom } from "../../src/protocol/env.js";
 import { OpenClawError } from "../../src/protocol/errors.js";
@@ -112,5 +113,53 @@ describe("pairing window", () => {
     w.reset();
     expect(w.state.kind).toBe("closed");
     expect(w.failuresInHour(0)).toBe(0);
+  });
+});
+
+describe("attempt guard (property)", () => {
+  it("keeps its invariants under any sequence of attempts, outcomes and waits", () => {
+    const op = fc.oneof(
+      fc.record({
+        kind: fc.constant("attempt" as const),
+        ok: fc.constantFrom("success", "refund", "failure", "failure", "failure"),
+      }),
+      fc.record({ kind: fc.constant("wait" as const), ms: fc.integer({ min: 0, max: 2 * 3600_000 }) }),
+      fc.constant({ kind: "open" as const }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 80 }), (ops) => {
+        const w = new PairingWindow(seededRandom("guard"), { iterations: 1000 });
+        let now = 0;
+        let lastLock = 0;
+        for (const o of ops) {
+          if (o.kind === "wait") {
+            now += o.ms;
+            w.tick(now);
+          } else if (o.kind === "open") {
+            if (w.state.kind !== "locked-out") w.open({ ttlMs: 900_000 }, now);
+          } else if (w.state.kind === "open") {
+            const nonce = nonceOf(w);
+            w.beginAttempt(now);
+            const s = w.settle(o.ok as "success" | "refund" | "failure", nonce, now);
+            if (s.error?.code === "LOCKED_OUT") {
+              const ms = (s.error.details as { retryAfterMs: number }).retryAfterMs;
+              // 1 min doubling, capped at 1 h
+              expect([60_000, 120_000, 240_000, 480_000, 960_000, 1_920_000, 3_600_000]).toContain(ms);
+              expect(w.failuresInHour(now)).toBeGreaterThanOrEqual(20);
+              lastLock = ms;
+            }
+          }
+          const st = w.state;
+          if (st.kind === "open") {
+            expect(st.attemptsLeft).toBeGreaterThanOrEqual(1);
+            expect(st.attemptsLeft).toBeLessThanOrEqual(5);
+            expect(st.expiresAt).toBeGreaterThan(now);
+          }
+          if (st.kind === "locked-out") expect(st.until - now).toBeLessThanOrEqual(3_600_000);
+        }
+        expect(lastLock).toBeLessThanOrEqual(3_600_000);
+      }),
+      { numRuns: 100 },
+    );
   });
 });

@@ -3,8 +3,9 @@
  * adapter. Its screen is drawn on the terminal, or with --json-events written as JSON lines on stdout;
  * stdin lines press its button (`button`), hold it for a factory reset (`factory-reset`) or stop it (`quit`).
  */
-import { existsSync, readdirSync } from "node:fs";
-import { homedir } from "node:os";
+import { existsSync, readdirSync, unlinkSync } from "node:fs";
+import { connect } from "node:net";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Command, Option } from "commander";
 import {
@@ -17,8 +18,49 @@ import {
 } from "../../../firmware-sim/device/options.js";
 import { isOpenClawError, OpenClawError } from "../../protocol/errors.js";
 
-const AIR_HINT =
-  "no Bluetooth adapter found. To run on the virtual radio instead: `openclaw air --socket /tmp/openclaw-air.sock`, then `openclaw sim --hci unix:/tmp/openclaw-air.sock`";
+/**
+ * With no --hci and no kernel adapter the sim brings its own virtual radio (or joins one a previous sim
+ * started): `npx openclaw sim` works on any laptop, and other noble/bleno programs can join the same air.
+ */
+function localAirPath(): string {
+  const dir = process.env["XDG_RUNTIME_DIR"] || tmpdir();
+  const uid = typeof process.getuid === "function" ? process.getuid() : 0;
+  return join(dir, `openclaw-air-${uid}.sock`);
+}
+
+function socketIsLive(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
+}
+
+interface LocalAir {
+  spec: string;
+  close(): Promise<void>;
+}
+
+async function startOrJoinLocalAir(label: string): Promise<LocalAir> {
+  const path = localAirPath();
+  const spec = `unix:${path}?label=${encodeURIComponent(label)}`;
+  if (existsSync(path) && (await socketIsLive(path))) {
+    process.stderr.write(`no Bluetooth adapter: joining the virtual radio at unix:${path}\n`);
+    return { spec, close: async () => {} };
+  }
+  if (existsSync(path)) unlinkSync(path); // left behind by a process that was killed
+  const { Air } = await import("../../../firmware-sim/air/index.js");
+  const air = new Air();
+  await air.listen({ path });
+  process.stderr.write(
+    `no Bluetooth adapter: running on the virtual radio at unix:${path}\n` +
+      `  other programs join it with --hci unix:${path} (or OPENCLAW_HCI=unix:${path} and --require openclaw-pair/hci-register)\n`,
+  );
+  return { spec, close: () => air.close() };
+}
 
 const REAL_ADAPTER_HELP = `
 Examples:
@@ -140,16 +182,18 @@ export function registerSim(program: Command): void {
     .addHelpText("after", REAL_ADAPTER_HELP)
     .action(async (flags: SimFlags) => {
       const options = simOptions(flags);
-      if (options.hci === undefined && !kernelHasAdapter()) {
-        throw new OpenClawError("ADAPTER_UNAVAILABLE", { detail: AIR_HINT });
-      }
       const timeScale =
         flags.timeScale === undefined ? 1 : parseIntIn(flags.timeScale, "--time-scale", 1, 1000);
-      await runSim(options, timeScale);
+      let air: LocalAir | undefined;
+      if (options.hci === undefined && !process.env["OPENCLAW_HCI"] && !kernelHasAdapter()) {
+        air = await startOrJoinLocalAir(options.name ?? "sim");
+        options.hci = air.spec;
+      }
+      await runSim(options, timeScale, air);
     });
 }
 
-async function runSim(options: DeviceOptions, timeScale: number): Promise<void> {
+async function runSim(options: DeviceOptions, timeScale: number, air?: LocalAir): Promise<void> {
   if (options.jsonEvents) {
     // stdout is the event stream: anything else that prints (bleno's console warnings) goes to stderr.
     console.log = (...args: unknown[]) => console.error(...args);
@@ -169,6 +213,7 @@ async function runSim(options: DeviceOptions, timeScale: number): Promise<void> 
     const { reportError } = await import("../main.js");
     code = reportError(err);
   }
+  await air?.close(); // removes the socket file
   // bleno keeps timers and the HCI socket alive: a device that was told to stop stops the process.
   process.exit(code);
 }

@@ -68,7 +68,13 @@ export class AccessoryPairSetup {
   constructor(
     private readonly host: PairSetupHost,
     readonly stepTimeoutMs: number = DEFAULT_STEP_TIMEOUT_MS,
-  ) {}
+  ) {
+    if (!Number.isInteger(stepTimeoutMs) || stepTimeoutMs < 1000 || stepTimeoutMs > 10 * 60_000) {
+      throw new OpenClawError("INVALID_ARGUMENT", {
+        detail: "the pair-setup step timeout must be 1 s to 10 min",
+      });
+    }
+  }
 
   get state(): Exchange["kind"] {
     return this.#ex.kind;
