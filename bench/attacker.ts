@@ -14,7 +14,8 @@ const DAY_MS = 24 * 60 * 60_000;
 const ATTEMPT_MS = 500;
 
 function simulateDay(format: "passkey" | "long"): { attempts: number; codes: number; probability: number } {
-  const space = format === "passkey" ? 10 ** 6 - trivialPasskeys().length : 32 ** 8 - trivialLongData().length;
+  const space =
+    format === "passkey" ? 10 ** 6 - trivialPasskeys().length : 32 ** 8 - trivialLongData().length;
   const window = new PairingWindow(seededRandom(`attacker-${format}`));
   let now = 0;
   let attempts = 0;

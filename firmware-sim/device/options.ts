@@ -29,18 +29,22 @@ export interface DeviceOptions {
   jsonEvents: boolean;
 }
 
+import { DEFAULT_PROVISIONAL_TTL_MS, DEFAULT_SLOTS } from "../../src/protocol/accessory/bonds.js";
+import { DEFAULT_POLICY, HOUR_MS } from "../../src/protocol/window/policy.js";
+
 export const WINDOW_TTL_MIN_MS = 30_000;
 export const WINDOW_TTL_MAX_MS = 15 * 60_000;
 
+// A simulated device must behave like a real one: its defaults are the protocol's (DESIGN §3).
 export const DEFAULTS = {
-  windowTtlMs: 120_000,
+  windowTtlMs: DEFAULT_POLICY.defaultTtlMs,
   format: "passkey",
-  slots: 8,
-  maxAttempts: 5,
-  lockoutThreshold: 20,
-  lockoutWindowMs: 60 * 60_000,
-  lockoutMs: 5 * 60_000,
-  provisionalTtlMs: 10 * 60_000,
+  slots: DEFAULT_SLOTS,
+  maxAttempts: DEFAULT_POLICY.attemptsPerCode,
+  lockoutThreshold: DEFAULT_POLICY.failuresPerHour,
+  lockoutWindowMs: HOUR_MS,
+  lockoutMs: DEFAULT_POLICY.lockoutBaseMs,
+  provisionalTtlMs: DEFAULT_PROVISIONAL_TTL_MS,
   maxMtu: 256,
   tagRotationMs: 15 * 60_000,
 } as const satisfies Partial<DeviceOptions>;

@@ -8,7 +8,9 @@ import { VERSION } from "./version.js";
 
 export function buildProgram(): Command {
   const program = new Command("openclaw")
-    .description("Pair laptops with OpenClaw devices over Bluetooth LE; simulate devices and a virtual radio.")
+    .description(
+      "Pair laptops with OpenClaw devices over Bluetooth LE; simulate devices and a virtual radio.",
+    )
     .version(VERSION)
     .showHelpAfterError("(run `openclaw --help` for usage)")
     .exitOverride();
@@ -27,7 +29,8 @@ export function reportError(err: unknown): number {
   if (err instanceof CommanderError) return err.exitCode;
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`${pc.red("error:")} ${message}\n`);
-  if (process.env["OPENCLAW_DEBUG"] && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  if (process.env["OPENCLAW_DEBUG"] && err instanceof Error && err.stack)
+    process.stderr.write(`${err.stack}\n`);
   return 1;
 }
 

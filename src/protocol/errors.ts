@@ -134,7 +134,8 @@ export const CATALOGUE: Catalogue = {
   TIMEOUT: {
     wire: 0x0d,
     message: (d) => `${d.what} did not complete within ${secondsText(d.afterMs)}`,
-    remedy: "Move closer to the device and retry; check that it is powered and advertising (`openclaw scan`).",
+    remedy:
+      "Move closer to the device and retry; check that it is powered and advertising (`openclaw scan`).",
   },
   OUT_OF_RANGE: {
     wire: 0x0e,

@@ -171,8 +171,12 @@ export function registerSim(program: Command): void {
       "failures within an hour before pairing is refused",
       String(DEFAULTS.lockoutThreshold),
     )
-    .option("--lockout <duration>", "how long pairing is refused after too many failures", "5m")
-    .option("--provisional-ttl <duration>", "how long a new bond waits for its first verify", "10m")
+    .option(
+      "--lockout <duration>",
+      "first lockout after too many failures; each further one doubles, up to 1 h",
+      "1m",
+    )
+    .option("--provisional-ttl <duration>", "how long a new bond waits for its first verify", "5m")
     .option("--max-mtu <n>", "largest ATT MTU the device accepts (23..256)", String(DEFAULTS.maxMtu))
     .option(
       "--hci <spec>",

@@ -56,7 +56,8 @@ export function decodeTlv(buf: Uint8Array, opts: DecodeTlvOptions = {}): Map<num
     const len = (buf[off + 1]! << 8) | buf[off + 2]!;
     off += TLV_HEADER;
     if (buf.length - off < len) throw protocolError(`truncated TLV value for tag ${tag}`);
-    if (tag <= prev) throw protocolError(tag === prev ? `duplicate TLV tag ${tag}` : `TLV tag ${tag} out of order`);
+    if (tag <= prev)
+      throw protocolError(tag === prev ? `duplicate TLV tag ${tag}` : `TLV tag ${tag} out of order`);
     // Uint8Array.prototype.slice: on a Node Buffer (what noble and bleno hand us) .slice is a view.
     out.set(tag, Uint8Array.prototype.slice.call(buf, off, off + len));
     off += len;
