@@ -20,6 +20,7 @@
  * A name longer than 13 bytes goes out as a Shortened Local Name (type 0x08) cut to 13 bytes.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { concatBytes } from "./crypto/primitives.js";
 import { SERVICE_UUID, uuidFromLeBytes, uuidToLeBytes } from "./gatt.js";
 
 export const LEGACY_AD_MAX = 31;
@@ -90,16 +91,6 @@ function ad(type: number, data: Uint8Array): Uint8Array {
   return out;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
 /** The 12-byte manufacturer payload (after the company id). */
 export function encodeManufacturerPayload(s: Omit<AdvertState, "name" | "txPowerDbm">): Uint8Array {
   const out = new Uint8Array(MFR_PAYLOAD_LEN);
@@ -131,7 +122,10 @@ export function buildAdvertising(s: AdvertState): AdvertPayloads {
   mfr[0] = COMPANY_ID & 0xff;
   mfr[1] = COMPANY_ID >>> 8;
   mfr.set(encodeManufacturerPayload(s), 2);
-  const out = { advertisement: concat(advParts), scanResponse: concat([nameAd, ad(AD_MANUFACTURER, mfr)]) };
+  const out = {
+    advertisement: concatBytes(...advParts),
+    scanResponse: concatBytes(nameAd, ad(AD_MANUFACTURER, mfr)),
+  };
   // The layout above guarantees this; the check keeps a future edit honest.
   if (out.advertisement.length > LEGACY_AD_MAX || out.scanResponse.length > LEGACY_AD_MAX) {
     throw new RangeError("advertising payload over the legacy 31-byte limit");

@@ -11,7 +11,13 @@ import {
 import { deriveW0W1, registrationRecord } from "../protocol/crypto/spake2plus.js";
 import type { RandomBytes } from "../protocol/env.js";
 import { isOpenClawError } from "../protocol/errors.js";
-import { errorText, VectorCheck, VectorFileError, type VectorResult } from "./report.js";
+import {
+  malformedVector,
+  runVectorCheck,
+  type VectorCheck,
+  VectorFileError,
+  type VectorResult,
+} from "./report.js";
 
 /**
  * Checks the project's own code vectors (hardware/vectors/codes.json): normalisation of typed input,
@@ -134,20 +140,9 @@ export function checkCodesVectors(json: unknown): VectorResult[] {
     }
     const parsed = VECTOR_SCHEMAS[raw.type as VectorType].safeParse(raw);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      return {
-        name,
-        status: "failed",
-        detail: `malformed vector: ${issue ? `${issue.path.join(".")} ${issue.message}` : "invalid"}`,
-      };
+      return malformedVector(name, parsed.error);
     }
-    const check = new VectorCheck(name);
-    try {
-      checkOne(parsed.data, check);
-    } catch (err) {
-      check.fail(`threw: ${errorText(err)}`);
-    }
-    return check.result();
+    return runVectorCheck(name, (check) => checkOne(parsed.data, check));
   });
 }
 

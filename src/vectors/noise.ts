@@ -5,7 +5,14 @@ import {
   NOISE_PROTOCOL_NAME,
   NoiseKK,
 } from "../protocol/crypto/noise.js";
-import { errorText, VectorCheck, VectorFileError, type VectorResult } from "./report.js";
+import {
+  errorText,
+  malformedVector,
+  runVectorCheck,
+  type VectorCheck,
+  VectorFileError,
+  type VectorResult,
+} from "./report.js";
 
 /**
  * Checks Noise vectors in the cacophony JSON format (../shared/vectors/noise): any number of vectors for
@@ -70,20 +77,9 @@ export function checkNoiseVectors(json: unknown): VectorResult[] {
     if (extra !== null) return { name, status: "skipped" as const, detail: `${extra} not implemented` };
     const parsed = kkVector.safeParse(raw);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      return {
-        name,
-        status: "failed" as const,
-        detail: `malformed vector: ${issue ? `${issue.path.join(".")} ${issue.message}` : "invalid"}`,
-      };
+      return malformedVector(name, parsed.error);
     }
-    const check = new VectorCheck(name);
-    try {
-      runKK(parsed.data, check);
-    } catch (err) {
-      check.fail(`threw: ${errorText(err)}`);
-    }
-    return check.result();
+    return runVectorCheck(name, (check) => runKK(parsed.data, check));
   });
 }
 

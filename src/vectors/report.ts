@@ -2,6 +2,7 @@
  * What every vector checker returns, and the helpers they share to say precisely what differed.
  * Vector values are published test data, never live secrets, so details may show them (shortened).
  */
+import type { z } from "zod";
 
 export type VectorStatus = "passed" | "failed" | "skipped";
 
@@ -102,4 +103,29 @@ export class VectorCheck {
 /** Why a step threw, without a stack (OpenClawError messages are already safe for people). */
 export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** The result for a vector its schema refuses: failed, naming the first issue and where it is. */
+export function malformedVector(name: string, error: z.ZodError): VectorResult {
+  const issue = error.issues[0];
+  return {
+    name,
+    status: "failed",
+    detail: `malformed vector: ${issue ? `${issue.path.join(".")} ${issue.message}` : "invalid"}`,
+  };
+}
+
+/** Runs one vector's comparisons; a step that throws fails the vector, worded by `threw`. */
+export function runVectorCheck(
+  name: string,
+  run: (check: VectorCheck) => void,
+  threw: (err: unknown) => string = (err) => `threw: ${errorText(err)}`,
+): VectorResult {
+  const check = new VectorCheck(name);
+  try {
+    run(check);
+  } catch (err) {
+    check.fail(threw(err));
+  }
+  return check.result();
 }

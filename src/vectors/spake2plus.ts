@@ -9,7 +9,13 @@ import {
   spake2plusTranscript,
   spake2plusVerifierZV,
 } from "../protocol/crypto/spake2plus.js";
-import { errorText, VectorCheck, VectorFileError, type VectorResult } from "./report.js";
+import {
+  malformedVector,
+  runVectorCheck,
+  type VectorCheck,
+  VectorFileError,
+  type VectorResult,
+} from "./report.js";
 
 /**
  * Checks SPAKE2+ vectors in the JSON form of ../shared/vectors/spake2plus (RFC 9383 Appendix C values,
@@ -69,24 +75,13 @@ export function checkSpake2PlusVectors(json: unknown): VectorResult[] {
     const fallbackName = `vector ${i + 1} (${raw.suite})`;
     const parsed = spakeVector.safeParse(raw);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      return {
-        name: fallbackName,
-        status: "failed" as const,
-        detail: `malformed vector: ${issue ? `${issue.path.join(".")} ${issue.message}` : "invalid"}`,
-      };
+      return malformedVector(fallbackName, parsed.error);
     }
     const v = parsed.data;
     const name = v.name ?? fallbackName;
     if (v.suite !== SPAKE2PLUS_SUITE)
       return { name, status: "skipped" as const, detail: `suite ${v.suite} not implemented` };
-    const check = new VectorCheck(name);
-    try {
-      checkOne(v, check);
-    } catch (err) {
-      check.fail(`threw: ${errorText(err)}`);
-    }
-    return check.result();
+    return runVectorCheck(name, (check) => checkOne(v, check));
   });
 }
 

@@ -39,7 +39,14 @@ import { decodeInfo } from "../protocol/messages/info.js";
 import { drawScalar, setupContext, setupKeys } from "../protocol/pairsetup/keys.js";
 import { verifyExchange } from "../protocol/verify/exchange.js";
 import { createSessionFactory } from "../protocol/verify/handler.js";
-import { errorText, VectorCheck, VectorFileError, type VectorResult } from "./report.js";
+import {
+  errorText,
+  malformedVector,
+  runVectorCheck,
+  type VectorCheck,
+  VectorFileError,
+  type VectorResult,
+} from "./report.js";
 
 export const TRANSCRIPTS_FORMAT = "openclaw-vectors/1";
 export const TRANSCRIPTS_KIND = "transcripts";
@@ -359,6 +366,14 @@ function runVerify(
 // ---- the file ----
 
 const hexString = z.string().regex(/^([0-9a-f]{2})*$/);
+const RecordedMessages = z.array(
+  z.strictObject({
+    from: z.enum(["controller", "accessory"]),
+    at: z.number(),
+    type: z.string(),
+    hex: hexString,
+  }),
+);
 const TranscriptVector = z.strictObject({
   name: z.string().min(1),
   description: z.string().optional(),
@@ -369,28 +384,14 @@ const TranscriptVector = z.strictObject({
     z.strictObject({
       typed: z.string(),
       values: z.record(z.string(), hexString),
-      messages: z.array(
-        z.strictObject({
-          from: z.enum(["controller", "accessory"]),
-          at: z.number(),
-          type: z.string(),
-          hex: hexString,
-        }),
-      ),
+      messages: RecordedMessages,
       outcome: z.string(),
     }),
   ),
   verify: z
     .strictObject({
       values: z.record(z.string(), hexString),
-      messages: z.array(
-        z.strictObject({
-          from: z.enum(["controller", "accessory"]),
-          at: z.number(),
-          type: z.string(),
-          hex: hexString,
-        }),
-      ),
+      messages: RecordedMessages,
       outcome: z.string(),
     })
     .optional(),
@@ -472,19 +473,12 @@ export function checkTranscriptVectors(json: unknown): VectorResult[] {
         : fallback;
     const parsed = TranscriptVector.safeParse(raw);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      return {
-        name,
-        status: "failed",
-        detail: `malformed vector: ${issue ? `${issue.path.join(".")} ${issue.message}` : "invalid"}`,
-      };
+      return malformedVector(name, parsed.error);
     }
-    const check = new VectorCheck(name);
-    try {
-      compareRecord(check, parsed.data, runTranscript(parsed.data.inputs));
-    } catch (err) {
-      check.fail(`replay threw: ${isOpenClawError(err) ? err.message : errorText(err)}`);
-    }
-    return check.result();
+    return runVectorCheck(
+      name,
+      (check) => compareRecord(check, parsed.data, runTranscript(parsed.data.inputs)),
+      (err) => `replay threw: ${isOpenClawError(err) ? err.message : errorText(err)}`,
+    );
   });
 }

@@ -1,31 +1,25 @@
 /** Five bleno peripherals, each in its own process, and one noble central on the virtual air. */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Violation } from "../../firmware-sim/air/index.js";
 import {
-  airEmpty,
   type DiscoverEvent,
   discovered,
   type PeripheralEvent,
-  startAir,
   startCentral,
   startPeripheral,
   type TestAir,
 } from "../fixtures/radio.js";
 import { FIXTURE_READ, FIXTURE_SERVICE } from "../fixtures/uuids.js";
-import { type Child, killAll, liveChildren } from "../helpers/proc.js";
+import { useAirSuite } from "../helpers/air-suite.js";
+import type { Child } from "../helpers/proc.js";
 
 let t: TestAir;
 const violations: Violation[] = [];
-
-beforeAll(async () => {
-  t = await startAir();
-  t.air.on("violation", (v: Violation) => violations.push(v));
-});
-afterAll(async () => {
-  await killAll();
-  await airEmpty(t); // every stream closed: no socket left behind
-  await t.close();
-  expect(liveChildren()).toHaveLength(0);
+useAirSuite({
+  started: (air) => {
+    t = air;
+  },
+  violations,
 });
 
 describe("five peripherals at once", () => {

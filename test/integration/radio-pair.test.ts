@@ -2,34 +2,20 @@
  * The real noble (one process) and the real bleno (another) on the virtual air: everything a GATT
  * client and server do to each other.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Violation } from "../../firmware-sim/air/index.js";
-import {
-  airEmpty,
-  discovered,
-  startAir,
-  startCentral,
-  startPeripheral,
-  type TestAir,
-} from "../fixtures/radio.js";
+import { discovered, startCentral, startPeripheral, type TestAir } from "../fixtures/radio.js";
 import { FIXTURE_NOTIFY, FIXTURE_READ, FIXTURE_SERVICE, FIXTURE_WRITE } from "../fixtures/uuids.js";
-import { killAll, liveChildren } from "../helpers/proc.js";
+import { useAirSuite } from "../helpers/air-suite.js";
 
 let t: TestAir;
 const violations: Violation[] = [];
-
-beforeAll(async () => {
-  t = await startAir();
-  t.air.on("violation", (v: Violation) => violations.push(v));
-});
-afterEach(async () => {
-  await killAll();
-});
-afterAll(async () => {
-  await killAll();
-  await airEmpty(t); // every stream closed: no socket left behind
-  await t.close();
-  expect(liveChildren()).toHaveLength(0);
+useAirSuite({
+  started: (air) => {
+    t = air;
+  },
+  violations,
+  killAfterEach: true,
 });
 
 describe("noble and bleno on the virtual air", () => {

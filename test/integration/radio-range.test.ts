@@ -1,26 +1,14 @@
 /** Moving a device out of range and back: supervision timeout, the disconnect noble reports, rediscovery. */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  airEmpty,
-  discovered,
-  startAir,
-  startCentral,
-  startPeripheral,
-  type TestAir,
-} from "../fixtures/radio.js";
+import { describe, expect, it } from "vitest";
+import { discovered, startCentral, startPeripheral, type TestAir } from "../fixtures/radio.js";
 import { FIXTURE_SERVICE } from "../fixtures/uuids.js";
-import { killAll, liveChildren } from "../helpers/proc.js";
+import { useAirSuite } from "../helpers/air-suite.js";
 
 let t: TestAir;
-
-beforeAll(async () => {
-  t = await startAir();
-});
-afterAll(async () => {
-  await killAll();
-  await airEmpty(t); // every stream closed: no socket left behind
-  await t.close();
-  expect(liveChildren()).toHaveLength(0);
+useAirSuite({
+  started: (air) => {
+    t = air;
+  },
 });
 
 const SUPERVISION_MS = 1000;

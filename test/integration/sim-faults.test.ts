@@ -7,25 +7,14 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startAir, type TestAir } from "../fixtures/radio.js";
+import { describe, expect, it } from "vitest";
+import type { TestAir } from "../fixtures/radio.js";
 import { DriverError, type DriverProcess, type StopAt, startDriver } from "../helpers/driver.js";
-import { killAll, liveChildren } from "../helpers/proc.js";
-import { cleanupStateDirs, type SimHandle, startSim } from "./sim-harness.js";
+import { type SimHandle, startSim, useSimAir } from "./sim-harness.js";
 
 let t: TestAir;
-
-beforeAll(async () => {
-  t = await startAir();
-});
-afterEach(async () => {
-  await killAll();
-});
-afterAll(async () => {
-  await killAll();
-  await t?.close();
-  cleanupStateDirs();
-  expect(liveChildren()).toHaveLength(0);
+useSimAir((air) => {
+  t = air;
 });
 
 interface StoredBond {

@@ -5,8 +5,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Violation } from "../../firmware-sim/air/index.js";
 import type { SimEvent } from "../../firmware-sim/device/events.js";
 import type { TestAir } from "../fixtures/radio.js";
+import { useAirSuite } from "../helpers/air-suite.js";
+import { DriverError } from "../helpers/driver.js";
 import { type Child, type ChildEvent, ROOT, spawnProgram } from "../helpers/proc.js";
 
 export type SimChildEvent = SimEvent & ChildEvent & { t: number };
@@ -24,6 +27,31 @@ export function stateDir(): string {
 export function cleanupStateDirs(): void {
   for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
   tempDirs.clear();
+}
+
+/**
+ * The file-wide hooks of a sim-*.test.ts: one air (handed to `started`), every child killed after each
+ * test, and after all the air closed, the state dirs removed and no child left.
+ */
+export function useSimAir(started: (t: TestAir) => void, violations?: Violation[]): void {
+  useAirSuite({
+    started,
+    killAfterEach: true,
+    waitEmpty: false,
+    cleanup: cleanupStateDirs,
+    ...(violations ? { violations } : {}),
+  });
+}
+
+/** Resolves with the DriverError `p` rejects with; fails when it fulfils or rejects with anything else. */
+export async function driverFailure(p: Promise<unknown>): Promise<DriverError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof DriverError) return err;
+    throw err;
+  }
+  throw new Error("expected the call to fail");
 }
 
 export interface SimHandle {

@@ -2,25 +2,14 @@
  * Ten simulated devices advertising at once (each its own process with its own bleno), all found by one
  * laptop scan with distinct ids and names, each with its pairing window open.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startAir, type TestAir } from "../fixtures/radio.js";
+import { describe, expect, it } from "vitest";
+import type { TestAir } from "../fixtures/radio.js";
 import { startDriver } from "../helpers/driver.js";
-import { killAll, liveChildren } from "../helpers/proc.js";
-import { cleanupStateDirs, startSim } from "./sim-harness.js";
+import { startSim, useSimAir } from "./sim-harness.js";
 
 let t: TestAir;
-
-beforeAll(async () => {
-  t = await startAir();
-});
-afterEach(async () => {
-  await killAll();
-});
-afterAll(async () => {
-  await killAll();
-  await t?.close();
-  cleanupStateDirs();
-  expect(liveChildren()).toHaveLength(0);
+useSimAir((air) => {
+  t = air;
 });
 
 describe("openclaw sim: many devices", () => {

@@ -3,29 +3,17 @@
  * fragmented into 20-byte frames) and 247. The air runs with strictAtt, so an ATT PDU larger than the
  * negotiated MTU would be flagged as a violation.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Violation } from "../../firmware-sim/air/index.js";
-import { startAir, type TestAir } from "../fixtures/radio.js";
+import type { TestAir } from "../fixtures/radio.js";
 import { startDriver } from "../helpers/driver.js";
-import { killAll, liveChildren } from "../helpers/proc.js";
-import { cleanupStateDirs, startSim } from "./sim-harness.js";
+import { startSim, useSimAir } from "./sim-harness.js";
 
 let t: TestAir;
 const violations: Violation[] = [];
-
-beforeAll(async () => {
-  t = await startAir();
-  t.air.on("violation", (v: Violation) => violations.push(v));
-});
-afterEach(async () => {
-  await killAll();
-});
-afterAll(async () => {
-  await killAll();
-  await t?.close();
-  cleanupStateDirs();
-  expect(liveChildren()).toHaveLength(0);
-});
+useSimAir((air) => {
+  t = air;
+}, violations);
 
 describe("openclaw sim: ATT MTU", () => {
   for (const mtu of [23, 247]) {

@@ -5,36 +5,15 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startAir, type TestAir } from "../fixtures/radio.js";
-import { DriverError, startDriver } from "../helpers/driver.js";
-import { killAll, liveChildren } from "../helpers/proc.js";
-import { cleanupStateDirs, startSim } from "./sim-harness.js";
+import { describe, expect, it } from "vitest";
+import type { TestAir } from "../fixtures/radio.js";
+import { startDriver } from "../helpers/driver.js";
+import { driverFailure, startSim, useSimAir } from "./sim-harness.js";
 
 let t: TestAir;
-
-beforeAll(async () => {
-  t = await startAir();
+useSimAir((air) => {
+  t = air;
 });
-afterEach(async () => {
-  await killAll();
-});
-afterAll(async () => {
-  await killAll();
-  await t?.close();
-  cleanupStateDirs();
-  expect(liveChildren()).toHaveLength(0);
-});
-
-async function rejection(p: Promise<unknown>): Promise<DriverError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof DriverError) return err;
-    throw err;
-  }
-  throw new Error("expected the call to fail");
-}
 
 describe("openclaw sim: pairing journey", () => {
   it("pairs with the displayed code, verifies on reconnect, runs the claw, removes the pairing", async () => {
@@ -101,7 +80,7 @@ describe("openclaw sim: pairing journey", () => {
     await laptop.disconnect().catch(() => null);
     const third = await laptop.find(dev.ready.name);
     await laptop.connect(third.id);
-    const forgotten = await rejection(laptop.verify());
+    const forgotten = await driverFailure(laptop.verify());
     expect(forgotten.code).toBe("UNKNOWN_PEER");
   }, 60_000);
 

@@ -3,36 +3,15 @@
  * a fresh code appears; the window expires on the device's clock; repeated failures lock pairing out
  * for a while; a full bond table refuses new laptops. Real noble and bleno on the virtual air.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startAir, type TestAir } from "../fixtures/radio.js";
-import { DriverError, type DriverProcess, startDriver } from "../helpers/driver.js";
-import { killAll, liveChildren } from "../helpers/proc.js";
-import { cleanupStateDirs, type SimHandle, startSim } from "./sim-harness.js";
+import { describe, expect, it } from "vitest";
+import type { TestAir } from "../fixtures/radio.js";
+import { type DriverProcess, startDriver } from "../helpers/driver.js";
+import { driverFailure, type SimHandle, startSim, useSimAir } from "./sim-harness.js";
 
 let t: TestAir;
-
-beforeAll(async () => {
-  t = await startAir();
+useSimAir((air) => {
+  t = air;
 });
-afterEach(async () => {
-  await killAll();
-});
-afterAll(async () => {
-  await killAll();
-  await t?.close();
-  cleanupStateDirs();
-  expect(liveChildren()).toHaveLength(0);
-});
-
-async function failure(p: Promise<unknown>): Promise<DriverError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof DriverError) return err;
-    throw err;
-  }
-  throw new Error("expected the call to fail");
-}
 
 /** A well-formed passkey that is not the one on screen (each digit shifted by one). */
 function wrong(code: string): string {
@@ -52,7 +31,7 @@ describe("openclaw sim: the pairing window", () => {
     await connected(laptop, dev);
     const code = dev.firstDisplay!.code;
     for (let left = 4; left >= 0; left--) {
-      const err = await failure(laptop.pair(wrong(code)));
+      const err = await driverFailure(laptop.pair(wrong(code)));
       expect(err.code).toBe("WRONG_CODE");
       expect(err.details).toEqual({ attemptsLeft: left });
       await dev.next("wrong-code", 3000, (e) => e.attemptsLeft === left);
@@ -79,7 +58,7 @@ describe("openclaw sim: the pairing window", () => {
     await dev.next("advertising", 3000, (e) => !e.windowOpen);
     await connected(laptop, dev);
     expect(await laptop.info()).toMatchObject({ window: { state: "closed" } });
-    const err = await failure(laptop.pair(dev.firstDisplay!.code));
+    const err = await driverFailure(laptop.pair(dev.firstDisplay!.code));
     expect(err.code).toBe("WINDOW_CLOSED");
     // The button opens a new window with a new code.
     const next = await dev.press();
@@ -93,9 +72,9 @@ describe("openclaw sim: the pairing window", () => {
     await connected(laptop, dev);
     const code = dev.firstDisplay!.code;
     for (const left of [4, 3]) {
-      expect((await failure(laptop.pair(wrong(code)))).details).toEqual({ attemptsLeft: left });
+      expect((await driverFailure(laptop.pair(wrong(code)))).details).toEqual({ attemptsLeft: left });
     }
-    const locked = await failure(laptop.pair(wrong(code)));
+    const locked = await driverFailure(laptop.pair(wrong(code)));
     expect(locked.code).toBe("LOCKED_OUT");
     const retry = (locked.details as { retryAfterMs: number }).retryAfterMs;
     expect(retry).toBeGreaterThan(0);
@@ -107,7 +86,7 @@ describe("openclaw sim: the pairing window", () => {
     const refused = await dev.child.call("button").catch((e: Error & { code?: string }) => e);
     expect((refused as { code?: string }).code).toBe("LOCKED_OUT");
     // ...the right code as well (the device does not even run the exchange)...
-    expect((await failure(laptop.pair(code))).code).toMatch(/LOCKED_OUT|WINDOW_CLOSED/);
+    expect((await driverFailure(laptop.pair(code))).code).toMatch(/LOCKED_OUT|WINDOW_CLOSED/);
     // ...and after the lockout the button works again.
     await new Promise((r) => setTimeout(r, retry + 200));
     const after = await dev.press();
@@ -127,7 +106,7 @@ describe("openclaw sim: the pairing window", () => {
     const code = (await dev.press()).code;
     await connected(second, dev);
     expect(await second.info()).toMatchObject({ bondSlots: { used: 1, total: 1 } });
-    const full = await failure(second.pair(code));
+    const full = await driverFailure(second.pair(code));
     expect(full.code).toBe("BOND_TABLE_FULL");
     expect(full.details).toEqual({ slots: 1 });
     expect(await dev.command("status")).toMatchObject({ bonds: 1, slots: 1 });

@@ -10,47 +10,11 @@ import {
 } from "../../src/protocol/crypto/noise.js";
 import { bytesToHex, hexToBytes as h } from "../../src/protocol/crypto/primitives.js";
 import { seededRandom } from "../../src/protocol/env.js";
-import { isOpenClawError, type OpenClawError } from "../../src/protocol/errors.js";
+import { isOpenClawError } from "../../src/protocol/errors.js";
+import { expectProtocolError } from "../helpers/errors.js";
+import { KK_VECTOR } from "../helpers/published-vectors.js";
 
-// The cacophony Noise_KK_25519_ChaChaPoly_SHA256 vector (as in ../shared/vectors/noise), embedded.
-const KK = {
-  init_prologue: "4a6f686e2047616c74",
-  init_static: "e61ef9919cde45dd5f82166404bd08e38bceb5dfdfded0a34c8df7ed542214d1",
-  init_ephemeral: "893e28b9dc6ca8d611ab664754b8ceb7bac5117349a4439a6b0569da977c464a",
-  init_remote_static: "31e0303fd6418d2f8c0e78b91f22e8caed0fbe48656dcf4767e4834f701b8f62",
-  resp_static: "4a3acbfdb163dec651dfa3194dece676d437029c62a408b4c5ea9114246e4893",
-  resp_ephemeral: "bbdb4cdbd309f1a1f2e1456967fe288cadd6f712d65dc7b7793d5e63da6b375b",
-  resp_remote_static: "6bc3822a2aa7f4e6981d6538692b3cdf3e6df9eea6ed269eb41d93c22757b75a",
-  handshake_hash: "24c6b51ecb76277140ca018b5985bc9f03de321dae2d34dcae433dafef0131d9",
-  messages: [
-    {
-      payload: "4c756477696720766f6e204d69736573",
-      ciphertext:
-        "ca35def5ae56cec33dc2036731ab14896bc4c75dbb07a61f879f8e3afa4c79440177015efc1fe7a37c629af7120a96274e6ab7afcc9261901d0e09ae32a5bb96",
-    },
-    {
-      payload: "4d757272617920526f746862617264",
-      ciphertext:
-        "95ebc60d2b1fa672c1f46a8aa265ef51bfe38e7ccb39ec5be34069f144808843b274d3429adc47ca093ba63ef90f8da89fda108db471dccfa4894aa7b00003",
-    },
-    {
-      payload: "462e20412e20486179656b",
-      ciphertext: "966b05bc69ec01b8454d3160a214e6f24a3d884eb31ec2408af63f",
-    },
-    {
-      payload: "4361726c204d656e676572",
-      ciphertext: "0ad887fba4f611bbb4afe44ba3556b8164332ca7d5934634d63d80",
-    },
-    {
-      payload: "4a65616e2d426170746973746520536179",
-      ciphertext: "012b28ae646ae7830e2c5472cb023eab071c1db3d8413ec69b513b83832f974c2d",
-    },
-    {
-      payload: "457567656e2042f6686d20766f6e2042617765726b",
-      ciphertext: "bb3e6a48160d9c5971d37f975727294e0d868342db31832e54d07191ab0ca3c3703b5ed3d9",
-    },
-  ],
-};
+const KK = KK_VECTOR;
 
 const noRandom = (): Uint8Array => {
   throw new Error("no randomness expected");
@@ -58,16 +22,6 @@ const noRandom = (): Uint8Array => {
 const empty = new Uint8Array(0);
 const enc = new TextEncoder();
 const prologue = enc.encode("OpenClaw-Pair/1 device-1234");
-
-function expectProtocolError(fn: () => unknown): OpenClawError {
-  try {
-    fn();
-  } catch (err) {
-    expect(isOpenClawError(err) && err.code).toBe("PROTOCOL_ERROR");
-    return err as OpenClawError;
-  }
-  throw new Error("expected PROTOCOL_ERROR");
-}
 
 function keys(seed: string): { controller: KeyPair; accessory: KeyPair } {
   const r = seededRandom(seed);

@@ -15,45 +15,37 @@ import {
   spake2plusVerifierZV,
 } from "../../src/protocol/crypto/spake2plus.js";
 import { seededRandom } from "../../src/protocol/env.js";
-import { isOpenClawError, type OpenClawError } from "../../src/protocol/errors.js";
+import { isOpenClawError } from "../../src/protocol/errors.js";
+import { expectProtocolError } from "../helpers/errors.js";
+import { RFC9383_VECTOR } from "../helpers/published-vectors.js";
 
-// RFC 9383 Appendix C, first vector (the same values as ../shared/vectors/spake2plus), embedded so the
-// test runs from a clean clone.
-const RFC = {
-  context:
-    "5350414b45322b2d503235362d5348413235362d484b44462d5348413235362d484d41432d534841323536205465737420566563746f7273",
-  idProver: "636c69656e74",
-  idVerifier: "736572766572",
-  w0: "bb8e1bbcf3c48f62c08db243652ae55d3e5586053fca77102994f23ad95491b3",
-  w1: "7e945f34d78785b8a3ef44d0df5a1a97d6b3b460409a345ca7830387a74b1dba",
-  L: "04eb7c9db3d9a9eb1f8adab81b5794c1f13ae3e225efbe91ea487425854c7fc00f00bfedcbd09b2400142d40a14f2064ef31dfaa903b91d1faea7093d835966efd",
-  x: "d1232c8e8693d02368976c174e2088851b8365d0d79a9eee709c6a05a2fad539",
-  X: "04ef3bd051bf78a2234ec0df197f7828060fe9856503579bb1733009042c15c0c1de127727f418b5966afadfdd95a6e4591d171056b333dab97a79c7193e341727",
-  y: "717a72348a182085109c8d3917d6c43d59b224dc6a7fc4f0483232fa6516d8b3",
-  Y: "04c0f65da0d11927bdf5d560c69e1d7d939a05b0e88291887d679fcadea75810fb5cc1ca7494db39e82ff2f50665255d76173e09986ab46742c798a9a68437b048",
-  Z: "04bbfce7dd7f277819c8da21544afb7964705569bdf12fb92aa388059408d50091a0c5f1d3127f56813b5337f9e4e67e2ca633117a4fbd559946ab474356c41839",
-  V: "0458bf27c6bca011c9ce1930e8984a797a3419797b936629a5a937cf2f11c8b9514b82b993da8a46e664f23db7c01edc87faa530db01c2ee405230b18997f16b68",
-  K_main: "4c59e1ccf2cfb961aa31bd9434478a1089b56cd11542f53d3576fb6c2a438a29",
-  K_confirmP: "871ae3f7b78445e34438fb284504240239031c39d80ac23eb5ab9be5ad6db58a",
-  K_confirmV: "ccd53c7c1fa37b64a462b40db8be101cedcf838950162902054e644b400f1680",
-  confirmP: "926cc713504b9b4d76c9162ded04b5493e89109f6d89462cd33adc46fda27527",
-  confirmV: "9747bcc4f8fe9f63defee53ac9b07876d907d55047e6ff2def2e7529089d3e68",
-  K_shared: "0c5f8ccd1413423a54f6c1fb26ff01534a87f893779c6e68666d772bfd91f3e7",
-};
+const RFC = RFC9383_VECTOR;
 const h = hexToBytes;
 const noRandom = (): Uint8Array => {
   throw new Error("no randomness expected");
 };
 const rfcIds = { context: h(RFC.context), idProver: h(RFC.idProver), idVerifier: h(RFC.idVerifier) };
 
-function expectProtocolError(fn: () => unknown): OpenClawError {
-  try {
-    fn();
-  } catch (err) {
-    expect(isOpenClawError(err) && err.code).toBe("PROTOCOL_ERROR");
-    return err as OpenClawError;
-  }
-  throw new Error("expected PROTOCOL_ERROR");
+/** The RFC vector's prover (x fixed), as a controller would run it. */
+function rfcProver(): Spake2PlusProver {
+  return new Spake2PlusProver({
+    ...rfcIds,
+    random: noRandom,
+    w0: h(RFC.w0),
+    w1: h(RFC.w1),
+    scalar: h(RFC.x),
+  });
+}
+
+/** The RFC vector's verifier (y fixed), as a device would run it. */
+function rfcVerifier(): Spake2PlusVerifier {
+  return new Spake2PlusVerifier({
+    ...rfcIds,
+    random: noRandom,
+    w0: h(RFC.w0),
+    L: h(RFC.L),
+    scalar: h(RFC.y),
+  });
 }
 
 function expectInvalidArgument(fn: () => unknown): void {
@@ -69,20 +61,8 @@ function expectInvalidArgument(fn: () => unknown): void {
 describe("SPAKE2+ RFC 9383 vector", () => {
   it("both roles reproduce shares, confirmations and K_shared byte for byte", () => {
     expect(bytesToHex(registrationRecord(h(RFC.w1)))).toBe(RFC.L);
-    const prover = new Spake2PlusProver({
-      ...rfcIds,
-      random: noRandom,
-      w0: h(RFC.w0),
-      w1: h(RFC.w1),
-      scalar: h(RFC.x),
-    });
-    const verifier = new Spake2PlusVerifier({
-      ...rfcIds,
-      random: noRandom,
-      w0: h(RFC.w0),
-      L: h(RFC.L),
-      scalar: h(RFC.y),
-    });
+    const prover = rfcProver();
+    const verifier = rfcVerifier();
     const X = prover.start();
     expect(bytesToHex(X)).toBe(RFC.X);
     const { shareV, confirmV } = verifier.respond(X);
@@ -270,24 +250,12 @@ describe("SPAKE2+ invalid points", () => {
   ];
 
   it.each(cases)("the verifier rejects a shareP that is %s", (_, share) => {
-    const verifier = new Spake2PlusVerifier({
-      ...rfcIds,
-      random: noRandom,
-      w0: h(RFC.w0),
-      L: h(RFC.L),
-      scalar: h(RFC.y),
-    });
+    const verifier = rfcVerifier();
     expectProtocolError(() => verifier.respond(share));
   });
 
   it.each(cases)("the prover rejects a shareV that is %s", (_, share) => {
-    const prover = new Spake2PlusProver({
-      ...rfcIds,
-      random: noRandom,
-      w0: h(RFC.w0),
-      w1: h(RFC.w1),
-      scalar: h(RFC.x),
-    });
+    const prover = rfcProver();
     prover.start();
     expectProtocolError(() => prover.finish(share, h(RFC.confirmV)));
   });
@@ -310,13 +278,7 @@ describe("SPAKE2+ invalid points", () => {
   });
 
   it("error messages carry no secret material", () => {
-    const verifier = new Spake2PlusVerifier({
-      ...rfcIds,
-      random: noRandom,
-      w0: h(RFC.w0),
-      L: h(RFC.L),
-      scalar: h(RFC.y),
-    });
+    const verifier = rfcVerifier();
     const err = expectProtocolError(() => verifier.respond(offCurve));
     for (const secret of [RFC.w0, RFC.w1, RFC.y]) expect(err.message).not.toContain(secret.slice(0, 8));
   });

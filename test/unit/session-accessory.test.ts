@@ -9,11 +9,12 @@ import type { AccessoryEvent } from "../../src/protocol/accessory/types.js";
 import type { ControllerBond } from "../../src/protocol/controller/bond-record.js";
 import { Controller } from "../../src/protocol/controller/controller.js";
 import { FakeClock, seededRandom } from "../../src/protocol/env.js";
-import { isOpenClawError, OpenClawError } from "../../src/protocol/errors.js";
+import { OpenClawError } from "../../src/protocol/errors.js";
 import { decodeInfo } from "../../src/protocol/messages/info.js";
 import type { SessionClient } from "../../src/protocol/session/client.js";
 import { verifyExchange } from "../../src/protocol/verify/exchange.js";
 import { createSessionFactory, linkSessionOf } from "../../src/protocol/verify/handler.js";
+import { rejection, thrown } from "../helpers/errors.js";
 
 function world(seed: string) {
   const random = seededRandom(`acc:${seed}`);
@@ -98,26 +99,6 @@ function verify(w: World, bond: ControllerBond): Connected {
   if (step.outcome?.kind !== "ok") throw step.outcome?.error ?? new Error("no outcome");
   client = step.outcome.value.client;
   return { client, role: step.outcome.value.role, link, disconnected: () => disconnected };
-}
-
-async function rejection(p: Promise<unknown>): Promise<OpenClawError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isOpenClawError(err)) return err;
-    throw err;
-  }
-  throw new Error("expected a rejection");
-}
-
-function thrown(f: () => unknown): OpenClawError {
-  try {
-    f();
-  } catch (err) {
-    if (isOpenClawError(err)) return err;
-    throw err;
-  }
-  throw new Error("expected an OpenClawError");
 }
 
 describe("verify and session on the real accessory", () => {

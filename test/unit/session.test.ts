@@ -7,7 +7,7 @@ import {
   Spake2PlusVerifier,
 } from "../../src/protocol/crypto/spake2plus.js";
 import { seededRandom } from "../../src/protocol/env.js";
-import { isOpenClawError, OpenClawError } from "../../src/protocol/errors.js";
+import { OpenClawError } from "../../src/protocol/errors.js";
 import { decodeMessage, encodeMessage } from "../../src/protocol/messages/codec.js";
 import { MAX_MESSAGE } from "../../src/protocol/messages/constants.js";
 import type { AppHandler } from "../../src/protocol/session/accessory.js";
@@ -18,33 +18,15 @@ import { encodePayload } from "../../src/protocol/session/payload.js";
 import {
   addBond,
   connect,
+  controllerVerify,
+  deviceAccept,
   type TestController,
   type TestDevice,
   testController,
   testDevice,
 } from "../../src/protocol/session/testing.js";
-import { acceptVerify } from "../../src/protocol/verify/accessory.js";
-import { ControllerVerify, openClientSession } from "../../src/protocol/verify/controller.js";
-
-async function rejection(p: Promise<unknown>): Promise<OpenClawError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isOpenClawError(err)) return err;
-    throw err;
-  }
-  throw new Error("expected a rejection");
-}
-
-function thrown(f: () => unknown): OpenClawError {
-  try {
-    f();
-  } catch (err) {
-    if (isOpenClawError(err)) return err;
-    throw err;
-  }
-  throw new Error("expected an OpenClawError");
-}
+import { openClientSession } from "../../src/protocol/verify/controller.js";
+import { rejection, thrown } from "../helpers/errors.js";
 
 /** A device with an admin and a user bond. */
 function household(seed: string, app?: AppHandler) {
@@ -54,6 +36,22 @@ function household(seed: string, app?: AppHandler) {
   addBond(d, admin, "admin");
   addBond(d, user, "user");
   return { d, admin, user };
+}
+
+/**
+ * `c` verified with `d` by hand: the controller's session client (its sends dropped) and the device's
+ * raw SecureChannel, to seal what a well-behaved device never would.
+ */
+function handMadeSession(d: TestDevice, c: TestController) {
+  const v = controllerVerify(d, c);
+  const m = deviceAccept(d, v.start());
+  const { client } = openClientSession(v, m.reply, {
+    clock: c.clock,
+    random: c.random,
+    send: () => {},
+  });
+  const device = new SecureChannel({ send: m.send, recv: m.recv, clock: d.clock });
+  return { client, device };
 }
 
 /**
@@ -437,24 +435,7 @@ describe("session record layer", () => {
 
   it("a response to no pending request ends the session on the controller", async () => {
     const { d, admin } = household("r7");
-    const v = new ControllerVerify({
-      deviceId: d.deviceId,
-      identity: admin.keys,
-      accessoryPublicKey: d.identity.publicKey,
-      random: admin.random,
-    });
-    const m = acceptVerify(v.start(), {
-      deviceId: d.deviceId,
-      identity: d.identity,
-      candidates: d.host.entries,
-      random: d.random,
-    });
-    const { client } = openClientSession(v, m.reply, {
-      clock: admin.clock,
-      random: admin.random,
-      send: () => {},
-    });
-    const device = new SecureChannel({ send: m.send, recv: m.recv, clock: d.clock });
+    const { client, device } = handMadeSession(d, admin);
     const pending = client.status();
     const stray = device.seal(encodePayload({ kind: "ok", id: 999, body: new Uint8Array(0) }));
     expect(thrown(() => client.receive(stray)).code).toBe("PROTOCOL_ERROR");
@@ -464,24 +445,7 @@ describe("session record layer", () => {
 
   it("a replayed device response ends the session on the controller", async () => {
     const { d, admin } = household("r7d");
-    const v = new ControllerVerify({
-      deviceId: d.deviceId,
-      identity: admin.keys,
-      accessoryPublicKey: d.identity.publicKey,
-      random: admin.random,
-    });
-    const m = acceptVerify(v.start(), {
-      deviceId: d.deviceId,
-      identity: d.identity,
-      candidates: d.host.entries,
-      random: d.random,
-    });
-    const { client } = openClientSession(v, m.reply, {
-      clock: admin.clock,
-      random: admin.random,
-      send: () => {},
-    });
-    const device = new SecureChannel({ send: m.send, recv: m.recv, clock: d.clock });
+    const { client, device } = handMadeSession(d, admin);
     const p1 = client.status();
     const p2 = client.status();
     const r1 = device.seal(
@@ -495,24 +459,7 @@ describe("session record layer", () => {
 
   it("a request from the device ends the session on the controller", () => {
     const { d, admin } = household("r7b");
-    const v = new ControllerVerify({
-      deviceId: d.deviceId,
-      identity: admin.keys,
-      accessoryPublicKey: d.identity.publicKey,
-      random: admin.random,
-    });
-    const m = acceptVerify(v.start(), {
-      deviceId: d.deviceId,
-      identity: d.identity,
-      candidates: d.host.entries,
-      random: d.random,
-    });
-    const { client } = openClientSession(v, m.reply, {
-      clock: admin.clock,
-      random: admin.random,
-      send: () => {},
-    });
-    const device = new SecureChannel({ send: m.send, recv: m.recv, clock: d.clock });
+    const { client, device } = handMadeSession(d, admin);
     const req = device.seal(encodePayload({ kind: "request", id: 1, command: 1, body: new Uint8Array(0) }));
     expect(thrown(() => client.receive(req)).code).toBe("PROTOCOL_ERROR");
   });

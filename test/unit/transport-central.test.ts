@@ -6,9 +6,9 @@
 import { EventEmitter } from "node:events";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { buildAdvertising } from "../../src/protocol/advert.js";
-import { isOpenClawError, type OpenClawError } from "../../src/protocol/errors.js";
 import { INFO_CHAR_UUID, RX_CHAR_UUID, SERVICE_UUID, TX_CHAR_UUID } from "../../src/protocol/gatt.js";
 import { Central } from "../../src/radio/central.js";
+import { rejection } from "../helpers/errors.js";
 
 class FakeChar extends EventEmitter {
   writes: Array<{ data: Buffer; withoutResponse: boolean }> = [];
@@ -100,16 +100,6 @@ function openClawPeripheral(id = "dev1"): FakePeripheral {
     serviceUuids: [SERVICE_UUID],
     manufacturerData: mfr,
   });
-}
-
-async function rejection(p: Promise<unknown>): Promise<OpenClawError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isOpenClawError(err)) return err;
-    throw err;
-  }
-  throw new Error("expected a rejection");
 }
 
 let noble: FakeNoble;

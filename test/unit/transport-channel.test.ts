@@ -5,6 +5,7 @@ import { MessageChannel, type MessageChannelOptions } from "../../src/transport/
 import { decodeFrame, encodeAck, maxFrameForMtu, segmentMessage } from "../../src/transport/frame.js";
 import { createMemoryLinkPair, type MemoryLinkPair } from "../../src/transport/memory-link.js";
 import { ManualTimers } from "../../src/transport/timers.js";
+import { rejection } from "../helpers/errors.js";
 
 /** Lets promise continuations (the channel's write chain) run; no timers involved. */
 const settle = () => new Promise<void>((r) => setImmediate(r));
@@ -34,16 +35,6 @@ function setup(mtu = 23, opts: MessageChannelOptions = {}) {
 
 function codeOf(err: unknown): string | undefined {
   return isOpenClawError(err) ? err.code : undefined;
-}
-
-async function rejection(p: Promise<unknown>): Promise<OpenClawError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isOpenClawError(err)) return err;
-    throw err;
-  }
-  throw new Error("expected a rejection");
 }
 
 let open: MessageChannel[] = [];

@@ -8,26 +8,23 @@ import type {
 } from "../../src/protocol/accessory/types.js";
 import { generateKeyPair } from "../../src/protocol/crypto/noise.js";
 import { seededRandom } from "../../src/protocol/env.js";
-import { isOpenClawError, type OpenClawError } from "../../src/protocol/errors.js";
 import { decodeMessage, encodeMessage } from "../../src/protocol/messages/codec.js";
 import type { SessionMessage, VerifyStart } from "../../src/protocol/messages/schema.js";
 import { SessionClient } from "../../src/protocol/session/client.js";
-import { addBond, connect, testController, testDevice } from "../../src/protocol/session/testing.js";
-import { acceptVerify } from "../../src/protocol/verify/accessory.js";
+import {
+  addBond,
+  connect,
+  controllerVerify,
+  deviceAccept,
+  type TestController,
+  testController,
+  testDevice,
+} from "../../src/protocol/session/testing.js";
 import { ControllerVerify } from "../../src/protocol/verify/controller.js";
 import { createSessionFactory } from "../../src/protocol/verify/handler.js";
 import { decodeStartPayload, encodeStartPayload } from "../../src/protocol/verify/payload.js";
 import { verifyPrologue } from "../../src/protocol/verify/prologue.js";
-
-function caught(f: () => unknown): OpenClawError {
-  try {
-    f();
-  } catch (err) {
-    if (isOpenClawError(err)) return err;
-    throw err;
-  }
-  throw new Error("expected an OpenClawError");
-}
+import { thrown as caught } from "../helpers/errors.js";
 
 describe("verify (Noise KK, one round trip)", () => {
   it("succeeds for a bonded controller and reports its role", async () => {
@@ -72,12 +69,7 @@ describe("verify (Noise KK, one round trip)", () => {
     expect(err.code).toBe("UNKNOWN_PEER");
     expect(err.message).toBe("this device has forgotten this laptop");
     // The controller side hears it as a cleartext Error message.
-    const v = new ControllerVerify({
-      deviceId: d.deviceId,
-      identity: stranger.keys,
-      accessoryPublicKey: d.identity.publicKey,
-      random: stranger.random,
-    });
+    const v = controllerVerify(d, stranger);
     v.start();
     const e2 = caught(() =>
       v.finish(encodeMessage({ type: "Error", code: "UNKNOWN_PEER" }), { clock: stranger.clock }),
@@ -110,14 +102,7 @@ describe("verify (Noise KK, one round trip)", () => {
       accessoryPublicKey: d.identity.publicKey,
       random: c.random,
     });
-    const err = caught(() =>
-      acceptVerify(wrongId.start(), {
-        deviceId: d.deviceId,
-        identity: d.identity,
-        candidates: d.host.entries,
-        random: d.random,
-      }),
-    );
+    const err = caught(() => deviceAccept(d, wrongId.start()));
     expect(err.code).toBe("UNKNOWN_PEER");
     // A controller holding another accessory's key for this device: same.
     const wrongKey = new ControllerVerify({
@@ -126,16 +111,7 @@ describe("verify (Noise KK, one round trip)", () => {
       accessoryPublicKey: generateKeyPair(seededRandom("other")).publicKey,
       random: c.random,
     });
-    expect(
-      caught(() =>
-        acceptVerify(wrongKey.start(), {
-          deviceId: d.deviceId,
-          identity: d.identity,
-          candidates: d.host.entries,
-          random: d.random,
-        }),
-      ).code,
-    ).toBe("UNKNOWN_PEER");
+    expect(caught(() => deviceAccept(d, wrongKey.start())).code).toBe("UNKNOWN_PEER");
     expect(new TextDecoder().decode(verifyPrologue(d.deviceId).subarray(0, 15))).toBe("OpenClaw-Pair/1");
   });
 
@@ -143,18 +119,8 @@ describe("verify (Noise KK, one round trip)", () => {
     const d = testDevice("v7");
     const c = testController("c");
     addBond(d, c, "admin");
-    const v = new ControllerVerify({
-      deviceId: d.deviceId,
-      identity: c.keys,
-      accessoryPublicKey: d.identity.publicKey,
-      random: c.random,
-    });
-    const match = acceptVerify(v.start(), {
-      deviceId: d.deviceId,
-      identity: d.identity,
-      candidates: d.host.entries,
-      random: d.random,
-    });
+    const v = controllerVerify(d, c);
+    const match = deviceAccept(d, v.start());
     const bad = match.reply.slice();
     bad[bad.length - 1]! ^= 0x01;
     expect(caught(() => v.finish(bad, { clock: c.clock })).code).toBe("PROTOCOL_ERROR");
@@ -165,18 +131,8 @@ describe("verify (Noise KK, one round trip)", () => {
     const c = testController("c");
     addBond(d, c, "admin");
     const hashes = [0, 1].map(() => {
-      const v = new ControllerVerify({
-        deviceId: d.deviceId,
-        identity: c.keys,
-        accessoryPublicKey: d.identity.publicKey,
-        random: c.random,
-      });
-      const m = acceptVerify(v.start(), {
-        deviceId: d.deviceId,
-        identity: d.identity,
-        candidates: d.host.entries,
-        random: d.random,
-      });
+      const v = controllerVerify(d, c);
+      const m = deviceAccept(d, v.start());
       const session = v.finish(m.reply, { clock: c.clock });
       expect(session.handshakeHash).toEqual(m.handshakeHash);
       return Buffer.from(m.handshakeHash).toString("hex");
@@ -188,21 +144,11 @@ describe("verify (Noise KK, one round trip)", () => {
     const d = testDevice("v9");
     const c = testController("c");
     addBond(d, c, "user");
-    const v = new ControllerVerify({
-      deviceId: d.deviceId,
-      identity: c.keys,
-      accessoryPublicKey: d.identity.publicKey,
-      random: c.random,
-    });
+    const v = controllerVerify(d, c);
     const start = v.start();
     expect(start.length).toBe(53);
     expect([...start.subarray(0, 5)]).toEqual([0x01, 0x10, 0x01, 0x00, 48]);
-    const m = acceptVerify(start, {
-      deviceId: d.deviceId,
-      identity: d.identity,
-      candidates: d.host.entries,
-      random: d.random,
-    });
+    const m = deviceAccept(d, start);
     expect(m.reply.length).toBe(57);
     expect([...m.reply.subarray(0, 5)]).toEqual([0x01, 0x11, 0x01, 0x00, 52]);
     expect(v.finish(m.reply, { clock: c.clock }).role).toBe("user");
@@ -279,6 +225,28 @@ function fakeCore(seed: string) {
   return { core, bonds, windows, random, resets: () => resets };
 }
 
+/** The controller's half of verify: `c` calling the fake core's device. */
+function coreVerify(core: AccessoryCore, c: TestController): ControllerVerify {
+  return new ControllerVerify({
+    deviceId: core.identity.deviceId,
+    identity: c.keys,
+    accessoryPublicKey: core.identity.staticKey.publicKey,
+    random: c.random,
+  });
+}
+
+/** A confirmed user bond for `c`, named "u". */
+function permanentUser(c: TestController): CoreBondView {
+  return {
+    controllerId: c.controllerId,
+    controllerStaticPublicKey: c.keys.publicKey,
+    role: "user",
+    name: "u",
+    provisional: false,
+    createdAt: 0,
+  };
+}
+
 describe("createSessionFactory (the accessory plug point)", () => {
   it("verifies, confirms, serves commands and ends on a factory reset", async () => {
     const { core, bonds, windows, random } = fakeCore("core-1");
@@ -292,12 +260,7 @@ describe("createSessionFactory (the accessory plug point)", () => {
       createdAt: 0,
     });
     const handler = createSessionFactory({ random })(core);
-    const v = new ControllerVerify({
-      deviceId: core.identity.deviceId,
-      identity: c.keys,
-      accessoryPublicKey: core.identity.staticKey.publicKey,
-      random: c.random,
-    });
+    const v = coreVerify(core, c);
     const out = handler.handle(decodeMessage(v.start()) as VerifyStart, 10);
     expect(out.events.map((e) => e.type)).toEqual(["bond-confirmed", "verified"]);
     expect(bonds[0]!.provisional).toBe(false);
@@ -333,24 +296,14 @@ describe("createSessionFactory (the accessory plug point)", () => {
     const { core, random } = fakeCore("core-2");
     const handler = createSessionFactory({ random })(core);
     const c = testController("x");
-    const v = new ControllerVerify({
-      deviceId: core.identity.deviceId,
-      identity: c.keys,
-      accessoryPublicKey: core.identity.staticKey.publicKey,
-      random: c.random,
-    });
+    const v = coreVerify(core, c);
     const out = handler.handle(decodeMessage(v.start()) as VerifyStart, 0);
     expect(out.disconnect).toBeUndefined();
     expect(decodeMessage(out.replies[0]!)).toEqual({ type: "Error", code: "UNKNOWN_PEER" });
     expect(caught(() => v.finish(out.replies[0]!, { clock: c.clock })).code).toBe("UNKNOWN_PEER");
     // Retries are bounded per link: the third unknown verify also drops the link.
     const again = () => {
-      const w = new ControllerVerify({
-        deviceId: core.identity.deviceId,
-        identity: c.keys,
-        accessoryPublicKey: core.identity.staticKey.publicKey,
-        random: c.random,
-      });
+      const w = coreVerify(core, c);
       return handler.handle(decodeMessage(w.start()) as VerifyStart, 1);
     };
     expect(again().disconnect).toBeUndefined();
@@ -362,21 +315,9 @@ describe("createSessionFactory (the accessory plug point)", () => {
   it("answers a tampered session message with Error PROTOCOL_ERROR and drops the link", () => {
     const { core, bonds, random } = fakeCore("core-3");
     const c = testController("u");
-    bonds.push({
-      controllerId: c.controllerId,
-      controllerStaticPublicKey: c.keys.publicKey,
-      role: "user",
-      name: "u",
-      provisional: false,
-      createdAt: 0,
-    });
+    bonds.push(permanentUser(c));
     const handler = createSessionFactory({ random })(core);
-    const v = new ControllerVerify({
-      deviceId: core.identity.deviceId,
-      identity: c.keys,
-      accessoryPublicKey: core.identity.staticKey.publicKey,
-      random: c.random,
-    });
+    const v = coreVerify(core, c);
     const session = v.finish(handler.handle(decodeMessage(v.start()) as VerifyStart, 0).replies[0]!, {
       clock: c.clock,
     });
@@ -404,24 +345,12 @@ describe("createSessionFactory (the accessory plug point)", () => {
   it("lets the device push app notifications on a verified link", () => {
     const { core, bonds, random } = fakeCore("core-5");
     const c = testController("u");
-    bonds.push({
-      controllerId: c.controllerId,
-      controllerStaticPublicKey: c.keys.publicKey,
-      role: "user",
-      name: "u",
-      provisional: false,
-      createdAt: 0,
-    });
+    bonds.push(permanentUser(c));
     const links: Array<{
       notify: (m: { channel: number; payload: Uint8Array }, now: number) => { replies: Uint8Array[] };
     }> = [];
     const handler = createSessionFactory({ random, onSession: (s) => links.push(s) })(core);
-    const v = new ControllerVerify({
-      deviceId: core.identity.deviceId,
-      identity: c.keys,
-      accessoryPublicKey: core.identity.staticKey.publicKey,
-      random: c.random,
-    });
+    const v = coreVerify(core, c);
     const s = v.finish(handler.handle(decodeMessage(v.start()) as VerifyStart, 0).replies[0]!, {
       clock: c.clock,
     });

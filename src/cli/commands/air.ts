@@ -117,7 +117,7 @@ function parseAcl(v: string): { length: number; count: number } {
 export function registerAir(program: Command): void {
   const air = program
     .command("air")
-    .description("run the virtual Bluetooth LE radio: one HCI H4 controller per client (unix socket or TCP)")
+    .description("Run the virtual Bluetooth LE radio: one HCI H4 controller per client (unix socket or TCP)")
     .option("--socket <path>", "unix socket to listen on")
     .option("--tcp <port>", "TCP port to listen on (0 picks one)", port)
     .option("--host <host>", "TCP address to bind", "127.0.0.1")

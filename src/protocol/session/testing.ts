@@ -12,8 +12,10 @@ import { errorToMessage } from "../messages/errors.js";
 import {
   type AccessoryVerifyBonds,
   type AccessoryVerifyEvent,
+  acceptVerify,
   openAccessorySession,
   type VerifyCandidate,
+  type VerifyMatch,
 } from "../verify/accessory.js";
 import { ControllerVerify, openClientSession } from "../verify/controller.js";
 import type {
@@ -172,6 +174,26 @@ export function addBond(
   });
 }
 
+/** The controller's half of verify: `c` calling `d`, holding `d`'s current key. */
+export function controllerVerify(d: TestDevice, c: TestController): ControllerVerify {
+  return new ControllerVerify({
+    deviceId: d.deviceId,
+    identity: c.keys,
+    accessoryPublicKey: d.identity.publicKey,
+    random: c.random,
+  });
+}
+
+/** The device's half of verify for one VerifyStart, against its bonds (no session is opened). */
+export function deviceAccept(d: TestDevice, start: Uint8Array): VerifyMatch {
+  return acceptVerify(start, {
+    deviceId: d.deviceId,
+    identity: d.identity,
+    candidates: d.host.entries,
+    random: d.random,
+  });
+}
+
 export interface TestLink {
   client: SessionClient;
   session: AccessorySession;
@@ -193,12 +215,7 @@ export function connect(
   c: TestController,
   o: { manual?: boolean; rekey?: RekeyPolicy; deviceRekey?: RekeyPolicy } = {},
 ): TestLink {
-  const verify = new ControllerVerify({
-    deviceId: d.deviceId,
-    identity: c.keys,
-    accessoryPublicKey: d.identity.publicKey,
-    random: c.random,
-  });
+  const verify = controllerVerify(d, c);
   const start = verify.start();
   let opened: ReturnType<typeof openAccessorySession>;
   try {
