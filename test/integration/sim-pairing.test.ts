@@ -76,6 +76,18 @@ describe("openclaw sim: pairing journey", () => {
     ) as { table: { entries: unknown[] } };
     expect(afterRemove.table.entries.filter((e) => e !== null)).toHaveLength(0);
 
+    // The code is on the display and nowhere else: not in any other event, not on stderr, not on disk.
+    const shown = dev.firstDisplay!.code;
+    const canonical = shown.replace(/\s/g, "");
+    const elsewhere = [
+      ...dev.child.events.filter((e) => e.type !== "display").map((e) => JSON.stringify(e)),
+      ...dev.child.text,
+      dev.child.stderrTail(100_000),
+      readFileSync(join(dev.dir, "identity.json"), "utf8"),
+    ].join("\n");
+    expect(elsewhere).not.toContain(canonical);
+    expect(elsewhere).not.toContain(shown);
+
     // The device forgot us: verify says so.
     await laptop.disconnect().catch(() => null);
     const third = await laptop.find(dev.ready.name);
