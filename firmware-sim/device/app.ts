@@ -1,5 +1,5 @@
 /**
- * The simulated device's own functions, reachable only over a verified session (SESSION's AppHandler):
+ * The simulated device's own functions, reachable only over a verified session (the session's AppHandler):
  * a battery gauge and a claw. The wire format is the device's own (the protocol carries it opaquely):
  *
  *   channel 1 battery   request: empty            response: [percent u8]

@@ -1,5 +1,5 @@
 /**
- * The simulated OpenClaw device: the pure accessory role (src/protocol/accessory + SESSION's verify and
+ * The simulated OpenClaw device: the pure accessory role (src/protocol/accessory + src/protocol/verify and
  * session handler) driven by a real monotonic clock and real randomness, behind a bleno GATT server,
  * with a screen, a button, and identity and bond table persisted in its state directory.
  *

@@ -2,19 +2,19 @@
  * The pure protocol core: both roles, no I/O. Plug points (also in hardware/PROTOCOL.md §0):
  *
  * Accessory (device, sim, firmware port):
- *   const acc = new Accessory({ identity, profile, random, bonds?, window?, session: SESSION's factory });
+ *   const acc = new Accessory({ identity, profile, random, bonds?, window?, session: createSessionFactory(...) });
  *   acc.openWindow({ ttlMs, role, format, codeFromController?, reason }, now)  // button / HID / share
  *   const link = acc.connect();   link.handle(bytes, now) → { replies, events, disconnect? };  link.close(now)
  *   acc.tick(now) at acc.nextDeadline();  acc.infoBytes(now) is the info characteristic's value
  *   persist acc.bondTable.toJSON() on `bonds-changed`, acc.identity on `identity-changed`
- * SESSION plugs in through `AccessorySessionFactory(core: AccessoryCore) → AccessorySessionHandler`
+ * Verify and the session plug in through `AccessorySessionFactory(core: AccessoryCore) → AccessorySessionHandler`
  * (accessory/types.ts): VerifyStart and Session messages of a link go to its handler, and the handler
  * calls core.confirmBond / removeBond / rotateBondKey / openWindow / factoryReset.
  *
  * Controller (laptop):
  *   const ps = new Controller({ controllerId, name, random }).pairSetup(decodeInfo(infoBytes), typedCode);
  *   send(ps.firstMessage); then step = ps.handle(reply) → { replies, outcome? } until outcome
- *   outcome ok → ControllerBond (controller/bond-record.ts), which SESSION's verify starts from.
+ *   outcome ok → ControllerBond (controller/bond-record.ts), which verify starts from.
  */
 export * from "./accessory/index.js";
 export * from "./codes/index.js";

@@ -1,2 +1,2 @@
-/** The info characteristic payload. One definition, PAIRSETUP's src/protocol/messages/info.ts: re-exported. */
+/** The info characteristic payload. One definition, src/protocol/messages/info.ts, re-exported. */
 export * from "./messages/info.js";

@@ -1,5 +1,5 @@
 /**
- * Verify and session through the real accessory and controller objects (PAIRSETUP's Accessory with
+ * Verify and session through the real accessory and controller objects (the Accessory with
  * this module's session factory, Controller pair-setup), both roles in memory, fake time.
  */
 import { describe, expect, it } from "vitest";

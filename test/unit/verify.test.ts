@@ -172,7 +172,7 @@ describe("verify (Noise KK, one round trip)", () => {
   });
 });
 
-// ---- the plug into PAIRSETUP's accessory, against a minimal core ----
+// ---- the plug into the accessory, against a minimal core ----
 
 function fakeCore(seed: string) {
   const random = seededRandom(seed);

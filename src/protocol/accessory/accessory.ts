@@ -10,7 +10,7 @@
  *
  * `now` is the device's monotonic clock in ms (a value smaller than one seen before is treated as the
  * latest seen: time never runs backwards here). VerifyStart and Session messages go to the session
- * handler that SESSION's factory makes for the link (see types.ts for the plug points).
+ * handler that the session factory makes for the link (see types.ts for the plug points).
  */
 import type { RandomBytes } from "../env.js";
 import { isOpenClawError, type OpenClawError, protocolError } from "../errors.js";
@@ -260,7 +260,7 @@ export class AccessoryLink {
     readonly id: LinkId,
   ) {}
 
-  /** SESSION's handler for this link, once a verify/session message has arrived. */
+  /** The session handler for this link, once a verify/session message has arrived. */
   get session(): AccessorySessionHandler | undefined {
     return this.#session;
   }

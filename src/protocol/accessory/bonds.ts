@@ -1,6 +1,6 @@
 /**
  * The device's bond table: a fixed number of slots (default 8), each empty or holding one controller's
- * bond. A bond is provisional from pair-setup until the controller's first successful verify (SESSION
+ * bond. A bond is provisional from pair-setup until the controller's first successful verify (src/protocol/verify
  * calls `confirm`), and a provisional bond that is never confirmed expires (default 5 min), so a lost
  * final pair-setup message never leaves a half bond behind for long.
  *

@@ -1,5 +1,5 @@
 /**
- * Shapes shared by the accessory role and the code that plugs into it (SESSION's verify/session, the
+ * Shapes shared by the accessory role and the code that plugs into it (verify/session, the
  * simulated device, a firmware port): identity, events, per-call output, and the plug points.
  *
  * Plug points (stable; see hardware/PROTOCOL.md "Architecture and plug points"):

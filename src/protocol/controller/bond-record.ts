@@ -1,6 +1,6 @@
 /**
  * The controller's (laptop's) record of a bond, produced by a successful pair-setup and consumed by
- * verify (SESSION's Noise KK initiator needs s = controllerStaticKey, rs = accessoryStaticPublicKey, and
+ * verify (the Noise KK initiator needs s = controllerStaticKey, rs = accessoryStaticPublicKey, and
  * the device id for the prologue). The daemon's store persists it with `bondRecordToJson` /
  * `bondRecordFromJson`; the JSON holds the private key, so the store file must be owner-only.
  */

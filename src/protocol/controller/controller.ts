@@ -6,7 +6,7 @@
  *   send(ps.firstMessage);
  *   for each message received: const step = ps.handle(msg); send(...step.replies); if (step.outcome) done
  *
- * SESSION's verify follows the same `ControllerExchange` shape, starting from the ControllerBond that
+ * Verify follows the same `ControllerExchange` shape, starting from the ControllerBond that
  * pair-setup produced.
  */
 
@@ -18,7 +18,7 @@ import type { AccessoryInfo } from "../messages/info.js";
 import { ControllerPairSetup, type ControllerStep } from "../pairsetup/controller.js";
 import type { ControllerBond } from "./bond-record.js";
 
-/** Any controller-side exchange (pair-setup here; verify and session requests in SESSION). */
+/** Any controller-side exchange (pair-setup here; verify and session requests in src/protocol/verify and session). */
 export interface ControllerExchange<R> {
   readonly firstMessage: Uint8Array;
   handle(bytes: Uint8Array): ControllerStep<R>;

@@ -4,7 +4,7 @@
  * see in a scan (window state, time and attempts left, lockout, bond slots). A plain TLV container,
  * NOT a protocol message: no [version][type] header; the protocol version is field 0x01.
  *
- * TRANSPORT's src/protocol/info.ts re-exports this module; this is the one definition.
+ * src/protocol/info.ts re-exports this module; this is the one definition.
  */
 import { z } from "zod";
 import { decodeTlv, encodeTlv } from "../codec/tlv.js";

@@ -1,5 +1,5 @@
 /**
- * The plug into PAIRSETUP's accessory (`AccessorySessionFactory`, src/protocol/accessory/types.ts):
+ * The plug into the accessory (`AccessorySessionFactory`, src/protocol/accessory/types.ts):
  * one handler per link that answers VerifyStart (Noise KK, trial decryption over the bond table),
  * confirms a provisional bond, then runs the encrypted session against the accessory core.
  *
@@ -253,7 +253,7 @@ export function linkSessionOf(handler: AccessorySessionHandler | undefined): Lin
   return handler instanceof LinkHandler ? handler.linkSession : undefined;
 }
 
-/** The factory PAIRSETUP's accessory takes: `new Accessory({ ..., sessions: createSessionFactory(o) })`. */
+/** The factory the accessory takes: `new Accessory({ ..., sessions: createSessionFactory(o) })`. */
 export function createSessionFactory(o: SessionFactoryOptions): AccessorySessionFactory {
   return (core) => new LinkHandler(core, o);
 }
