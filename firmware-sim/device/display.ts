@@ -69,12 +69,28 @@ export function renderScreen(screen: Screen, now: number, opts: RenderOptions = 
   }
 }
 
+/** Lines under the screen: a question waiting for a key (highlighted), then the key legend (dimmed). */
+export interface Footer {
+  prompt?: string | undefined;
+  legend?: string | undefined;
+}
+
+export function renderFooter(footer: Footer, opts: RenderOptions = { color: false }): string[] {
+  const c = opts.color ? pc : pc.createColors(false);
+  const lines: string[] = [];
+  if (footer.prompt) lines.push(c.bold(c.yellow(footer.prompt)));
+  if (footer.legend) lines.push(c.dim(footer.legend));
+  return lines;
+}
+
 /**
- * Draws the screen on a terminal, redrawing in place every second while a countdown runs. On a
- * non-TTY stream it prints each new screen once (no escape codes).
+ * Draws the screen on a terminal, redrawing in place every second while a countdown runs, with the
+ * footer (key legend, confirmation prompt) under it. On a non-TTY stream it prints each new screen
+ * once and each new footer line once (no escape codes).
  */
 export class TtyDisplay {
   private screen: Screen | undefined;
+  private footer: Footer = {};
   private drawnLines = 0;
   private timer: NodeJS.Timeout | undefined;
 
@@ -95,6 +111,18 @@ export class TtyDisplay {
     }
   }
 
+  /** Sets the lines under the screen; redraws only if they changed. */
+  setFooter(footer: Footer): void {
+    if (footer.prompt === this.footer.prompt && footer.legend === this.footer.legend) return;
+    const before = this.footer;
+    this.footer = { ...footer };
+    if (this.out.isTTY) this.draw();
+    else {
+      if (footer.prompt && footer.prompt !== before.prompt) this.out.write(`${footer.prompt}\n`);
+      if (footer.legend && footer.legend !== before.legend) this.out.write(`${footer.legend}\n`);
+    }
+  }
+
   /** A line under the screen (connections, errors), like a serial console next to the device. */
   log(line: string): void {
     if (this.out.isTTY) this.clear();
@@ -102,9 +130,11 @@ export class TtyDisplay {
     if (this.out.isTTY) this.draw();
   }
 
+  /** Stops the countdown and takes the footer (key legend) away: the keys no longer do anything. */
   close(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.setFooter({});
   }
 
   private clear(): void {
@@ -113,15 +143,18 @@ export class TtyDisplay {
   }
 
   private draw(): void {
-    if (!this.screen) return;
     const tty = this.out.isTTY === true;
-    const lines = renderScreen(this.screen, this.clock(), { color: tty && pc.isColorSupported });
+    const color = tty && pc.isColorSupported;
+    const lines = this.screen ? renderScreen(this.screen, this.clock(), { color }) : [];
     if (tty) {
       this.clear();
-      const boxed = lines.map((l) => `  │ ${l}`);
-      this.out.write(`${boxed.join("\n")}\n`);
-      this.drawnLines = boxed.length;
-    } else {
+      const drawn = [
+        ...lines.map((l) => `  │ ${l}`),
+        ...renderFooter(this.footer, { color }).map((l) => `  ${l}`),
+      ];
+      if (drawn.length > 0) this.out.write(`${drawn.join("\n")}\n`);
+      this.drawnLines = drawn.length;
+    } else if (this.screen) {
       this.out.write(`${lines.join(" | ")}\n`);
     }
   }

@@ -4,7 +4,7 @@
  * Tests and tools read this instead of scraping the screen. Nothing here carries keys; the only secret
  * is the pairing code in `display`, which is exactly what the device's screen shows anyway.
  */
-import { createInterface } from "node:readline";
+import { createInterface, emitKeypressEvents, type Key } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 
 import type { Role, WindowCloseReason, WindowOpenReason } from "../../src/protocol/accessory/types.js";
@@ -158,4 +158,76 @@ export function readCommands(
   });
   if (onEnd) rl.on("close", onEnd);
   return () => rl.close();
+}
+
+/** What the keys do, shown under the screen when stdin is a terminal. */
+export const KEY_LEGEND = "b button · r factory reset (twice) · s status · q quit";
+
+/** A first `r` waits this long for the second that confirms it (the real device wants a 10 s hold). */
+export const RESET_CONFIRM_MS = 3000;
+
+export type KeyOutcome =
+  /** Run this command. */
+  | { kind: "command"; command: SimCommandKind }
+  /** First `r`: a second `r` before `until` (the clock passed in as `now`) confirms the factory reset. */
+  | { kind: "confirm-reset"; until: number }
+  /** Not a control key. */
+  | { kind: "ignored" };
+
+/**
+ * Maps one key (as readline's `keypress` reports it) to what it does: `b` or space presses the button,
+ * `r` twice within RESET_CONFIRM_MS is a factory reset, `s` status, `q` or Ctrl-C quit. Pure: the
+ * caller keeps `resetArmedUntil` from the last `confirm-reset` and drops it on any other outcome, so
+ * any other key cancels a pending reset.
+ */
+export function keyCommand(key: Key, now: number, resetArmedUntil?: number): KeyOutcome {
+  const name = key.name?.toLowerCase();
+  if (key.ctrl) return name === "c" ? { kind: "command", command: "quit" } : { kind: "ignored" };
+  if (key.meta) return { kind: "ignored" };
+  switch (name) {
+    case "b":
+    case "space":
+      return { kind: "command", command: "button" };
+    case "r":
+      return resetArmedUntil !== undefined && now < resetArmedUntil
+        ? { kind: "command", command: "factory-reset" }
+        : { kind: "confirm-reset", until: now + RESET_CONFIRM_MS };
+    case "s":
+      return { kind: "command", command: "status" };
+    case "q":
+      return { kind: "command", command: "quit" };
+    default:
+      return { kind: "ignored" };
+  }
+}
+
+/**
+ * Reads single keys from a terminal in raw mode (no echo, no line editing, Ctrl-C arrives as a key).
+ * Returns a function that stops reading and restores the terminal's mode; it also runs on process
+ * exit, so an error or `process.exit` elsewhere never leaves the terminal raw.
+ */
+export function readKeys(input: NodeJS.ReadStream, onKey: (key: Key) => void): () => void {
+  emitKeypressEvents(input);
+  const wasRaw = input.isRaw;
+  const listener = (_text: string | undefined, key: Key | undefined) => {
+    if (key) onKey(key);
+  };
+  let stopped = false;
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    process.off("exit", stop);
+    input.off("keypress", listener);
+    try {
+      input.setRawMode(wasRaw);
+    } catch {
+      // the terminal is gone (hung up): nothing to restore
+    }
+    input.pause();
+  };
+  process.on("exit", stop);
+  input.setRawMode(true);
+  input.on("keypress", listener);
+  input.resume();
+  return stop;
 }

@@ -1,14 +1,25 @@
 /**
  * Runs one simulated device as a program: wires the device to stdout (JSON events or the drawn screen),
- * stdin (button, factory-reset, status, quit) and signals, and resolves with the exit code once it has
- * shut down cleanly.
+ * stdin and signals, and resolves with the exit code once it has shut down cleanly. stdin carries
+ * command lines (button, factory-reset, status, quit), or, when it is a terminal and the screen is
+ * drawn, single keys read in raw mode (see keyCommand).
  */
 import { fstatSync } from "node:fs";
 import { VERSION } from "../../src/cli/version.js";
 import { isOpenClawError } from "../../src/protocol/errors.js";
 import { SimDevice } from "./device.js";
 import { TtyDisplay } from "./display.js";
-import { type EventSink, JsonLinesSink, readCommands, type SimCommand, type SimEvent } from "./events.js";
+import {
+  type EventSink,
+  JsonLinesSink,
+  KEY_LEGEND,
+  keyCommand,
+  RESET_CONFIRM_MS,
+  readCommands,
+  readKeys,
+  type SimCommand,
+  type SimEvent,
+} from "./events.js";
 import type { DeviceOptions } from "./options.js";
 
 export interface RunOptions {
@@ -139,20 +150,54 @@ export async function runDevice(options: DeviceOptions, run: RunOptions = {}): P
       }
     };
 
-    const driven = stdinIsDriven();
-    const stopReading = readCommands(
-      process.stdin,
-      (cmd) => void onCommand(cmd),
-      (line) =>
-        sink.emit({
-          type: "warning",
-          message: `unknown command ${JSON.stringify(line.slice(0, 40))}: use button, factory-reset, status or quit`,
-        }),
-      () => {
-        if (driven) void stop(0);
-      },
-    );
+    const readLines = () => {
+      const driven = stdinIsDriven();
+      return readCommands(
+        process.stdin,
+        (cmd) => void onCommand(cmd),
+        (line) =>
+          sink.emit({
+            type: "warning",
+            message: `unknown command ${JSON.stringify(line.slice(0, 40))}: use button, factory-reset, status or quit`,
+          }),
+        () => {
+          if (driven) void stop(0);
+        },
+      );
+    };
 
+    /** A person at a terminal: keys are the device's controls; a factory reset wants `r` twice. */
+    const readKeyControls = (display: TtyDisplay) => {
+      const keyClock = () => performance.now(); // the person's time, not the device's (--time-scale)
+      let resetArmedUntil: number | undefined;
+      let disarm: NodeJS.Timeout | undefined;
+      const arm = (until: number | undefined) => {
+        resetArmedUntil = until;
+        if (disarm) clearTimeout(disarm);
+        disarm = until === undefined ? undefined : setTimeout(() => arm(undefined), until - keyClock());
+        const seconds = Math.round(RESET_CONFIRM_MS / 1000);
+        display.setFooter({
+          prompt:
+            until === undefined
+              ? undefined
+              : `press r again within ${seconds} s to erase all pairings (factory reset)`,
+          legend: KEY_LEGEND,
+        });
+      };
+      arm(undefined);
+      const stopKeys = readKeys(process.stdin, (key) => {
+        const outcome = keyCommand(key, keyClock(), resetArmedUntil);
+        arm(outcome.kind === "confirm-reset" ? outcome.until : undefined);
+        if (outcome.kind === "command") void onCommand({ kind: outcome.command });
+      });
+      return () => {
+        if (disarm) clearTimeout(disarm);
+        disarm = undefined;
+        stopKeys();
+      };
+    };
+
+    const stopReading = screen && process.stdin.isTTY === true ? readKeyControls(screen) : readLines();
     fatal = (code) => void stop(code);
     // Registered after bleno's own SIGINT handler, so ours runs last and bleno does not exit(1) first.
     process.on("SIGINT", () => void stop(0));

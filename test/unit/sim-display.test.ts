@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { countdownText, renderScreen } from "../../firmware-sim/device/display.js";
-import { parseCommand } from "../../firmware-sim/device/events.js";
+import { countdownText, renderFooter, renderScreen } from "../../firmware-sim/device/display.js";
+import {
+  KEY_LEGEND,
+  type KeyOutcome,
+  keyCommand,
+  parseCommand,
+  RESET_CONFIRM_MS,
+} from "../../firmware-sim/device/events.js";
 import { checkWindowTtl, parseDuration, parseFormat, parseIntIn } from "../../firmware-sim/device/options.js";
 
 describe("device display", () => {
@@ -39,6 +45,82 @@ describe("device controls and options", () => {
     expect(parseCommand("long-press")).toEqual({ kind: "factory-reset" });
     expect(parseCommand("format c:")).toBeUndefined();
     expect(parseCommand("{not json")).toBeUndefined();
+  });
+
+  it("maps keys to the device's controls, case-insensitively, and ignores the rest", () => {
+    const press = (name: string, mods: { ctrl?: boolean; meta?: boolean; shift?: boolean } = {}) =>
+      keyCommand({ name, sequence: name, ...mods }, 0);
+    expect(press("b")).toEqual({ kind: "command", command: "button" });
+    expect(press("space")).toEqual({ kind: "command", command: "button" });
+    expect(press("b", { shift: true })).toEqual({ kind: "command", command: "button" });
+    expect(press("s")).toEqual({ kind: "command", command: "status" });
+    expect(press("q")).toEqual({ kind: "command", command: "quit" });
+    expect(press("c", { ctrl: true })).toEqual({ kind: "command", command: "quit" });
+    expect(press("c")).toEqual({ kind: "ignored" });
+    expect(press("b", { ctrl: true })).toEqual({ kind: "ignored" });
+    expect(press("q", { meta: true })).toEqual({ kind: "ignored" });
+    expect(press("up")).toEqual({ kind: "ignored" }); // an arrow key's escape sequence is one key, not "[", "A"
+    expect(keyCommand({ sequence: "?" }, 0)).toEqual({ kind: "ignored" });
+    expect(KEY_LEGEND).toBe("b button · r factory reset (twice) · s status · q quit");
+  });
+
+  it("asks for a second r within 3 s before a factory reset (injected clock)", () => {
+    // The caller's loop in main.ts: keep the deadline from a confirm-reset, drop it on anything else.
+    const session = (keys: Array<[name: string, at: number]>): KeyOutcome[] => {
+      let armedUntil: number | undefined;
+      return keys.map(([name, at]) => {
+        const out = keyCommand({ name }, at, armedUntil);
+        armedUntil = out.kind === "confirm-reset" ? out.until : undefined;
+        return out;
+      });
+    };
+    expect(RESET_CONFIRM_MS).toBe(3000);
+    expect(keyCommand({ name: "r" }, 10_000)).toEqual({ kind: "confirm-reset", until: 13_000 });
+    expect(
+      session([
+        ["r", 10_000],
+        ["r", 12_999],
+      ])[1],
+    ).toEqual({ kind: "command", command: "factory-reset" });
+    // Too late: the second r asks again instead of erasing.
+    expect(
+      session([
+        ["r", 10_000],
+        ["r", 13_000],
+      ])[1],
+    ).toEqual({ kind: "confirm-reset", until: 16_000 });
+    // Any other key in between cancels the pending reset.
+    expect(
+      session([
+        ["r", 0],
+        ["x", 100],
+        ["r", 200],
+      ])[2],
+    ).toEqual({ kind: "confirm-reset", until: 3200 });
+    expect(
+      session([
+        ["r", 0],
+        ["s", 100],
+        ["r", 200],
+      ]).map((o) => o.kind),
+    ).toEqual(["confirm-reset", "command", "confirm-reset"]);
+    // Three r in a row: the third starts a new confirmation rather than a second reset.
+    expect(
+      session([
+        ["r", 0],
+        ["r", 1],
+        ["r", 2],
+      ]).map((o) => o.kind),
+    ).toEqual(["confirm-reset", "command", "confirm-reset"]);
+  });
+
+  it("shows the confirmation prompt above the key legend", () => {
+    expect(renderFooter({ legend: KEY_LEGEND })).toEqual([KEY_LEGEND]);
+    expect(renderFooter({ prompt: "press r again", legend: KEY_LEGEND })).toEqual([
+      "press r again",
+      KEY_LEGEND,
+    ]);
+    expect(renderFooter({})).toEqual([]);
   });
 
   it("parses durations and enforces the 30 s – 15 min window", () => {

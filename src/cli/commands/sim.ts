@@ -68,8 +68,9 @@ Examples:
   openclaw sim --hci unix:/tmp/openclaw-air.sock?label=dev1 --state-dir /tmp/dev1
   openclaw sim --hci unix:/tmp/openclaw-air.sock --json-events     # JSON lines; stdin: button | factory-reset | quit
 
-Controls (stdin, one per line): button (open a pairing window / fresh code), factory-reset (long press:
-erase bonds and identity), status, quit.
+Controls on a terminal: b or space = the pairing button (a window / a fresh code), r twice within 3 s =
+factory reset (erase bonds and identity), s = status, q or Ctrl-C = quit. From a program (stdin a pipe):
+one command per line: button, factory-reset, status, quit.
 
 On a real adapter (Linux; bleno drives the controller over a raw HCI socket):
   - stop BlueZ from holding the adapter: \`sudo systemctl stop bluetooth\` (or at least \`sudo hciconfig hci0 down\`
