@@ -1,10 +1,11 @@
 /**
  * The simulated OpenClaw device: the pure accessory role (src/protocol/accessory + src/protocol/verify and
  * session handler) driven by a real monotonic clock and real randomness, behind a bleno GATT server,
- * with a screen, a button, and identity and bond table persisted in its state directory.
+ * with a screen, a button, and identity, bond table and attempt guard persisted in its state directory.
  *
  * Event flow: everything the accessory reports (AccessoryEvent) goes through `apply()`, which persists
- * first (bonds-changed, identity-changed), then updates the screen, the event stream and the advertising.
+ * first (bonds-changed, identity-changed, guard-changed), then updates the screen, the event stream
+ * and the advertising.
  * Replies to a message are sent only after its events are applied, so a bond is on "flash" before the
  * controller hears PairSetupDone — the order firmware must keep too.
  *
@@ -26,6 +27,7 @@ import { isOpenClawError, OpenClawError } from "../../src/protocol/errors.js";
 import { GATT_UUIDS_DASHED } from "../../src/protocol/gatt.js";
 import { PROTOCOL_VERSION } from "../../src/protocol/messages/constants.js";
 import { createSessionFactory } from "../../src/protocol/verify/handler.js";
+import type { GuardSnapshot } from "../../src/protocol/window/guard.js";
 import { HOUR_MS } from "../../src/protocol/window/policy.js";
 import { Peripheral, type PeripheralConnection } from "../../src/radio/peripheral.js";
 import { MessageChannel } from "../../src/transport/channel.js";
@@ -33,6 +35,7 @@ import { ClawApp } from "./app.js";
 import { BondStore, type BondTableCodec } from "./bond-store.js";
 import type { Screen } from "./display.js";
 import type { EventSink, SimEvent } from "./events.js";
+import { GuardStore } from "./guard-store.js";
 import { defaultDeviceName, deviceIdText, IdentityStore } from "./identity.js";
 import type { DeviceOptions } from "./options.js";
 import { ensureStateDir, type Quarantine } from "./state-file.js";
@@ -101,6 +104,7 @@ export class SimDevice {
   private readonly app: ClawApp;
   private readonly identityStore: IdentityStore;
   private readonly bondStore: BondStore<BondTable>;
+  private readonly guardStore: GuardStore;
   readonly clock: () => number;
   private readonly random: RandomBytes;
   private readonly timeScale: number;
@@ -120,6 +124,7 @@ export class SimDevice {
       });
     this.identityStore = new IdentityStore(options.stateDir, onQuarantine);
     this.bondStore = new BondStore(options.stateDir, bondCodec(this.clock, options), onQuarantine);
+    this.guardStore = new GuardStore(options.stateDir, onQuarantine);
     this.app = new ClawApp((r) => this.accessory.emit({ type: "app", op: r.op, detail: r.detail }));
   }
 
@@ -208,10 +213,23 @@ export class SimDevice {
       bonds = undefined;
       await this.bondStore.clear();
     }
-    this.makeAccessory(identity, bonds);
+    // The guard is kept even when the identity is new: it protects the device, not its bonds, and a
+    // lost identity file must not reset it. Only a factory reset clears it (see reboot()).
+    const guard = await this.guardStore.load();
+    this.makeAccessory(identity, bonds, guard);
+    if (this.accessory.guardRestore?.restored === false) {
+      this.emit({
+        type: "warning",
+        message: `${this.guardStore.path}: ${this.accessory.guardRestore.reason}; started without it`,
+      });
+    }
   }
 
-  private makeAccessory(identity: Accessory["identity"], bonds: BondTable | undefined): void {
+  private makeAccessory(
+    identity: Accessory["identity"],
+    bonds: BondTable | undefined,
+    guard?: GuardSnapshot,
+  ): void {
     this.profile = {
       name: this.options.name ?? defaultDeviceName(identity.deviceId),
       model: SIM_MODEL,
@@ -232,6 +250,7 @@ export class SimDevice {
         lockoutMaxMs: Math.max(lockoutMs, HOUR_MS),
       },
       session: createSessionFactory({ random: this.random, app: this.app }),
+      ...(guard ? { guard: { snapshot: guard, now: this.clock() } } : {}),
     });
     this.tag = rotateTag(identity.tagKey, this.random);
   }
@@ -270,12 +289,17 @@ export class SimDevice {
       format: this.options.format,
     });
     this.scheduleTagRotation();
-    if (this.accessory.bondTable.used === 0) {
+    if (this.accessory.bondTable.used === 0 && this.accessory.window.state.kind !== "locked-out") {
       const opened = this.accessory.openWindow(
         { reason: "boot", format: this.options.format, ttlMs: this.options.windowTtlMs },
         this.clock(),
       );
       this.apply(opened.events);
+    } else if (this.accessory.window.state.kind === "locked-out") {
+      // Rebooted during a lockout (the guard was restored): it resumes; no boot window until it ends.
+      const info = this.accessory.info(this.clock()).window;
+      if (info.state === "locked-out") this.emit({ type: "locked-out", retryAfterMs: info.retryAfterMs });
+      this.refreshScreen();
     } else {
       this.refreshScreen();
     }
@@ -418,6 +442,9 @@ export class SimDevice {
         case "identity-changed":
           this.persistIdentity();
           break;
+        case "guard-changed":
+          this.persistGuard();
+          break;
         case "app":
           emit({ type: "app", op: ev.op, ...(ev.detail ? { detail: ev.detail } : {}) });
           break;
@@ -451,6 +478,12 @@ export class SimDevice {
     this.peripheral.disconnect();
     for (const c of this.connections.values()) c.channel.close();
     await this.saveQueue;
+    // A factory reset is an owner's act (an admin session or HID, someone with the device) and DESIGN
+    // says it leaves nothing half behind: the attempt guard goes with the bonds and the identity. The
+    // accessory's reset already emptied it (and guard-changed removed the file); this makes sure.
+    await this.guardStore
+      .clear()
+      .catch((err: unknown) => this.emit({ type: "error", code: "STORAGE", message: errorText(err) }));
     const identity = this.accessory.identity;
     this.lastBonded = undefined;
     this.makeAccessory(identity, undefined);
@@ -468,6 +501,13 @@ export class SimDevice {
     const identity = this.accessory.identity;
     this.saveQueue = this.saveQueue
       .then(() => this.identityStore.save(identity))
+      .catch((err: unknown) => this.emit({ type: "error", code: "STORAGE", message: errorText(err) }));
+  }
+
+  private persistGuard(): void {
+    const guard = this.accessory.guardSnapshot(this.clock());
+    this.saveQueue = this.saveQueue
+      .then(() => this.guardStore.save(guard))
       .catch((err: unknown) => this.emit({ type: "error", code: "STORAGE", message: errorText(err) }));
   }
 

@@ -76,7 +76,14 @@ describe("pair-setup, both roles", () => {
     expect(outcome.value.accessoryStaticPublicKey).toEqual(ctx.accessory.identity.staticKey.publicKey);
     expect(outcome.value.tagKey).toEqual(ctx.accessory.identity.tagKey);
     expect(outcome.value.accessoryName).toBe("OpenClaw-TEST");
-    expect(events.map((e) => e.type)).toEqual(["window-closed", "bonded", "bonds-changed"]);
+    // guard-changed: the attempt is persisted before confirmV goes out, and settled again at the end.
+    expect(events.map((e) => e.type)).toEqual([
+      "guard-changed",
+      "window-closed",
+      "bonded",
+      "bonds-changed",
+      "guard-changed",
+    ]);
     const [bond] = ctx.accessory.bonds(ctx.clock.now());
     expect(bond?.provisional).toBe(true);
     expect(bond?.role).toBe("admin");

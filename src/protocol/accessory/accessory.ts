@@ -19,6 +19,7 @@ import { PROTOCOL_VERSION } from "../messages/constants.js";
 import { errorToMessage } from "../messages/errors.js";
 import { type AccessoryInfo, encodeInfo } from "../messages/info.js";
 import { AccessoryPairSetup, DEFAULT_STEP_TIMEOUT_MS, type LinkId } from "../pairsetup/accessory.js";
+import type { GuardRestore, GuardSnapshot } from "../window/guard.js";
 import type { WindowPolicy } from "../window/policy.js";
 import { PairingWindow } from "../window/window.js";
 import { BondTable, type BondTableOptions, idHex } from "./bonds.js";
@@ -48,6 +49,12 @@ export interface AccessoryOptions {
   /** How long the device waits for the controller's next pair-setup message (default 30 s). */
   stepTimeoutMs?: number;
   session?: AccessorySessionFactory;
+  /**
+   * The attempt guard saved before a reboot (`guardSnapshot`, persisted on `guard-changed`) and the boot
+   * time on the monotonic clock. Restored conservatively (PairingWindow.restoreGuard); an invalid one is
+   * ignored and reported in `guardRestore`.
+   */
+  guard?: { snapshot: unknown; now: number };
 }
 
 export class Accessory implements AccessoryCore {
@@ -62,6 +69,9 @@ export class Accessory implements AccessoryCore {
   #nextLink: LinkId = 1;
   #lastNow = Number.NEGATIVE_INFINITY;
   #emitted: AccessoryEvent[] = [];
+  #guardSeen: number;
+  /** How restoring `AccessoryOptions.guard` went (undefined when none was given). */
+  readonly guardRestore: GuardRestore | undefined;
 
   constructor(o: AccessoryOptions) {
     this.#identity = o.identity;
@@ -69,6 +79,13 @@ export class Accessory implements AccessoryCore {
     this.#random = o.random;
     this.#bonds = o.bonds ?? new BondTable(o.bondOptions);
     this.window = new PairingWindow(o.random, o.window);
+    this.#guardSeen = this.window.guardVersion;
+    if (o.guard) {
+      const { events, ...result } = this.window.restoreGuard(o.guard.snapshot, this.clamp(o.guard.now));
+      this.guardRestore = result;
+      this.#emitted.push(...events);
+      // A restore re-reports `guard-changed` once (it may have recorded lost attempts as failures).
+    }
     this.#sessionFactory = o.session;
     const host = this;
     this.#pairSetup = new AccessoryPairSetup(
@@ -98,6 +115,11 @@ export class Accessory implements AccessoryCore {
   /** The bond table (persist `bondTable.toJSON()` on every `bonds-changed` event). */
   get bondTable(): BondTable {
     return this.#bonds;
+  }
+
+  /** The attempt guard to persist (on every `guard-changed` event), without timestamps or secrets. */
+  guardSnapshot(now: number): GuardSnapshot {
+    return this.window.guardSnapshot(this.clamp(now));
   }
 
   /** Pair-setup exchange state: "idle" or "awaiting-finish". */
@@ -187,6 +209,7 @@ export class Accessory implements AccessoryCore {
     const events = this.#timers(t);
     events.push(...this.window.close("factory-reset", t));
     this.window.reset();
+    events.push(...this.guardEvents());
     this.#pairSetup.abandon();
     this.#bonds.clear();
     for (const link of this.#links) link.dropSession();
@@ -222,7 +245,15 @@ export class Accessory implements AccessoryCore {
     const expired = this.#bonds.expire(now);
     for (const b of expired) events.push({ type: "bond-expired", controllerId: idHex(b.controllerId) });
     if (expired.length) events.push({ type: "bonds-changed" });
+    events.push(...this.guardEvents());
     return events;
+  }
+
+  /** @internal `guard-changed` once after the guard changed (call last when assembling an output). */
+  guardEvents(): AccessoryEvent[] {
+    if (this.window.guardVersion === this.#guardSeen) return [];
+    this.#guardSeen = this.window.guardVersion;
+    return [{ type: "guard-changed" }];
   }
 
   /** @internal */
@@ -273,7 +304,7 @@ export class AccessoryLink {
     const result = this.#dispatch(bytes, t);
     return {
       replies: result.replies,
-      events: [...events, ...result.events, ...a.drainEmitted()],
+      events: [...events, ...result.events, ...a.drainEmitted(), ...a.guardEvents()],
       ...(result.disconnect ? { disconnect: true } : {}),
     };
   }
@@ -283,7 +314,7 @@ export class AccessoryLink {
     const a = this.accessory;
     const t = a.clamp(now);
     const r = this.#session?.tick?.(t) ?? { replies: [], events: [] };
-    return { ...r, events: [...a.sweep(t), ...r.events, ...a.drainEmitted()] };
+    return { ...r, events: [...a.sweep(t), ...r.events, ...a.drainEmitted(), ...a.guardEvents()] };
   }
 
   nextDeadline(): number | undefined {
@@ -301,7 +332,7 @@ export class AccessoryLink {
     if (this.#session) events.push(...this.#session.close(t));
     this.#session = undefined;
     a.forget(this);
-    return { replies: [], events: [...events, ...a.drainEmitted()] };
+    return { replies: [], events: [...events, ...a.drainEmitted(), ...a.guardEvents()] };
   }
 
   /** @internal (factory reset) */

@@ -48,8 +48,8 @@ export type WindowCloseReason =
 export type WindowOpenReason = "boot" | "button" | "fresh-code" | "share" | "hid";
 
 /**
- * What happened, for the device's UI, the sim's event stream and persistence. `bonds-changed` and
- * `identity-changed` mean "persist now". Controller ids are lower-case hex.
+ * What happened, for the device's UI, the sim's event stream and persistence. `bonds-changed`,
+ * `identity-changed` and `guard-changed` mean "persist now". Controller ids are lower-case hex.
  */
 export type AccessoryEvent =
   | {
@@ -76,6 +76,8 @@ export type AccessoryEvent =
   | { type: "factory-reset" }
   | { type: "bonds-changed" }
   | { type: "identity-changed" }
+  /** The attempt guard changed (failure, lockout start/end, reset): persist `guardSnapshot(now)`. */
+  | { type: "guard-changed" }
   /** Application-level happenings reported by a session handler (claw moved, battery read, ...). */
   | { type: "app"; op: string; detail?: Readonly<Record<string, string | number | boolean>> };
 

@@ -1,2 +1,3 @@
+export * from "./guard.js";
 export * from "./policy.js";
 export * from "./window.js";

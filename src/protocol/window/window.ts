@@ -26,6 +26,7 @@ import { OpenClawError } from "../errors.js";
 import { WINDOW_NONCE_LEN } from "../messages/constants.js";
 import type { CodeFormatName, CodeSource, InfoWindow } from "../messages/info.js";
 import type { ExpiryReason } from "../messages/schema.js";
+import { type GuardRestore, type GuardSnapshot, GuardSnapshotSchema } from "./guard.js";
 import { checkTtl, HOUR_MS, makePolicy, type WindowPolicy } from "./policy.js";
 
 export interface OpenWindowState {
@@ -86,6 +87,10 @@ export class PairingWindow {
   #lastFailureAt: number | undefined;
   /** Lockouts since the last success or quiet hour; sets the next backoff. */
   #lockouts = 0;
+  /** Attempts counted by beginAttempt and not yet settled (whatever window they belonged to). */
+  #unsettled = 0;
+  /** Bumped whenever what guardSnapshot() reports changes other than by time passing. */
+  #guardVersion = 0;
   #recent: Array<{ nonce: Uint8Array; reason: ExpiryReason }> = [];
 
   constructor(random: RandomBytes, policy: Partial<WindowPolicy> = {}) {
@@ -141,7 +146,10 @@ export class PairingWindow {
   tick(now: number): AccessoryEvent[] {
     const s = this.#state;
     if (s.kind === "open" && now >= s.expiresAt) return this.#close("expired");
-    if (s.kind === "locked-out" && now >= s.until) this.#state = { kind: "closed" };
+    if (s.kind === "locked-out" && now >= s.until) {
+      this.#state = { kind: "closed" };
+      this.#guardVersion += 1;
+    }
     if (this.#lastFailureAt !== undefined && now - this.#lastFailureAt >= HOUR_MS) this.#quietHour();
     return [];
   }
@@ -175,6 +183,9 @@ export class PairingWindow {
     }
     s.attemptsLeft -= 1;
     s.pending += 1;
+    // Persisted before confirmV goes out: a power cut mid-exchange still costs the attempt (§6.2).
+    this.#unsettled += 1;
+    this.#guardVersion += 1;
   }
 
   /**
@@ -188,10 +199,12 @@ export class PairingWindow {
     const s = this.#state;
     const current = s.kind === "open" && sameBytes(s.nonce, nonce) ? s : undefined;
     if (current) current.pending = Math.max(0, current.pending - 1);
+    if (this.#unsettled > 0) {
+      this.#unsettled -= 1;
+      this.#guardVersion += 1;
+    }
     if (outcome !== "failure") {
-      this.#failures = [];
-      this.#lockouts = 0;
-      this.#lastFailureAt = undefined;
+      this.#forgetGuard();
       if (current) {
         current.attemptsLeft += 1;
         if (outcome === "success") events.push(...this.#close("used"));
@@ -250,11 +263,67 @@ export class PairingWindow {
 
   /** Forgets the guard's history too (factory reset). */
   reset(): void {
+    if (this.#state.kind === "locked-out") this.#guardVersion += 1;
     this.#state = { kind: "closed" };
-    this.#failures = [];
-    this.#lockouts = 0;
-    this.#lastFailureAt = undefined;
+    this.#forgetGuard();
+    this.#unsettled = 0;
     this.#recent = [];
+  }
+
+  /** Changes whenever the guard snapshot changes other than by time passing ("persist it now"). */
+  get guardVersion(): number {
+    return this.#guardVersion;
+  }
+
+  /**
+   * The attempt guard as it should survive a reboot: counts and the lockout time left, no timestamps
+   * (the monotonic clock restarts at boot) and no secrets.
+   */
+  guardSnapshot(now: number): GuardSnapshot {
+    const s = this.#state;
+    return {
+      failuresInLastHour: this.failuresInHour(now),
+      lockouts: this.#lockouts,
+      lockedForMs: s.kind === "locked-out" ? Math.max(0, s.until - now) : 0,
+      unsettled: this.#unsettled,
+    };
+  }
+
+  /**
+   * Restores a snapshot taken before a reboot, conservatively: every failure counts as made at `now`
+   * (it stays for a full hour), the backoff level is kept, a running lockout resumes for all the time it
+   * had left (power-off time is unknown, so it does not count), and attempts that were never settled
+   * are recorded as failures now (a link lost mid-exchange is a failure, §5.4), which may lock out.
+   * Meant for boot, on a fresh window; an invalid snapshot changes nothing and is reported.
+   */
+  restoreGuard(snapshot: unknown, now: number): GuardRestore & { events: AccessoryEvent[] } {
+    const parsed = GuardSnapshotSchema.safeParse(snapshot);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue && issue.path.length > 0 ? issue.path.join(".") : "(root)";
+      return { restored: false, reason: `invalid guard snapshot at ${where}`, events: [] };
+    }
+    const g = parsed.data;
+    const events: AccessoryEvent[] = [];
+    this.#failures = Array.from({ length: g.failuresInLastHour }, () => now);
+    this.#lastFailureAt = g.failuresInLastHour > 0 ? now : undefined;
+    this.#lockouts = g.lockouts;
+    this.#unsettled = 0;
+    let lockedFor = g.lockedForMs > 0 ? Math.min(g.lockedForMs, this.policy.lockoutMaxMs) : undefined;
+    for (let i = 0; i < (g.unsettled ?? 0); i++) {
+      if (lockedFor !== undefined) {
+        this.#failures.push(now);
+        this.#lastFailureAt = now;
+      } else {
+        lockedFor = this.#recordFailure(now);
+      }
+    }
+    if (lockedFor !== undefined) {
+      if (this.#state.kind === "open") events.push(...this.#close("locked-out"));
+      this.#state = { kind: "locked-out", until: now + lockedFor };
+    }
+    this.#guardVersion += 1;
+    return { restored: true, events };
   }
 
   #openWith(o: {
@@ -321,6 +390,7 @@ export class PairingWindow {
     this.#failures = this.#failures.filter((t) => t > now - HOUR_MS);
     this.#failures.push(now);
     this.#lastFailureAt = now;
+    this.#guardVersion += 1;
     if (this.#failures.length < this.policy.failuresPerHour) return undefined;
     const ms = Math.min(this.policy.lockoutBaseMs * 2 ** this.#lockouts, this.policy.lockoutMaxMs);
     this.#lockouts += 1;
@@ -329,8 +399,16 @@ export class PairingWindow {
 
   /** A quiet hour (no failure for an hour) forgives earlier lockouts. */
   #quietHour(): void {
-    this.#lockouts = 0;
+    this.#forgetGuard();
+  }
+
+  /** k = 0, failures forgotten (a version bump only when that changes anything). */
+  #forgetGuard(): void {
+    if (this.#failures.length > 0 || this.#lockouts > 0 || this.#lastFailureAt !== undefined) {
+      this.#guardVersion += 1;
+    }
     this.#failures = [];
+    this.#lockouts = 0;
     this.#lastFailureAt = undefined;
   }
 }
