@@ -6,24 +6,13 @@ import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { TestAir } from "../fixtures/radio.js";
-import { type DriverProcess, startDriver } from "../helpers/driver.js";
-import { driverFailure, type SimHandle, startSim, useSimAir } from "./sim-harness.js";
+import { startDriver } from "../helpers/driver.js";
+import { connected, driverFailure, startSim, useSimAir, wrong } from "./sim-harness.js";
 
 let t: TestAir;
 useSimAir((air) => {
   t = air;
 });
-
-/** A well-formed passkey that is not the one on screen (each digit shifted by one). */
-function wrong(code: string): string {
-  return code.replace(/\d/g, (d) => String((Number(d) + 1) % 10));
-}
-
-async function connected(laptop: DriverProcess, dev: SimHandle): Promise<void> {
-  await laptop.ready();
-  const found = await laptop.find(dev.ready.name);
-  await laptop.connect(found.id);
-}
 
 describe("openclaw sim: the attempt guard across a reboot", () => {
   it("a lockout survives killing the device and booting it again on the same state dir", async () => {

@@ -9,7 +9,7 @@ import type { Violation } from "../../firmware-sim/air/index.js";
 import type { SimEvent } from "../../firmware-sim/device/events.js";
 import type { TestAir } from "../fixtures/radio.js";
 import { useAirSuite } from "../helpers/air-suite.js";
-import { DriverError } from "../helpers/driver.js";
+import { DriverError, type DriverProcess } from "../helpers/driver.js";
 import { type Child, type ChildEvent, ROOT, spawnProgram } from "../helpers/proc.js";
 
 export type SimChildEvent = SimEvent & ChildEvent & { t: number };
@@ -78,6 +78,18 @@ export interface StartSimOptions {
   /** Wait for the first-boot display event (default true when the state dir is new). */
   expectWindow?: boolean;
   timeoutMs?: number;
+}
+
+/** A well-formed passkey that is not the one on screen (each digit shifted by one). */
+export function wrong(code: string): string {
+  return code.replace(/\d/g, (d) => String((Number(d) + 1) % 10));
+}
+
+/** The laptop finds the device by name and connects. */
+export async function connected(laptop: DriverProcess, dev: SimHandle): Promise<void> {
+  await laptop.ready();
+  const found = await laptop.find(dev.ready.name);
+  await laptop.connect(found.id);
 }
 
 export async function startSim(t: TestAir, label: string, o: StartSimOptions = {}): Promise<SimHandle> {
