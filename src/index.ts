@@ -1,0 +1,9 @@
+/**
+ * openclaw-pair as a library: the pure protocol (both roles, codes, errors, crypto-backed pair-setup,
+ * verify and sessions), the transport framing, and the HCI stream support that lets noble and bleno run
+ * on the virtual air. The radio wrappers load noble/bleno lazily, so importing this module touches no
+ * Bluetooth stack.
+ */
+export * from "./protocol/index.js";
+export * as hci from "./radio/hci/index.js";
+export * as transport from "./transport/index.js";
