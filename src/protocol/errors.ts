@@ -1,10 +1,15 @@
 /**
- * The closed error catalogue shared by both protocol roles, the transport, the radio and the CLI.
+ * The closed error catalogue shared by both protocol roles, the transport, the radio, the stores, the
+ * daemon and the CLI.
  *
- * Every error has a stable name, a one-byte wire code (sent in protocol Error messages), a message for
- * people and one line of remedy that the CLI prints. Details are typed per code. Messages and details
- * never carry codes, keys or other secrets: they are built only from the fields declared here.
+ * Every error has a stable name, a message for people and one line of remedy that the CLI prints.
+ * Wire codes (the ones a device may send in a protocol Error) carry a one-byte wire value; local codes
+ * (a typo caught on the laptop, a missing adapter, a corrupt store file, no daemon) have none and can
+ * never arrive from a peer. Details are typed per code and validated when an error crosses a process
+ * boundary (`fromJSON`). Messages and details never carry codes, keys or other secrets: they are built
+ * only from the fields declared here.
  */
+import { z } from "zod";
 
 export interface ErrorDetails {
   /** The code was used up or expired; nothing else to say. */
@@ -37,16 +42,40 @@ export interface ErrorDetails {
   OUT_OF_RANGE: { rssi?: number };
   /** No usable Bluetooth adapter (missing, powered off, busy, no permission). */
   ADAPTER_UNAVAILABLE: { detail: string };
-  /** A bad argument or setting given by a person. */
-  INVALID_ARGUMENT: { detail: string };
+  /** A bad argument or setting given by a person (`command`: the subcommand whose help explains it). */
+  INVALID_ARGUMENT: { detail: string; command?: string };
+  /** A bug: something that should not happen did. The detail never carries secrets. */
+  INTERNAL: { detail: string };
+  /** A state file or directory could not be read or written (names the path, says what to do). */
+  STORAGE: { path: string; detail: string };
+  /** A stored file did not validate; it was moved aside, not deleted. */
+  STORE_CORRUPT: { path: string; quarantinedAs?: string; detail: string };
+  /** Another process already runs on this state directory. */
+  STATE_LOCKED: { path: string; pid?: number };
+  /** A state file written by a newer version of openclaw-pair. */
+  STATE_TOO_NEW: { path: string; version: number; supported: number };
+  /** The daemon could not be reached or started. */
+  DAEMON_UNAVAILABLE: { detail: string; socket?: string };
+  /** This laptop holds no bond with that device. */
+  NOT_BONDED: { device: string };
+  /** No device matches what was typed. */
+  NO_SUCH_DEVICE: { query: string };
+  /** Several devices match what was typed. */
+  AMBIGUOUS_DEVICE: { query: string; candidates: string[] };
+  /** No USB HID service interface of an OpenClaw device could be opened. */
+  HID_UNAVAILABLE: { detail: string };
+  /** The person stopped the operation (Ctrl-C, a closed prompt). */
+  CANCELLED: { what: string };
 }
 
 export type ErrorCode = keyof ErrorDetails;
 
 interface CatalogueEntry<C extends ErrorCode> {
-  wire: number;
+  /** The byte sent in a protocol Error; absent for local codes, which never cross the air. */
+  wire?: number;
   message: (d: ErrorDetails[C]) => string;
-  remedy: string;
+  /** One line of what to do; a function where the remedy depends on the details. */
+  remedy: string | ((d: ErrorDetails[C]) => string);
 }
 
 type Catalogue = { [C in ErrorCode]: CatalogueEntry<C> };
@@ -88,12 +117,12 @@ export const CATALOGUE: Catalogue = {
       "Press the pairing button on the device (or open a window over USB with `openclaw hid open-window`), then retry.",
   },
   BAD_CHECK_CHARACTER: {
-    wire: 0x05,
+    // local only (wire value retired, never sent)
     message: () => "the code has a typo: its check character does not match (no attempt was used)",
     remedy: "Re-type the code exactly as shown on the device.",
   },
   MALFORMED_CODE: {
-    wire: 0x06,
+    // local only (wire value retired, never sent)
     message: (d) =>
       d.expected === "passkey"
         ? "that is not a 6-digit passkey"
@@ -138,27 +167,97 @@ export const CATALOGUE: Catalogue = {
       "Move closer to the device and retry; check that it is powered and advertising (`openclaw scan`).",
   },
   OUT_OF_RANGE: {
-    wire: 0x0e,
+    // local only (wire value retired, never sent)
     message: (d) =>
       d.rssi === undefined ? "the device is out of range" : `the device is out of range (RSSI ${d.rssi} dBm)`,
     remedy: "Move the laptop closer to the device (within a few metres, no walls) and retry.",
   },
   ADAPTER_UNAVAILABLE: {
-    wire: 0x0f,
+    // local only (wire value retired, never sent)
     message: (d) => `no usable Bluetooth adapter: ${d.detail}`,
     remedy:
-      "Check that an adapter is plugged in and powered, that bluetoothd is not holding it, and that this user may use it (`openclaw doctor`); or use `--hci unix:PATH` with the virtual radio.",
+      "Check that an adapter is plugged in and powered, that bluetoothd is not holding it (`sudo systemctl stop bluetooth`) and that node may open raw HCI sockets (`sudo setcap cap_net_raw+eip $(readlink -f $(which node))`); or run without hardware on the virtual radio (`openclaw air`, then `--hci unix:PATH`).",
   },
   INVALID_ARGUMENT: {
     wire: 0x10,
     message: (d) => `invalid argument: ${d.detail}`,
-    remedy: "See `openclaw --help` for the accepted values.",
+    remedy: (d) => `See \`openclaw ${d.command ? `${d.command} ` : ""}--help\` for the accepted values.`,
+  },
+  INTERNAL: {
+    message: (d) => `internal error: ${d.detail}`,
+    remedy:
+      "This is a bug in openclaw-pair: please report it with the output of the command run with OPENCLAW_DEBUG=1.",
+  },
+  STORAGE: {
+    message: (d) => `cannot use ${d.path}: ${d.detail}`,
+    remedy:
+      "Check that the path exists, is a directory you own and has free space, or choose another with `--state-dir`.",
+  },
+  STORE_CORRUPT: {
+    message: (d) =>
+      d.quarantinedAs
+        ? `${d.path} is damaged (${d.detail}); it was moved aside to ${d.quarantinedAs}`
+        : `${d.path} is damaged (${d.detail})`,
+    remedy:
+      "Nothing else was affected; the moved-aside file is kept for inspection. Pair that device again if it is missing from the list.",
+  },
+  STATE_LOCKED: {
+    message: (d) =>
+      `another openclaw process${d.pid === undefined ? "" : ` (pid ${d.pid})`} is already using ${d.path}`,
+    remedy: "Stop the other process, or give this one its own `--state-dir`.",
+  },
+  STATE_TOO_NEW: {
+    message: (d) =>
+      `${d.path} was written by a newer openclaw-pair (format ${d.version}; this one reads up to ${d.supported})`,
+    remedy: "Update openclaw-pair, or use another `--state-dir`; the file was left untouched.",
+  },
+  DAEMON_UNAVAILABLE: {
+    message: (d) => `the openclaw daemon is not reachable: ${d.detail}`,
+    remedy:
+      "Start it in the foreground with `openclaw daemon` to see why, or check its log in the state directory.",
+  },
+  NOT_BONDED: {
+    message: (d) => `this laptop is not paired with ${d.device}`,
+    remedy: "Pair it first with `openclaw pair`; `openclaw devices` lists this laptop's pairings.",
+  },
+  NO_SUCH_DEVICE: {
+    message: (d) => `no device matches "${d.query}"`,
+    remedy:
+      "Name a device by its id (or a prefix), name or address as `openclaw scan` or `openclaw devices` show it.",
+  },
+  AMBIGUOUS_DEVICE: {
+    message: (d) => `"${d.query}" matches ${d.candidates.length} devices: ${d.candidates.join(", ")}`,
+    remedy: "Name the device by a longer id prefix or its address.",
+  },
+  HID_UNAVAILABLE: {
+    message: (d) => `no OpenClaw USB service interface could be opened: ${d.detail}`,
+    remedy:
+      "Plug the device in over USB and install the udev rule from hardware/ (or run as a user who may open hidraw devices).",
+  },
+  CANCELLED: {
+    message: (d) => `${d.what} was cancelled`,
+    remedy: "Nothing was changed on either side; run the command again when ready.",
   },
 };
 
+export const ERROR_CODES = Object.keys(CATALOGUE) as ErrorCode[];
+
 const BY_WIRE = new Map<number, ErrorCode>(
-  (Object.keys(CATALOGUE) as ErrorCode[]).map((code) => [CATALOGUE[code].wire, code]),
+  ERROR_CODES.flatMap((code) => {
+    const wire = CATALOGUE[code].wire;
+    return wire === undefined ? [] : [[wire, code] as const];
+  }),
 );
+
+/** True for codes a peer may send in a protocol Error. */
+export function isWireCode(code: ErrorCode): boolean {
+  return CATALOGUE[code].wire !== undefined;
+}
+
+function remedyOf<C extends ErrorCode>(code: C, details: ErrorDetails[C]): string {
+  const r = CATALOGUE[code].remedy as string | ((d: ErrorDetails[C]) => string);
+  return typeof r === "string" ? r : r(details);
+}
 
 /** The one error type everything in openclaw-pair throws for expected failures. */
 export class OpenClawError<C extends ErrorCode = ErrorCode> extends Error {
@@ -174,27 +273,93 @@ export class OpenClawError<C extends ErrorCode = ErrorCode> extends Error {
 
   /** One line telling a person what to do. */
   get remedy(): string {
-    return CATALOGUE[this.code].remedy;
+    return remedyOf(this.code, this.details);
   }
 
+  /** The wire byte; throws for a local code (a bug: local codes are never sent). */
   get wire(): number {
-    return CATALOGUE[this.code].wire;
+    const wire = CATALOGUE[this.code].wire;
+    if (wire === undefined) throw new TypeError(`${this.code} is a local error code with no wire value`);
+    return wire;
   }
 
   is<K extends ErrorCode>(code: K): this is OpenClawError<K> {
     return (this.code as ErrorCode) === code;
   }
 
-  toJSON(): { code: C; message: string; remedy: string; details: ErrorDetails[C] } {
+  toJSON(): OpenClawErrorJson {
     return { code: this.code, message: this.message, remedy: this.remedy, details: this.details };
   }
+
+  /**
+   * Rebuilds an error that crossed a process boundary (JSON-RPC `error.data`, a child's JSON line).
+   * The code must be in the catalogue and the details must match its schema; anything else is INTERNAL
+   * (never trusted text: message and remedy are rebuilt from the catalogue).
+   */
+  static fromJSON(value: unknown): OpenClawError {
+    const parsed = ERROR_JSON.safeParse(value);
+    if (!parsed.success)
+      return new OpenClawError("INTERNAL", { detail: "an unreadable error crossed a process boundary" });
+    const { code, details } = parsed.data;
+    const d = DETAIL_SCHEMAS[code].safeParse(details ?? {});
+    if (!d.success)
+      return new OpenClawError("INTERNAL", { detail: `a ${code} error arrived with malformed details` });
+    return new OpenClawError(code, d.data as ErrorDetails[typeof code]);
+  }
 }
+
+export interface OpenClawErrorJson {
+  code: ErrorCode;
+  message: string;
+  remedy: string;
+  details: ErrorDetails[ErrorCode];
+}
+
+const text = z.string().max(4096);
+const count = z.number().int().min(0);
+const empty = z.object({}).strict();
+
+/** The shape of each code's details, checked by `fromJSON`. */
+const DETAIL_SCHEMAS: { [C in ErrorCode]: z.ZodType<ErrorDetails[C]> } = {
+  CODE_EXPIRED: z.object({ reason: z.enum(["ttl", "used", "burnt"]) }),
+  WRONG_CODE: z.object({ attemptsLeft: count }),
+  LOCKED_OUT: z.object({ retryAfterMs: count }),
+  WINDOW_CLOSED: empty,
+  BAD_CHECK_CHARACTER: empty,
+  MALFORMED_CODE: z.object({ expected: z.enum(["passkey", "long"]) }),
+  BOND_TABLE_FULL: z.object({ slots: count }),
+  UNKNOWN_PEER: empty,
+  NOT_PERMITTED: z.object({ command: text, role: text }),
+  PROTOCOL_ERROR: z.object({ detail: text }),
+  VERSION_MISMATCH: z.object({ ours: count, theirs: count }),
+  BUSY: empty,
+  TIMEOUT: z.object({ what: text, afterMs: count }),
+  OUT_OF_RANGE: z.object({ rssi: z.number().int().optional() }),
+  ADAPTER_UNAVAILABLE: z.object({ detail: text }),
+  INVALID_ARGUMENT: z.object({ detail: text, command: text.optional() }),
+  INTERNAL: z.object({ detail: text }),
+  STORAGE: z.object({ path: text, detail: text }),
+  STORE_CORRUPT: z.object({ path: text, quarantinedAs: text.optional(), detail: text }),
+  STATE_LOCKED: z.object({ path: text, pid: count.optional() }),
+  STATE_TOO_NEW: z.object({ path: text, version: count, supported: count }),
+  DAEMON_UNAVAILABLE: z.object({ detail: text, socket: text.optional() }),
+  NOT_BONDED: z.object({ device: text }),
+  NO_SUCH_DEVICE: z.object({ query: text }),
+  AMBIGUOUS_DEVICE: z.object({ query: text, candidates: z.array(text).max(64) }),
+  HID_UNAVAILABLE: z.object({ detail: text }),
+  CANCELLED: z.object({ what: text }),
+} as { [C in ErrorCode]: z.ZodType<ErrorDetails[C]> };
+
+const ERROR_JSON = z.object({
+  code: z.enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]]),
+  details: z.unknown().optional(),
+});
 
 export function isOpenClawError(err: unknown): err is OpenClawError {
   return err instanceof OpenClawError;
 }
 
-/** Maps a wire code back to the catalogue; unknown codes are a protocol error. */
+/** Maps a wire code back to the catalogue; unknown (and local-only) values give undefined. */
 export function errorCodeFromWire(wire: number): ErrorCode | undefined {
   return BY_WIRE.get(wire);
 }

@@ -1,7 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decodeTlv, encodeTlv } from "../../src/protocol/codec/tlv.js";
-import { CATALOGUE, type ErrorCode, isOpenClawError, OpenClawError } from "../../src/protocol/errors.js";
+import {
+  ERROR_CODES,
+  type ErrorCode,
+  isOpenClawError,
+  isWireCode,
+  OpenClawError,
+} from "../../src/protocol/errors.js";
 import {
   type AccessoryInfo,
   decodeInfo,
@@ -16,7 +22,7 @@ import {
 
 const bytes = (n: number) => fc.uint8Array({ minLength: n, maxLength: n });
 const between = (min: number, max: number) => fc.uint8Array({ minLength: min, maxLength: max });
-const errorCodes = Object.keys(CATALOGUE) as ErrorCode[];
+const errorCodes: ErrorCode[] = ERROR_CODES.filter(isWireCode);
 
 const arbMessage: fc.Arbitrary<Message> = fc.oneof(
   fc.record({

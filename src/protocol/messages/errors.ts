@@ -3,7 +3,7 @@
  * and only the detail fields declared for it; free text is bounded and never contains secrets (it is
  * built from the catalogue's typed details, which never hold codes or keys).
  */
-import { type ErrorCode, type ErrorDetails, OpenClawError } from "../errors.js";
+import { type ErrorCode, type ErrorDetails, isWireCode, OpenClawError } from "../errors.js";
 import { PROTOCOL_VERSION } from "./constants.js";
 import { type ErrorMessage, MAX_ERROR_TEXT } from "./schema.js";
 
@@ -18,8 +18,13 @@ function clip(s: string, max: number): string {
 const clampU32 = (n: number) => Math.max(0, Math.min(0xffffffff, Math.round(n)));
 const clampU8 = (n: number) => Math.max(0, Math.min(0xff, Math.round(n)));
 
-/** The Error message that reports `err` to the peer. */
+/**
+ * The Error message that reports `err` to the peer. A local code (a storage failure, a bug) never
+ * crosses the air as itself: the peer learns only that the exchange failed (PROTOCOL_ERROR).
+ */
 export function errorToMessage(err: OpenClawError): ErrorMessage {
+  if (!isWireCode(err.code))
+    return { type: "Error", code: "PROTOCOL_ERROR", detail: "the device hit an internal error" };
   const m: ErrorMessage = { type: "Error", code: err.code };
   const d = err.details as Partial<Record<string, unknown>>;
   switch (err.code) {
@@ -47,7 +52,6 @@ export function errorToMessage(err: OpenClawError): ErrorMessage {
       m.afterMs = clampU32(d.afterMs as number);
       break;
     case "PROTOCOL_ERROR":
-    case "ADAPTER_UNAVAILABLE":
     case "INVALID_ARGUMENT":
       m.detail = clip(String(d.detail), MAX_ERROR_TEXT);
       break;
@@ -77,18 +81,14 @@ export function messageToError(m: ErrorMessage): OpenClawError {
       return make("TIMEOUT", { what: m.what ?? "the device", afterMs: m.afterMs ?? 0 });
     case "PROTOCOL_ERROR":
       return make("PROTOCOL_ERROR", { detail: `the device reported: ${m.detail ?? "unspecified"}` });
-    case "ADAPTER_UNAVAILABLE":
-      return make("ADAPTER_UNAVAILABLE", { detail: m.detail ?? "unspecified" });
     case "INVALID_ARGUMENT":
       return make("INVALID_ARGUMENT", { detail: m.detail ?? "unspecified" });
-    case "MALFORMED_CODE":
-      return make("MALFORMED_CODE", { expected: "passkey" });
-    case "OUT_OF_RANGE":
-      return make("OUT_OF_RANGE", {});
     case "WINDOW_CLOSED":
-    case "BAD_CHECK_CHARACTER":
     case "UNKNOWN_PEER":
     case "BUSY":
       return make(m.code, {} as Record<string, never>);
+    default:
+      // The schema admits wire codes only; a local code here means a decoder bug, not a peer's choice.
+      return make("PROTOCOL_ERROR", { detail: `the device sent a local-only error code (${m.code})` });
   }
 }
