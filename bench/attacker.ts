@@ -282,12 +282,6 @@ function modelTarget(r: GuardRules): Target {
   };
 }
 
-const policyOf = (r: GuardRules): Partial<WindowPolicy> => ({
-  attemptsPerCode: r.attemptsPerCode,
-  failuresPerHour: r.failuresPerHour,
-  lockoutBaseMs: r.lockoutBaseMs,
-  lockoutMaxMs: r.lockoutMaxMs,
-});
 
 /**
  * The proposal: today's numbers, two rule changes in the guard (window.ts), modelled here and checked
