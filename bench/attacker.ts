@@ -282,7 +282,6 @@ function modelTarget(r: GuardRules): Target {
   };
 }
 
-
 /**
  * The proposal: today's numbers, two rule changes in the guard (window.ts), modelled here and checked
  * against a patched window.ts by hand (bench/README.md): (a) once locked out, every further failure
