@@ -61,8 +61,8 @@ class Timeline {
     for (const c of this.t.air.counters()) {
       if (!c.connected) continue;
       const key = `${c.central}>${c.peripheral}`;
-      let list = this.ticks.get(key);
-      if (!list) this.ticks.set(key, (list = []));
+      const list = this.ticks.get(key) ?? [];
+      this.ticks.set(key, list);
       const last = list.at(-1);
       if (last && last.events === c.connectionEvents) continue;
       list.push({
