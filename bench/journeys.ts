@@ -23,7 +23,7 @@ import type { TimerHandle } from "../firmware-sim/air/timers.js";
 import { startAir, type TestAir } from "../test/fixtures/radio.js";
 import { type Child, type ChildEvent, killAll, ROOT, spawnProgram } from "../test/helpers/proc.js";
 import type { Phase } from "./fixtures/journey-child.js";
-import type { Figure } from "./report.js";
+import { airViolations, type Figure } from "./report.js";
 import { median, round } from "./stats.js";
 
 const SECTION = "air journeys (real noble + bleno)";
@@ -212,13 +212,7 @@ export async function benchJourneys(o: { quick?: boolean } = {}): Promise<Figure
         await stopRig(rig);
       }
     }
-    out.push({
-      section: SECTION,
-      name: "air violations",
-      value: t.air.violations,
-      unit: "",
-      goal: { op: "<=", value: 0 },
-    });
+    out.push(airViolations(SECTION, t.air.violations));
   } finally {
     await killAll();
     await t.close();

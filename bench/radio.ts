@@ -19,7 +19,7 @@ import {
 } from "../test/fixtures/radio.js";
 import { FIXTURE_READ, FIXTURE_SERVICE } from "../test/fixtures/uuids.js";
 import { type Child, killAll } from "../test/helpers/proc.js";
-import type { Figure } from "./report.js";
+import { airViolations, type Figure } from "./report.js";
 import { quantile, round } from "./stats.js";
 
 const INTERVALS_MS = [7.5, 30, 50] as const;
@@ -126,13 +126,7 @@ export async function benchRadio(o: { quick?: boolean } = {}): Promise<Figure[]>
   try {
     await readRoundTrips(t, out, o.quick ?? false);
     await advertisingRate(t, out, o.quick ?? false);
-    out.push({
-      section: SECTION,
-      name: "air violations",
-      value: t.air.violations,
-      unit: "",
-      goal: { op: "<=", value: 0 },
-    });
+    out.push(airViolations(SECTION, t.air.violations));
   } finally {
     await killAll();
     await t.close();

@@ -29,6 +29,11 @@ export interface Figure {
   note?: string;
 }
 
+/** Protocol violations the air counted during a section (strict ATT): the goal is none. */
+export function airViolations(section: string, count: number): Figure {
+  return { section, name: "air violations", value: count, unit: "", goal: { op: "<=", value: 0 } };
+}
+
 export type Status = "met" | "MISSED" | "";
 
 export function status(f: Figure): Status {

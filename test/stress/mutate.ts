@@ -3,6 +3,7 @@
  * spliced in, another message of the transcript in its place, or bytes from nowhere.
  */
 import fc from "fast-check";
+import { concatBytes } from "../../src/protocol/crypto/primitives.js";
 
 export function mutated(base: Uint8Array, others: readonly Uint8Array[] = []): fc.Arbitrary<Uint8Array> {
   const n = Math.max(1, base.length);
@@ -19,24 +20,14 @@ export function mutated(base: Uint8Array, others: readonly Uint8Array[] = []): f
       return b;
     }),
     at.map((i) => base.slice(0, i)),
-    fc.uint8Array({ minLength: 1, maxLength: 64 }).map((tail) => concat(base, tail)),
+    fc.uint8Array({ minLength: 1, maxLength: 64 }).map((tail) => concatBytes(base, tail)),
     fc
       .tuple(at, fc.uint8Array({ minLength: 1, maxLength: 32 }))
-      .map(([i, chunk]) => concat(base.subarray(0, i), chunk, base.subarray(i))),
+      .map(([i, chunk]) => concatBytes(base.subarray(0, i), chunk, base.subarray(i))),
     fc.uint8Array({ minLength: 0, maxLength: 300 }),
   ];
   if (others.length > 0) variants.push(fc.constantFrom(...others));
   return fc.oneof(...variants);
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /** Runs fn; an OpenClawError is an answer, anything else thrown is a crash (rethrown). */

@@ -8,27 +8,19 @@
  * (TODO(daemon): run the same matrix against the daemon's core and its on-disk bond store).
  */
 
-import type { TimerHandle as ClockTimer } from "../../src/clock/index.js";
-import { ManualClock } from "../../src/clock/index.js";
-import {
-  Accessory,
-  type AccessoryLink,
-  generateAccessoryIdentity,
-} from "../../src/protocol/accessory/index.js";
-import { Controller, type ControllerBond } from "../../src/protocol/controller/index.js";
-import { seededRandom } from "../../src/protocol/env.js";
+import type { TimerHandle as ClockTimer, ManualClock } from "../../src/clock/index.js";
+import type { Accessory, AccessoryLink } from "../../src/protocol/accessory/index.js";
+import type { Controller, ControllerBond } from "../../src/protocol/controller/index.js";
+import type { RandomBytes } from "../../src/protocol/env.js";
 import { isOpenClawError, OpenClawError } from "../../src/protocol/errors.js";
 import { decodeInfo } from "../../src/protocol/messages/info.js";
 import type { SessionClient } from "../../src/protocol/session/index.js";
-import {
-  ControllerVerify,
-  createSessionFactory,
-  openClientSession,
-} from "../../src/protocol/verify/index.js";
+import { ControllerVerify, openClientSession } from "../../src/protocol/verify/index.js";
 import { MessageChannel } from "../../src/transport/channel.js";
 import { decodeFrame, MAX_FRAME, maxFrameForMtu } from "../../src/transport/frame.js";
 import { createMemoryLinkPair, type MemoryLinkPair } from "../../src/transport/memory-link.js";
 import type { Timers } from "../../src/transport/timers.js";
+import { makeDevice, makeLaptop } from "./exchange.js";
 
 export const STEP_MS = 10_000;
 
@@ -225,8 +217,9 @@ export class Connection {
 }
 
 export class Rig {
-  readonly clock = new ManualClock(1_000);
-  readonly random;
+  readonly clock: ManualClock;
+  /** The laptop's randomness. */
+  readonly random: RandomBytes;
   readonly accessory: Accessory;
   readonly controller: Controller;
   /** The laptop's bond table (device id hex → bond): committed bonds only. */
@@ -237,19 +230,15 @@ export class Rig {
   code: string;
 
   constructor(seed: string) {
-    this.random = seededRandom(`stress:${seed}`);
-    this.accessory = new Accessory({
-      identity: generateAccessoryIdentity(this.random),
-      profile: { name: "OpenClaw-STRS", model: "OpenClaw Sim", firmware: "stress" },
-      random: this.random,
-      session: createSessionFactory({ random: this.random }),
-    });
-    this.controller = new Controller({
-      controllerId: this.random(16),
-      name: "stress laptop",
-      random: this.random,
-    });
-    this.code = this.accessory.openWindow({ reason: "boot" }, this.clock.now()).code;
+    const device = makeDevice(`stress:${seed}`);
+    const laptop = makeLaptop(`stress:${seed}`);
+    this.clock = device.clock;
+    this.accessory = device.accessory;
+    this.controller = laptop.controller;
+    this.random = laptop.random;
+    const w = this.accessory.window.state;
+    if (w.kind !== "open") throw new Error("the device opens its first-boot window");
+    this.code = w.code;
   }
 
   connect(mtu = 23, cut?: Cut): Connection {
