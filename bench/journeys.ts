@@ -109,6 +109,8 @@ interface Rig {
   dir: string;
 }
 
+// TODO(daemon): the CLI journeys (bench/pending.ts) run `openclaw pair` etc. against a daemon instead of
+// the driver child; concurrency starts N sims here on the one air. The timeline and figuresFor() stay.
 async function startRig(t: TestAir, mtu: number): Promise<Rig> {
   const dir = mkdtempSync(join(tmpdir(), "ocp-bench-"));
   const simLabel = `bench-dev-${mtu}`;
