@@ -18,7 +18,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { RealTimers } from "../firmware-sim/air/index.js";
+import { DEFAULT_CONFIG, RealTimers } from "../firmware-sim/air/index.js";
 import type { TimerHandle } from "../firmware-sim/air/timers.js";
 import { startAir, type TestAir } from "../test/fixtures/radio.js";
 import { type Child, type ChildEvent, killAll, ROOT, spawnProgram } from "../test/helpers/proc.js";
@@ -179,6 +179,20 @@ async function journey(rig: Rig, timeline: Timeline, intervalMs: number): Promis
 }
 
 const flights = (p: Phase) => p.messagesOut + p.messagesIn;
+/** ATT opcode + handle, L2CAP length + channel: what each frame carries on top in the link layer. */
+const FRAME_OVERHEAD = 3 + 4;
+/**
+ * What the link layer allows: each frame is cut into LL PDUs of llPayloadBytes, and the air moves
+ * packetsPerEvent of them each way per connection event, so a message needs ceil(PDUs / per event)
+ * events of its own (the data of one flight cannot ride an earlier event).
+ */
+function linkFloor(p: Phase): number {
+  const { llPayloadBytes, packetsPerEvent } = DEFAULT_CONFIG;
+  return p.messageFrames.reduce((n, frames) => {
+    const pdus = frames.reduce((k, len) => k + Math.ceil((len + FRAME_OVERHEAD) / llPayloadBytes), 0);
+    return n + Math.max(1, Math.ceil(pdus / packetsPerEvent));
+  }, 0);
+}
 
 export async function benchJourneys(o: { quick?: boolean } = {}): Promise<Figure[]> {
   const reps = o.quick ? 1 : 5;
@@ -243,7 +257,7 @@ function figuresFor(mtu: number, interval: number, js: Journey[], rig: Rig, tl: 
       value: round(events / fl, 2),
       unit: "×",
       ...(GOAL_INTERVALS.has(interval) ? { goal: FLOOR_GOAL } : {}),
-      note: `flights ${p0.messagesOut}→ ${p0.messagesIn}← (${frames}); ${events} events (${busy} busy); ${round(wall, 0)} ms = ${round(wall / (fl * used), 2)}× flights × interval; child CPU ${round(
+      note: `flights ${p0.messagesOut}→ ${p0.messagesIn}← (${frames}); ${events} events (${busy} busy), link floor ${linkFloor(p0)}; ${round(wall, 0)} ms = ${round(wall / (fl * used), 2)}× flights × interval; child CPU ${round(
         med((j) => pick(j).cpuMs),
         0,
       )} ms; median of ${js.length}`,
@@ -257,6 +271,17 @@ function figuresFor(mtu: number, interval: number, js: Journey[], rig: Rig, tl: 
     ...(goal !== undefined && interval === 30 ? { goal: { op: "<=" as const, value: goal } } : {}),
     note: `${round(med(ms), 0)} ms; median of ${js.length}${note}`,
   });
+  if (interval === 30) {
+    // The floor the link itself sets (a goal below it is impossible at this MTU without smaller messages).
+    const p0 = js[0]!.pair;
+    out.push({
+      section: SECTION,
+      name: `pair-setup MTU ${mtu}: link-layer floor / flights`,
+      value: round(linkFloor(p0) / flights(p0), 2),
+      unit: "×",
+      note: `${linkFloor(p0)} events for ${flights(p0)} flights: frames ${p0.messageFrames.map((m) => m.length).join("+")} (${DEFAULT_CONFIG.llPayloadBytes}-byte LL PDUs, ${DEFAULT_CONFIG.packetsPerEvent}/event)`,
+    });
+  }
   out.push(
     ratioFig("pair-setup", (j) => j.pair),
     ratioFig("verify", (j) => j.verify),
