@@ -59,7 +59,7 @@ describe("fuzzing the roles with mutated transcripts", () => {
             await fullExchange(d, makeLaptop(`other-${i}`));
           },
         ),
-        fcParams(20, 3000),
+        fcParams(20, 1000),
       );
     },
     limitMs(15_000),
@@ -88,7 +88,7 @@ describe("fuzzing the roles with mutated transcripts", () => {
             expect(pairSetup(fresh, fresh.accessory.connect(), laptop).role).toBe("admin");
           },
         ),
-        fcParams(20, 3000),
+        fcParams(20, 1000),
       );
     },
     limitMs(15_000),
@@ -143,7 +143,7 @@ describe("fuzzing the roles with mutated transcripts", () => {
             expect(await status(verify(d, d.accessory.connect(), laptop, bond))).toBeGreaterThanOrEqual(1);
           },
         ),
-        fcParams(20, 3000),
+        fcParams(20, 1000),
       );
     },
     limitMs(15_000),
