@@ -1,4 +1,22 @@
-import { randomBytes } from "node:crypto";
+/**
+ * Handshake CPU per role, beside its anchors, in one run:
+ *
+ * - pair-setup prover (controller): PBKDF2 from the typed code, then SPAKE2+ start and finish;
+ * - pair-setup verifier (accessory): SPAKE2+ respond and finish per attempt, plus its once-per-window
+ *   PBKDF2 + L (separate: it is paid when the window opens, not per attempt);
+ * - verify initiator (controller) and responder (accessory): Noise KK both messages and split, and the
+ *   responder's worst case of trial-decrypting message 1 against a full bond table;
+ * - the anchor: HAP's pair-setup SRP-3072 (fast-srp-hap, SRP.params.hap, the calls HAP-NodeJS makes),
+ *   per role, and the floor: one native X25519 agreement per role (node:crypto keygen + diffieHellman).
+ *
+ * CPU time is process.cpuUsage around each role's own calls while both roles run in this process;
+ * medians of `runs` runs after warm-ups. Also a fresh process's first pair-setup against its warm ones
+ * (`--cold` child, several fresh processes): @noble/curves builds its precomputed tables lazily.
+ */
+import { execFileSync } from "node:child_process";
+import { diffieHellman, generateKeyPairSync, randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { SRP, SrpClient, SrpServer } from "fast-srp-hap";
 import { generateKeyPair, type KeyPair, NoiseKK } from "../src/protocol/crypto/noise.js";
 import {
   DEFAULT_PBKDF2_ITERATIONS,
@@ -8,46 +26,20 @@ import {
   Spake2PlusVerifier,
 } from "../src/protocol/crypto/spake2plus.js";
 import type { RandomBytes } from "../src/protocol/env.js";
+import type { Figure } from "./report.js";
+import { median, repeat, round, timed } from "./stats.js";
 
-/**
- * CPU time per role for the two handshakes, measured with process.cpuUsage (user + system) around each
- * role's own calls while both roles run in this process. Medians over `runs` runs, in milliseconds.
- *
- * - pair-setup prover (controller): PBKDF2 from the typed code, then SPAKE2+ start and finish;
- * - pair-setup verifier (accessory): SPAKE2+ respond and finish per attempt, plus its once-per-window
- *   PBKDF2 + L (reported separately because it is paid when the window opens, not per attempt);
- * - verify initiator (controller) and responder (accessory): Noise KK both messages and split, and the
- *   responder's worst case of trial-decrypting message 1 against a full bond table.
- */
-
+const SECTION = "handshake CPU";
 const random: RandomBytes = (n) => new Uint8Array(randomBytes(n));
 const enc = new TextEncoder();
 
-function cpuMs(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-}
-
-/** Runs fn, adding its CPU time to the slot. */
-function timed<T>(acc: { ms: number }, fn: () => T): T {
-  const t0 = cpuMs();
-  const out = fn();
-  acc.ms += cpuMs() - t0;
-  return out;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  const m = s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-  return Math.round(m * 1000) / 1000;
-}
-
-function pairSetupOnce(iterations: number): {
+interface PairSetupCpu {
   prover: number;
   verifier: number;
   verifierWindowSetup: number;
-} {
+}
+
+function pairSetupOnce(iterations: number): PairSetupCpu {
   const prover = { ms: 0 };
   const verifier = { ms: 0 };
   const windowSetup = { ms: 0 };
@@ -116,29 +108,176 @@ function verifyOnce(bonds: number): { initiator: number; responder: number; resp
   return { initiator: initiatorMs.ms, responder: responderMs.ms, responderFullTable: fullTable.ms };
 }
 
-/** A flat record (bench/run.ts prints one `key  value` line each): median CPU ms per role. */
-export async function benchCrypto(
-  opts: { runs?: number; bonds?: number } = {},
-): Promise<Record<string, unknown>> {
+/**
+ * HAP pair-setup's SRP part, as HAP-NodeJS (accessory) and a HAP controller run it: M1/M2 the accessory
+ * draws a salt and b and computes the verifier and B from the setup code; M3 the controller computes A
+ * and M1 from B; M4 the accessory checks M1 and answers M2; the controller checks M2. Both derive K.
+ */
+function srpOnce(): { client: number; server: number } {
+  const client = { ms: 0 };
+  const server = { ms: 0 };
+  const params = SRP.params.hap;
+  const identity = Buffer.from("Pair-Setup");
+  const pin = Buffer.from("031-45-154");
+  const salt = randomBytes(16);
+  const s = timed(server, () => {
+    const srv = new SrpServer(params, salt, identity, pin, randomBytes(32));
+    return { srv, B: srv.computeB() };
+  });
+  const c = timed(client, () => {
+    const cl = new SrpClient(params, salt, identity, pin, randomBytes(32));
+    cl.setB(s.B);
+    return { cl, A: cl.computeA(), M1: cl.computeM1() };
+  });
+  const M2 = timed(server, () => {
+    s.srv.setA(c.A);
+    s.srv.checkM1(c.M1);
+    s.srv.computeK();
+    return s.srv.computeM2();
+  });
+  timed(client, () => {
+    c.cl.checkM2(M2);
+    c.cl.computeK();
+  });
+  return { client: client.ms, server: server.ms };
+}
+
+/** The floor: one native X25519 key generation and agreement per role. */
+function x25519Once(): { a: number; b: number } {
+  const a = { ms: 0 };
+  const b = { ms: 0 };
+  const ka = timed(a, () => generateKeyPairSync("x25519"));
+  const kb = timed(b, () => generateKeyPairSync("x25519"));
+  const sa = timed(a, () => diffieHellman({ privateKey: ka.privateKey, publicKey: kb.publicKey }));
+  const sb = timed(b, () => diffieHellman({ privateKey: kb.privateKey, publicKey: ka.publicKey }));
+  if (!sa.equals(sb)) throw new Error("bench: X25519 disagreed");
+  return { a: a.ms, b: b.ms };
+}
+
+export interface CryptoOptions {
+  runs?: number;
+  bonds?: number;
+  /** Fresh processes for the cold-start figure (0 skips it). */
+  coldProcesses?: number;
+}
+
+export async function benchCrypto(opts: CryptoOptions = {}): Promise<Figure[]> {
   const runs = opts.runs ?? 30;
   const bonds = opts.bonds ?? 8;
-  const out: Record<string, unknown> = { "runs (median of)": runs };
-  for (const iterations of [DEFAULT_PBKDF2_ITERATIONS, 10_000]) {
-    pairSetupOnce(iterations); // warm-up (JIT, noble's precomputed tables)
-    const samples = Array.from({ length: runs }, () => pairSetupOnce(iterations));
-    const tag = `PBKDF2 ${iterations} it${iterations === DEFAULT_PBKDF2_ITERATIONS ? ", default" : ""}`;
-    out[`pair-setup prover/controller CPU ms (${tag})`] = median(samples.map((s) => s.prover));
-    out[`pair-setup verifier/accessory CPU ms per attempt (${tag})`] = median(samples.map((s) => s.verifier));
-    out[`pair-setup accessory window opening CPU ms (${tag})`] = median(
-      samples.map((s) => s.verifierWindowSetup),
-    );
-  }
-  verifyOnce(bonds);
-  const v = Array.from({ length: runs }, () => verifyOnce(bonds));
-  out["verify initiator/controller CPU ms (Noise KK)"] = median(v.map((s) => s.initiator));
-  out["verify responder/accessory CPU ms (Noise KK)"] = median(v.map((s) => s.responder));
-  out[`verify responder CPU ms, trial decryption over ${bonds} bonds (worst case)`] = median(
-    v.map((s) => s.responderFullTable),
+  const n = `median of ${runs}`;
+  const fig = (name: string, value: number, unit = "ms", extra: Partial<Figure> = {}): Figure => ({
+    section: SECTION,
+    name,
+    value: round(value, 4),
+    unit,
+    note: n,
+    ...extra,
+  });
+  const ratioFig = (name: string, r: number): Figure =>
+    fig(name, r, "×", {
+      goal: { op: "<=", value: 1 / 20 },
+      note: `= 1/${(1 / r).toFixed(1)}; same run; goal 1/20`,
+    });
+  const out: Figure[] = [];
+  const ps = repeat(runs, 3, () => pairSetupOnce(DEFAULT_PBKDF2_ITERATIONS));
+  const ps10k = repeat(Math.max(3, Math.floor(runs / 3)), 1, () => pairSetupOnce(10_000));
+  const srp = repeat(Math.max(5, Math.floor(runs / 3)), 2, srpOnce);
+  const x = repeat(runs, 5, x25519Once);
+  const v = repeat(runs, 3, () => verifyOnce(bonds));
+
+  const prover = median(ps.map((s) => s.prover));
+  const verifier = median(ps.map((s) => s.verifier));
+  const windowOpen = median(ps.map((s) => s.verifierWindowSetup));
+  const srpClient = median(srp.map((s) => s.client));
+  const srpServer = median(srp.map((s) => s.server));
+  const xA = median(x.map((s) => s.a));
+  const xB = median(x.map((s) => s.b));
+  out.push(
+    fig("pair-setup controller (PBKDF2 1000 + SPAKE2+)", prover),
+    fig("pair-setup accessory per attempt (SPAKE2+)", verifier),
+    fig("pair-setup accessory per window opened (PBKDF2 1000 + L)", windowOpen),
+    fig("pair-setup controller, PBKDF2 10000", median(ps10k.map((s) => s.prover)), "ms", {
+      note: `median of ${ps10k.length}`,
+    }),
+    fig("HAP SRP-3072 controller (fast-srp-hap)", srpClient, "ms", { note: `median of ${srp.length}` }),
+    fig("HAP SRP-3072 accessory (fast-srp-hap)", srpServer, "ms", { note: `median of ${srp.length}` }),
+    fig("X25519 agreement per role (node:crypto, floor)", (xA + xB) / 2),
+    ratioFig("ratio pair-setup / SRP-3072, controller", prover / srpClient),
+    ratioFig(
+      "ratio pair-setup / SRP-3072, accessory (attempt + window)",
+      (verifier + windowOpen) / srpServer,
+    ),
+    fig("ratio pair-setup / X25519 floor, controller", prover / xA, "×", { note: "same run" }),
+    fig("ratio pair-setup / X25519 floor, accessory per attempt", verifier / xB, "×", { note: "same run" }),
+    fig("verify controller (Noise KK)", median(v.map((s) => s.initiator))),
+    fig("verify accessory (Noise KK)", median(v.map((s) => s.responder))),
+    fig(
+      `verify accessory, trial decryption over ${bonds} bonds (worst)`,
+      median(v.map((s) => s.responderFullTable)),
+    ),
+    fig("ratio verify / X25519 floor, controller", median(v.map((s) => s.initiator)) / xA, "×", {
+      note: "same run",
+    }),
   );
+  const procs = opts.coldProcesses ?? 5;
+  if (procs > 0) out.push(...coldStart(procs));
   return out;
+}
+
+interface ColdSample {
+  first: PairSetupCpu;
+  warm: PairSetupCpu;
+}
+
+/** In a fresh process: the first pair-setup, then the median of warm ones (printed as JSON). */
+function coldChild(): ColdSample {
+  const first = pairSetupOnce(DEFAULT_PBKDF2_ITERATIONS);
+  const warm = repeat(9, 2, () => pairSetupOnce(DEFAULT_PBKDF2_ITERATIONS));
+  const m = (k: keyof PairSetupCpu) => median(warm.map((w) => w[k]));
+  return {
+    first,
+    warm: { prover: m("prover"), verifier: m("verifier"), verifierWindowSetup: m("verifierWindowSetup") },
+  };
+}
+
+function coldStart(processes: number): Figure[] {
+  const self = fileURLToPath(import.meta.url);
+  const samples: ColdSample[] = Array.from({ length: processes }, () =>
+    JSON.parse(execFileSync(process.execPath, [self, "--cold"], { encoding: "utf8", timeout: 120_000 })),
+  );
+  const role = (k: keyof PairSetupCpu) => ({
+    first: median(samples.map((s) => s.first[k])),
+    warm: median(samples.map((s) => s.warm[k])),
+  });
+  const c = role("prover");
+  const a = role("verifier");
+  const w = role("verifierWindowSetup");
+  const note = `median of ${processes} fresh processes`;
+  const f = (name: string, value: number, unit: string, goal?: Figure["goal"]): Figure => ({
+    section: SECTION,
+    name,
+    value: round(value),
+    unit,
+    note,
+    ...(goal ? { goal } : {}),
+  });
+  return [
+    f("fresh process: first pair-setup, controller", c.first, "ms"),
+    f("fresh process: first pair-setup, accessory (window + attempt)", a.first + w.first, "ms"),
+    // The daemon's goal for its first pairing (≤ 1.2 × a warm one) applies to the CPU part too.
+    f("ratio first / warm pair-setup CPU, controller", c.first / c.warm, "×", { op: "<=", value: 1.2 }),
+    f("ratio first / warm pair-setup CPU, accessory", (a.first + w.first) / (a.warm + w.warm), "×", {
+      op: "<=",
+      value: 1.2,
+    }),
+  ];
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  if (process.argv.includes("--cold")) {
+    process.stdout.write(`${JSON.stringify(coldChild())}\n`);
+  } else {
+    const { table } = await import("./report.js");
+    process.stdout.write(table(await benchCrypto()));
+  }
 }

@@ -19,20 +19,16 @@ import {
 } from "../test/fixtures/radio.js";
 import { FIXTURE_READ, FIXTURE_SERVICE } from "../test/fixtures/uuids.js";
 import { type Child, killAll } from "../test/helpers/proc.js";
+import { airViolations, type Figure } from "./report.js";
+import { quantile, round } from "./stats.js";
 
 const INTERVALS_MS = [7.5, 30, 50] as const;
 const READS: Record<(typeof INTERVALS_MS)[number], number> = { 7.5: 40, 30: 20, 50: 15 };
+const SECTION = "radio (virtual air, real noble and bleno)";
 const ADVERTISERS = 5;
 const SCAN_WINDOW_MS = 3000;
 
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN;
-}
-
-const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
-
-async function readRoundTrips(t: TestAir, out: Record<string, unknown>): Promise<void> {
+async function readRoundTrips(t: TestAir, out: Figure[], quick: boolean): Promise<void> {
   const [central, dev] = await Promise.all([
     startCentral(t, "bench-laptop"),
     startPeripheral(t, "bench-dev", "Bench-1"),
@@ -47,15 +43,24 @@ async function readRoundTrips(t: TestAir, out: Record<string, unknown>): Promise
     await central.call("readTimes", { id: found.id, char: FIXTURE_READ, count: 3 }); // warm-up
     const times = await central.call<number[]>(
       "readTimes",
-      { id: found.id, char: FIXTURE_READ, count: READS[interval] },
+      { id: found.id, char: FIXTURE_READ, count: quick ? 5 : READS[interval] },
       20_000,
     );
     const actual = t.air.counters().find((c) => c.connected)?.intervalMs ?? interval;
     const median = quantile(times, 0.5);
-    out[`att read rtt @${interval} ms: median ms`] = round(median);
-    out[`att read rtt @${interval} ms: p90 ms`] = round(quantile(times, 0.9));
-    out[`att read rtt @${interval} ms: ratio to interval (median)`] = round(median / actual);
-    if (actual !== interval) out[`att read rtt @${interval} ms: interval the air used`] = actual;
+    const note = `median of ${times.length}, interval the air used ${actual} ms`;
+    const f = (name: string, value: number, unit: string): Figure => ({
+      section: SECTION,
+      name,
+      value,
+      unit,
+      note,
+    });
+    out.push(
+      f(`ATT read round trip @${interval} ms`, round(median, 2), "ms"),
+      f(`ATT read round trip @${interval} ms, p90`, round(quantile(times, 0.9), 2), "ms"),
+      f(`ATT read round trip @${interval} ms / interval`, round(median / actual, 2), "×"),
+    );
     await central.call("disconnect", { id: found.id });
     await central.next("disconnect", 3000);
     await dev.next("disconnect", 3000);
@@ -63,7 +68,8 @@ async function readRoundTrips(t: TestAir, out: Record<string, unknown>): Promise
   await Promise.all([central.kill(), dev.kill()]);
 }
 
-async function advertisingRate(t: TestAir, out: Record<string, unknown>): Promise<void> {
+// TODO(daemon): count the daemon's discovery registry entries beside noble's discover events (goal ≥ 0.9×).
+async function advertisingRate(t: TestAir, out: Figure[], quick: boolean): Promise<void> {
   const central = await startCentral(t, "bench-scanner");
   await Promise.all(
     Array.from({ length: ADVERTISERS }, (_, i) =>
@@ -81,25 +87,47 @@ async function advertisingRate(t: TestAir, out: Record<string, unknown>): Promis
   const before = adverts();
   const mark = central.mark();
   const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, SCAN_WINDOW_MS));
+  await new Promise((r) => setTimeout(r, quick ? 1000 : SCAN_WINDOW_MS));
   const seconds = (performance.now() - t0) / 1000;
   const delivered = adverts() - before;
   const seen = (central as Child<CentralEvent>).events
     .slice(mark)
     .filter((e) => e.type === "discover").length;
   await central.call("stopScan");
-  out["adv reports/s to one scanner (air)"] = round(delivered / seconds, 1);
-  out["adv reports/s seen by noble (discover events)"] = round(seen / seconds, 1);
-  out["adv setup"] = `${ADVERTISERS} bleno advertisers at 20 ms, active scan, duplicates on`;
+  const note = `${ADVERTISERS} bleno advertisers at 20 ms, active scan, duplicates on, ${round(seconds, 1)} s`;
+  out.push(
+    {
+      section: SECTION,
+      name: "adv reports/s to one scanner (air)",
+      value: round(delivered / seconds, 1),
+      unit: "/s",
+      note,
+    },
+    {
+      section: SECTION,
+      name: "adv reports/s seen by noble (discover events)",
+      value: round(seen / seconds, 1),
+      unit: "/s",
+      note,
+    },
+    // The daemon's discovery registry lands later: its rate is measured against this one (goal ≥ 0.9×).
+    {
+      section: SECTION,
+      name: "noble discover events / air reports",
+      value: round(seen / Math.max(1, delivered), 2),
+      unit: "×",
+      note,
+    },
+  );
 }
 
-export async function benchRadio(): Promise<Record<string, unknown>> {
-  const out: Record<string, unknown> = {};
+export async function benchRadio(o: { quick?: boolean } = {}): Promise<Figure[]> {
+  const out: Figure[] = [];
   const t = await startAir();
   try {
-    await readRoundTrips(t, out);
-    await advertisingRate(t, out);
-    out["air violations"] = t.air.violations;
+    await readRoundTrips(t, out, o.quick ?? false);
+    await advertisingRate(t, out, o.quick ?? false);
+    out.push(airViolations(SECTION, t.air.violations));
   } finally {
     await killAll();
     await t.close();
@@ -109,5 +137,6 @@ export async function benchRadio(): Promise<Record<string, unknown>> {
 
 // `node dist/bench/radio.js` runs it alone.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  console.log(JSON.stringify(await benchRadio(), null, 2));
+  const { table } = await import("./report.js");
+  process.stdout.write(table(await benchRadio()));
 }

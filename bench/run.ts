@@ -1,38 +1,97 @@
 /**
- * `npm run bench`: figures, never assertions. Each entry measures one thing and returns a flat record
- * that is printed as a table (and as JSON with --json for tracking over time).
+ * `npm run bench [-- SECTION... ] [--quick] [--runs N] [--json]`: figures, never assertions.
+ *
+ * Every section returns Figure[] (bench/report.ts); the run prints one table, writes
+ * bench/results/latest.json (+ a timestamped copy) and bench/results/latest.svg. Comparisons are made
+ * inside the same run and reported as ratios, each beside its goal from issue 10.
+ *
+ * Sections (name prefixes select): crypto, attacker, radio, journeys. --quick: fewer repetitions (a
+ * smoke run, not figures to quote). --runs N: repetitions for the per-role CPU medians.
  */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { benchAttacker } from "./attacker.js";
 import { benchCrypto } from "./crypto.js";
+import { benchJourneys } from "./journeys.js";
+import { PENDING } from "./pending.js";
 import { benchRadio } from "./radio.js";
+import { type Figure, runInfo, status, svgChart, table } from "./report.js";
 import { benchStore } from "./store.js";
 
-type Entry = { name: string; run: () => Promise<Record<string, unknown>> };
+interface Options {
+  quick: boolean;
+  runs: number | undefined;
+}
+
+type Entry = { name: string; run: (o: Options) => Promise<Figure[]> };
 
 const entries: Entry[] = [
-  { name: "crypto (handshake CPU time per role)", run: benchCrypto },
-  { name: "attacker (online guessing at the default limits)", run: benchAttacker },
-  { name: "radio (virtual air, real noble and bleno)", run: benchRadio },
-  { name: "store (loading the laptop's bond files)", run: () => benchStore() },
+  {
+    name: "crypto",
+    run: (o) => benchCrypto({ runs: o.runs ?? (o.quick ? 5 : 30), coldProcesses: o.quick ? 2 : 5 }),
+  },
+  { name: "attacker", run: (o) => benchAttacker({ quick: o.quick }) },
+  { name: "radio", run: (o) => benchRadio({ quick: o.quick }) },
+  { name: "journeys", run: (o) => benchJourneys({ quick: o.quick }) },
+  { name: "store", run: (o) => benchStore(o.quick ? [100, 1000] : undefined) },
 ];
 
-function print(name: string, figures: Record<string, unknown>): void {
-  process.stdout.write(`\n== ${name}\n`);
-  const width = Math.max(...Object.keys(figures).map((k) => k.length));
-  for (const [k, v] of Object.entries(figures)) process.stdout.write(`  ${k.padEnd(width)}  ${String(v)}\n`);
+/** bench/results in the source tree, also when running from dist/bench. */
+function resultsDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const root = here.includes(`${join("dist", "bench")}`) ? join(here, "..", "..") : join(here, "..");
+  return join(root, "bench", "results");
+}
+
+function parseArgs(argv: string[]): { only: string[]; json: boolean; o: Options } {
+  const only: string[] = [];
+  let runs: number | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--runs") runs = Number(argv[++i]);
+    else if (!a.startsWith("--")) only.push(a);
+  }
+  return { only, json: argv.includes("--json"), o: { quick: argv.includes("--quick"), runs } };
 }
 
 async function main(): Promise<void> {
-  const only = process.argv.slice(2).filter((a) => !a.startsWith("--"));
-  const json = process.argv.includes("--json");
-  const results: Record<string, Record<string, unknown>> = {};
+  const args = process.argv.slice(2);
+  const { only, json, o } = parseArgs(args);
+  const started = new Date();
+  const load = loadavg()[0] ?? 0;
+  const figures: Figure[] = [];
   for (const e of entries) {
-    if (only.length > 0 && !only.some((o) => e.name.startsWith(o))) continue;
-    const figures = await e.run();
-    results[e.name] = figures;
-    if (!json) print(e.name, figures);
+    if (only.length > 0 && !only.some((x) => e.name.startsWith(x))) continue;
+    process.stderr.write(`bench: ${e.name}...\n`);
+    figures.push(...(await e.run(o)));
   }
-  if (json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+  const info = runInfo(started, load, args);
+  const dir = resultsDir();
+  mkdirSync(dir, { recursive: true });
+  const doc = {
+    info,
+    figures: figures.map((f) => ({ ...f, status: status(f) || undefined })),
+    pending: PENDING,
+  };
+  const text = `${JSON.stringify(doc, null, 2)}\n`;
+  writeFileSync(join(dir, "latest.json"), text);
+  writeFileSync(join(dir, `${started.toISOString().replace(/[:.]/g, "-")}.json`), text);
+  writeFileSync(join(dir, "latest.svg"), svgChart(figures, info));
+  if (json) process.stdout.write(text);
+  else {
+    process.stdout.write(table(figures));
+    process.stdout.write(
+      `\nnot measured yet (lands with the daemon, see bench/README.md):\n${PENDING.map((p) => `  - ${p.what} (goal ${p.goal})`).join("\n")}\n`,
+    );
+    const missed = figures.filter((f) => status(f) === "MISSED").length;
+    const goals = figures.filter((f) => f.goal).length;
+    process.stdout.write(
+      `\n${goals - missed}/${goals} goals met; ${info.seconds} s, load ${info.loadavg.map((l) => l.toFixed(1)).join(" → ")} on ${info.cpus} cpus (figures on a loaded machine are indicative)\n` +
+        `results: ${join(dir, "latest.json")}, ${join(dir, "latest.svg")}\n`,
+    );
+  }
 }
 
 await main();

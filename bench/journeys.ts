@@ -1,0 +1,312 @@
+/**
+ * The protocol over the virtual air with the real stacks: `openclaw sim` (bleno) and the laptop-side test
+ * driver (noble, bench/fixtures/journey-child.ts) as children, the air in this process.
+ *
+ * For ATT MTU 23 and 247 (fresh processes each) and connection intervals 7.5, 30 and 50 ms, repeated:
+ * connect, read info, pair-setup, verify, a session command (status), disconnect; then the bonded
+ * reconnect: connect, verify, command, remove pairing; then the button for the next window.
+ *
+ * Per phase: flights (protocol messages each way, counted by the child's tap on its frame link), the
+ * connection events the air ran during the phase (from a timeline this process records off the air's
+ * timers: every connection event of the pair, with the packet counters), wall time in the child, and
+ * the ratio to the floor, flights × interval. The first pairing of each fresh pair of processes is the
+ * cold one, set against the warm ones at the same interval.
+ *
+ * What lands with the daemon (the CLI journeys, concurrency, ...) is listed in bench/README.md.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { DEFAULT_CONFIG, RealTimers } from "../firmware-sim/air/index.js";
+import type { TimerHandle } from "../firmware-sim/air/timers.js";
+import { startAir, type TestAir } from "../test/fixtures/radio.js";
+import { type Child, type ChildEvent, killAll, ROOT, spawnProgram } from "../test/helpers/proc.js";
+import type { Phase } from "./fixtures/journey-child.js";
+import { airViolations, type Figure } from "./report.js";
+import { median, round } from "./stats.js";
+
+const SECTION = "air journeys (real noble + bleno)";
+const INTERVALS = [7.5, 30, 50] as const;
+const MTUS = [23, 247] as const;
+/** Goal on the ratio to the floor, at these intervals (issue 10). */
+const FLOOR_GOAL = { op: "<=" as const, value: 1.1 };
+const GOAL_INTERVALS = new Set<number>([30, 50]);
+
+const epoch = () => performance.timeOrigin + performance.now();
+
+interface Tick {
+  t: number;
+  events: number;
+  toP: number;
+  toC: number;
+}
+
+/** The air's timers, with a look at the link counters after every timer that fired. */
+class TimelineTimers extends RealTimers {
+  after: () => void = () => {};
+  override setTimeout(fn: () => void, ms: number): TimerHandle {
+    return super.setTimeout(() => {
+      fn();
+      this.after();
+    }, ms);
+  }
+}
+
+class Timeline {
+  private readonly ticks = new Map<string, Tick[]>();
+  constructor(private readonly t: TestAir) {}
+
+  record(): void {
+    for (const c of this.t.air.counters()) {
+      if (!c.connected) continue;
+      const key = `${c.central}>${c.peripheral}`;
+      const list = this.ticks.get(key) ?? [];
+      this.ticks.set(key, list);
+      const last = list.at(-1);
+      if (last && last.events === c.connectionEvents) continue;
+      list.push({
+        t: epoch(),
+        events: c.connectionEvents,
+        toP: c.packetsToPeripheral,
+        toC: c.packetsToCentral,
+      });
+    }
+  }
+
+  /** Connection events of the pair inside (t0, t1], and how many of them carried a packet. */
+  events(central: string, peripheral: string, p: Phase): { all: number; busy: number } {
+    const list = this.ticks.get(`${central}>${peripheral}`) ?? [];
+    let all = 0;
+    let busy = 0;
+    for (let i = 1; i < list.length; i++) {
+      const k = list[i]!;
+      if (k.t <= p.t0 || k.t > p.t1) continue;
+      const prev = list[i - 1]!;
+      all += k.events - prev.events;
+      if (k.toP !== prev.toP || k.toC !== prev.toC) busy++;
+    }
+    return { all, busy };
+  }
+
+  intervalOf(central: string, peripheral: string): number | undefined {
+    return this.t.air
+      .counters()
+      .find((c) => c.central === central && c.peripheral === peripheral && c.connected)?.intervalMs;
+  }
+}
+
+type SimEvent = ChildEvent & { [k: string]: unknown };
+
+interface Rig {
+  mtu: number;
+  sim: Child<SimEvent>;
+  laptop: Child<ChildEvent>;
+  simLabel: string;
+  laptopLabel: string;
+  id: string;
+  code: string;
+  dir: string;
+}
+
+// TODO(daemon): the CLI journeys (bench/pending.ts) run `openclaw pair` etc. against a daemon instead of
+// the driver child; concurrency starts N sims here on the one air. The timeline and figuresFor() stay.
+async function startRig(t: TestAir, mtu: number): Promise<Rig> {
+  const dir = mkdtempSync(join(tmpdir(), "ocp-bench-"));
+  const simLabel = `bench-dev-${mtu}`;
+  const laptopLabel = `bench-laptop-${mtu}`;
+  // The device caps the MTU too (as sim-mtu.test.ts does), so both sides' limits apply.
+  const sim = spawnProgram<SimEvent>(`${ROOT}bin/openclaw.js`, {
+    name: simLabel,
+    args: [
+      ...["sim", "--json-events", "--hci", t.spec(simLabel), "--state-dir", join(dir, "state")],
+      ...["--max-mtu", String(mtu)],
+    ],
+  });
+  const laptop = spawnProgram("bench/fixtures/journey-child.js", {
+    name: laptopLabel,
+    hci: t.spec(laptopLabel),
+    args: ["--max-mtu", String(mtu)],
+  });
+  const ready = await sim.next("ready", 20_000);
+  const display = await sim.next("display", 20_000);
+  await sim.next("advertising", 20_000);
+  await laptop.next("ready", 20_000);
+  const { id } = await laptop.call<{ id: string }>("find", { name: ready["name"] }, 25_000);
+  return { mtu, sim, laptop, simLabel, laptopLabel, id, code: String(display["code"]), dir };
+}
+
+async function stopRig(r: Rig): Promise<void> {
+  await Promise.all([r.laptop.kill(), r.sim.kill()]);
+  rmSync(r.dir, { recursive: true, force: true });
+}
+
+interface Journey {
+  intervalMs: number;
+  connect: Phase;
+  info: Phase;
+  pair: Phase;
+  verify: Phase;
+  command: Phase;
+  reconnect: Phase;
+  reverify: Phase;
+  recommand: Phase;
+  remove: Phase;
+}
+
+async function journey(rig: Rig, timeline: Timeline, intervalMs: number): Promise<Journey> {
+  const call = (cmd: string, args: object = {}) => rig.laptop.call<Phase>(cmd, args, 30_000);
+  const connect = await call("connect", { id: rig.id, intervalMs });
+  const used = timeline.intervalOf(rig.laptopLabel, rig.simLabel) ?? intervalMs;
+  const info = await call("info");
+  const pair = await call("pair", { code: rig.code });
+  const verify = await call("verify");
+  const command = await call("status");
+  await call("disconnect");
+  const reconnect = await call("connect", { id: rig.id, intervalMs });
+  const reverify = await call("verify");
+  const recommand = await call("status");
+  const remove = await call("remove");
+  await call("disconnect");
+  // The next window: the button, as a person would press it.
+  const mark = rig.sim.mark();
+  await rig.sim.call("button", {}, 10_000);
+  const shown = await rig.sim.waitFor((e) => e.type === "display", 10_000, "the code after the button", {
+    since: mark,
+  });
+  rig.code = String(shown["code"]);
+  return { intervalMs: used, connect, info, pair, verify, command, reconnect, reverify, recommand, remove };
+}
+
+const flights = (p: Phase) => p.messagesOut + p.messagesIn;
+/** ATT opcode + handle, L2CAP length + channel: what each frame carries on top in the link layer. */
+const FRAME_OVERHEAD = 3 + 4;
+/**
+ * What the link layer allows: each frame is cut into LL PDUs of llPayloadBytes, and the air moves
+ * packetsPerEvent of them each way per connection event, so a message needs ceil(PDUs / per event)
+ * events of its own (the data of one flight cannot ride an earlier event).
+ */
+function linkFloor(p: Phase): number {
+  const { llPayloadBytes, packetsPerEvent } = DEFAULT_CONFIG;
+  return p.messageFrames.reduce((n, frames) => {
+    const pdus = frames.reduce((k, len) => k + Math.ceil((len + FRAME_OVERHEAD) / llPayloadBytes), 0);
+    return n + Math.max(1, Math.ceil(pdus / packetsPerEvent));
+  }, 0);
+}
+
+export async function benchJourneys(o: { quick?: boolean } = {}): Promise<Figure[]> {
+  const reps = o.quick ? 1 : 5;
+  const out: Figure[] = [];
+  const timers = new TimelineTimers();
+  const t = await startAir({ timers });
+  const timeline = new Timeline(t);
+  timers.after = () => timeline.record();
+  try {
+    for (const mtu of MTUS) {
+      const rig = await startRig(t, mtu);
+      try {
+        const cold = await journey(rig, timeline, 30);
+        const runs = new Map<number, Journey[]>();
+        for (const interval of INTERVALS) {
+          const js: Journey[] = [];
+          for (let i = 0; i < reps; i++) js.push(await journey(rig, timeline, interval));
+          runs.set(interval, js);
+        }
+        for (const interval of INTERVALS) {
+          out.push(...figuresFor(mtu, interval, runs.get(interval)!, rig, timeline));
+        }
+        const warm = median(runs.get(30)!.map((j) => j.pair.ms));
+        out.push({
+          section: SECTION,
+          name: `first pair-setup of fresh processes / warm @30 ms, MTU ${mtu}`,
+          value: round(cold.pair.ms / warm, 2),
+          unit: "×",
+          goal: { op: "<=", value: 1.2 },
+          note: `${round(cold.pair.ms, 0)} ms vs ${round(warm, 0)} ms (median of ${reps}); sim + driver both fresh`,
+        });
+      } finally {
+        await stopRig(rig);
+      }
+    }
+    out.push(airViolations(SECTION, t.air.violations));
+  } finally {
+    await killAll();
+    await t.close();
+  }
+  return out;
+}
+
+function figuresFor(mtu: number, interval: number, js: Journey[], rig: Rig, tl: Timeline): Figure[] {
+  const used = js[0]?.intervalMs ?? interval;
+  const tag = `@${interval} ms, MTU ${mtu}`;
+  const ev = (p: Phase) => tl.events(rig.laptopLabel, rig.simLabel, p);
+  const med = (f: (j: Journey) => number) => median(js.map(f));
+  const out: Figure[] = [];
+  // The floor is one connection event per flight: the value counts the events the air ran during the
+  // phase (independent of where in an interval the phase began); wall / (flights × interval) is beside it.
+  const ratioFig = (what: string, pick: (j: Journey) => Phase): Figure => {
+    const p0 = pick(js[0]!);
+    const fl = flights(p0);
+    const wall = med((j) => pick(j).ms);
+    const events = med((j) => ev(pick(j)).all);
+    const busy = med((j) => ev(pick(j)).busy);
+    const frames = `${p0.framesOut}/${p0.framesIn} frames`;
+    return {
+      section: SECTION,
+      name: `${what} ${tag}: conn events / flights`,
+      value: round(events / fl, 2),
+      unit: "×",
+      ...(GOAL_INTERVALS.has(interval) ? { goal: FLOOR_GOAL } : {}),
+      note: `flights ${p0.messagesOut}→ ${p0.messagesIn}← (${frames}); ${events} events (${busy} busy), link floor ${linkFloor(p0)}; ${round(wall, 0)} ms = ${round(wall / (fl * used), 2)}× flights × interval; child CPU ${round(
+        med((j) => pick(j).cpuMs),
+        0,
+      )} ms; median of ${js.length}`,
+    };
+  };
+  const intervalsFig = (what: string, ms: (j: Journey) => number, goal?: number, note = ""): Figure => ({
+    section: SECTION,
+    name: `${what} ${tag}`,
+    value: round(med(ms) / used, 1),
+    unit: "intervals",
+    ...(goal !== undefined && interval === 30 ? { goal: { op: "<=" as const, value: goal } } : {}),
+    note: `${round(med(ms), 0)} ms; median of ${js.length}${note}`,
+  });
+  if (interval === 30) {
+    // The floor the link itself sets (a goal below it is impossible at this MTU without smaller messages).
+    const p0 = js[0]!.pair;
+    out.push({
+      section: SECTION,
+      name: `pair-setup MTU ${mtu}: link-layer floor / flights`,
+      value: round(linkFloor(p0) / flights(p0), 2),
+      unit: "×",
+      note: `${linkFloor(p0)} events for ${flights(p0)} flights: frames ${p0.messageFrames.map((m) => m.length).join("+")} (${DEFAULT_CONFIG.llPayloadBytes}-byte LL PDUs, ${DEFAULT_CONFIG.packetsPerEvent}/event)`,
+    });
+  }
+  out.push(
+    ratioFig("pair-setup", (j) => j.pair),
+    ratioFig("verify", (j) => j.verify),
+    ratioFig("session command", (j) => j.command),
+    ratioFig("remove pairing", (j) => j.remove),
+    intervalsFig("info read (ATT read + blobs)", (j) => j.info.ms),
+    intervalsFig("connect (LE link, MTU, discovery, subscribe)", (j) => j.connect.ms),
+    // The daemon's journeys (issue 10) through the CLI land later; these are the driver's, as a preview.
+    intervalsFig(
+      "first pairing: connect + info + pair-setup + verify",
+      (j) => j.connect.ms + j.info.ms + j.pair.ms + j.verify.ms,
+      20,
+      "; scan excluded; the daemon's `openclaw pair` goal",
+    ),
+    intervalsFig(
+      "bonded reconnect + verify + command",
+      (j) => j.reconnect.ms + j.reverify.ms + j.recommand.ms,
+      12,
+      "; the daemon's goal (floor ≈ 7.5 with cached GATT handles)",
+    ),
+  );
+  return out;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { table } = await import("./report.js");
+  process.stdout.write(table(await benchJourneys({ quick: process.argv.includes("--quick") })));
+}
