@@ -44,7 +44,12 @@ export async function benchStore(sizes = [100, 1000, 10_000]): Promise<Figure[]>
         note: `first run ${(runs[0] as number).toFixed(1)} ms`,
       });
       // CPU time is what the load costs; wall time also counts waiting for a busy machine's cores.
-      out.push({ section: SECTION, name: `load ${n} bonds (CPU, best of 3)`, value: Math.min(...cpu), unit: "ms" });
+      out.push({
+        section: SECTION,
+        name: `load ${n} bonds (CPU, best of 3)`,
+        value: Math.min(...cpu),
+        unit: "ms",
+      });
     } finally {
       await rm(root, { recursive: true, force: true });
     }
