@@ -5,7 +5,7 @@
  * so the figure follows the code's actual limits (attempts per code, failures per hour, backoff).
  */
 import { trivialLongData, trivialPasskeys } from "../src/protocol/codes/index.js";
-import { seededRandom } from "../src/protocol/env.js";
+import { seededRandom } from "../src/protocol/random.js";
 import { DEFAULT_POLICY } from "../src/protocol/window/policy.js";
 import { PairingWindow } from "../src/protocol/window/window.js";
 

@@ -7,7 +7,7 @@ import {
   Spake2PlusProver,
   Spake2PlusVerifier,
 } from "../src/protocol/crypto/spake2plus.js";
-import type { RandomBytes } from "../src/protocol/env.js";
+import type { RandomBytes } from "../src/protocol/random.js";
 
 /**
  * CPU time per role for the two handshakes, measured with process.cpuUsage (user + system) around each

@@ -9,8 +9,8 @@ import {
   trivialPasskeys,
 } from "../protocol/codes/index.js";
 import { deriveW0W1, registrationRecord } from "../protocol/crypto/spake2plus.js";
-import type { RandomBytes } from "../protocol/env.js";
 import { isOpenClawError } from "../protocol/errors.js";
+import type { RandomBytes } from "../protocol/random.js";
 import {
   malformedVector,
   runVectorCheck,

@@ -31,12 +31,12 @@ import {
   spake2plusTranscript,
   spake2plusVerifierZV,
 } from "../protocol/crypto/spake2plus.js";
-import { type RandomBytes, seededRandom } from "../protocol/env.js";
 import { isOpenClawError } from "../protocol/errors.js";
 import { decodeMessage } from "../protocol/messages/codec.js";
 import { MessageType, PROTOCOL_VERSION } from "../protocol/messages/constants.js";
 import { decodeInfo } from "../protocol/messages/info.js";
 import { drawScalar, setupContext, setupKeys } from "../protocol/pairsetup/keys.js";
+import { type RandomBytes, seededRandom } from "../protocol/random.js";
 import { verifyExchange } from "../protocol/verify/exchange.js";
 import { createSessionFactory } from "../protocol/verify/handler.js";
 import {

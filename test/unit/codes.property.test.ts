@@ -18,8 +18,8 @@ import {
   trivialLongData,
   trivialPasskeys,
 } from "../../src/protocol/codes/index.js";
-import { type RandomBytes, seededRandom } from "../../src/protocol/env.js";
 import { type ErrorCode, isOpenClawError, OpenClawError } from "../../src/protocol/errors.js";
+import { type RandomBytes, seededRandom } from "../../src/protocol/random.js";
 
 const seedArb = fc.uint8Array({ minLength: 8, maxLength: 16 });
 const formatArb = fc.constantFrom<CodeFormat>("passkey", "long");

@@ -15,8 +15,8 @@ import {
 } from "../../src/protocol/codes/index.js";
 import { longFromDraw } from "../../src/protocol/codes/long.js";
 import { passkeyFromDraw } from "../../src/protocol/codes/passkey.js";
-import type { RandomBytes } from "../../src/protocol/env.js";
 import { type ErrorCode, isOpenClawError, OpenClawError } from "../../src/protocol/errors.js";
+import type { RandomBytes } from "../../src/protocol/random.js";
 
 /** A random source that replays a fixed byte stream and fails loudly when it runs out. */
 function stream(hex: string): RandomBytes & { used: () => number } {

@@ -9,8 +9,8 @@ import {
   NoiseKK,
 } from "../../src/protocol/crypto/noise.js";
 import { bytesToHex, hexToBytes as h } from "../../src/protocol/crypto/primitives.js";
-import { seededRandom } from "../../src/protocol/env.js";
 import { isOpenClawError } from "../../src/protocol/errors.js";
+import { seededRandom } from "../../src/protocol/random.js";
 import { expectProtocolError } from "../helpers/errors.js";
 import { KK_VECTOR } from "../helpers/published-vectors.js";
 

@@ -14,8 +14,8 @@ import {
   spake2plusTranscript,
   spake2plusVerifierZV,
 } from "../../src/protocol/crypto/spake2plus.js";
-import { seededRandom } from "../../src/protocol/env.js";
 import { isOpenClawError } from "../../src/protocol/errors.js";
+import { seededRandom } from "../../src/protocol/random.js";
 import { expectProtocolError } from "../helpers/errors.js";
 import { RFC9383_VECTOR } from "../helpers/published-vectors.js";
 

@@ -11,8 +11,9 @@
  *     → 1058 mod 37 = 22 → 733 mod 37 = 30 → 980 mod 37 = 18 = "J".
  * So OCL-7K4Q-92XM-J is valid, and OCL-7K4Q-92XM-R (the example in DESIGN.md) has a bad check symbol.
  */
-import type { RandomBytes } from "../env.js";
+
 import { OpenClawError } from "../errors.js";
+import type { RandomBytes } from "../random.js";
 import { cleanInput } from "./clean.js";
 import {
   CHECK_ALPHABET,

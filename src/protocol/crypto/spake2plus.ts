@@ -1,7 +1,7 @@
 import { pbkdf2Sync } from "node:crypto";
 import { p256 } from "@noble/curves/nist.js";
-import type { RandomBytes } from "../env.js";
 import { OpenClawError, protocolError } from "../errors.js";
+import type { RandomBytes } from "../random.js";
 import {
   concatBytes,
   constantTimeEqual,

@@ -16,11 +16,11 @@ import type {
   AccessorySessionFactory,
   AccessorySessionHandler,
 } from "../accessory/types.js";
-import type { RandomBytes } from "../env.js";
 import { isOpenClawError, OpenClawError, protocolError } from "../errors.js";
 import { encodeMessage } from "../messages/codec.js";
 import { errorToMessage } from "../messages/errors.js";
 import type { SessionMessage, VerifyStart } from "../messages/schema.js";
+import type { RandomBytes } from "../random.js";
 import type { AccessorySession, AppHandler, Peer, SessionHost } from "../session/accessory.js";
 import type { AppMessage } from "../session/commands.js";
 import type { RekeyPolicy } from "../session/limits.js";
