@@ -1,10 +1,9 @@
-import { Command, CommanderError } from "commander";
-import pc from "picocolors";
-import { isOpenClawError } from "../protocol/errors.js";
+import { Command } from "commander";
+import { VERSION } from "../version.js";
 import { registerAir } from "./commands/air.js";
 import { registerSim } from "./commands/sim.js";
 import { registerVectors } from "./commands/vectors.js";
-import { VERSION } from "./version.js";
+import { reportError } from "./report.js";
 
 export function buildProgram(): Command {
   const program = new Command("openclaw")
@@ -18,20 +17,6 @@ export function buildProgram(): Command {
   registerAir(program);
   registerSim(program);
   return program;
-}
-
-/** Prints an error for people: what happened and one line of what to do. Never a stack trace. */
-export function reportError(err: unknown): number {
-  if (isOpenClawError(err)) {
-    process.stderr.write(`${pc.red("error:")} ${err.message}\n  ${pc.dim("→")} ${err.remedy}\n`);
-    return 2;
-  }
-  if (err instanceof CommanderError) return err.exitCode;
-  const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`${pc.red("error:")} ${message}\n`);
-  if (process.env["OPENCLAW_DEBUG"] && err instanceof Error && err.stack)
-    process.stderr.write(`${err.stack}\n`);
-  return 1;
 }
 
 export async function main(argv: string[]): Promise<number> {
