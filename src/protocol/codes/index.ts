@@ -48,5 +48,12 @@ export function codePassword(canonical: string): Uint8Array {
   return Uint8Array.from(canonical, (c) => c.charCodeAt(0));
 }
 
-export { CHECK_ALPHABET, DATA_ALPHABET, isTrivialLongData, LONG_PREFIX, trivialLongData } from "./long.js";
+export {
+  CHECK_ALPHABET,
+  DATA_ALPHABET,
+  isTrivialLongData,
+  LONG_PREFIX,
+  trivialLongData,
+  UNGENERATED_CHECK_SYMBOLS,
+} from "./long.js";
 export { isTrivialPasskey, PASSKEY_ACCEPT_BOUND, trivialPasskeys } from "./passkey.js";
