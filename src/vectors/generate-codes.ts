@@ -7,6 +7,7 @@
  */
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { fromHex, toHex } from "../protocol/bytes.js";
 import { checkSymbol } from "../protocol/codes/crockford.js";
 import {
   type CodeFormat,
@@ -27,9 +28,6 @@ import {
   type CodesVectorFile,
   replayRandom,
 } from "./codes.js";
-
-const toHex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
-const fromHex = (h: string): Uint8Array => new Uint8Array(Buffer.from(h, "hex"));
 
 /** 24-bit passkey draw as 3 bytes of hex. */
 const u24 = (v: number): string => v.toString(16).padStart(6, "0");
