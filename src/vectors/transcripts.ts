@@ -34,8 +34,9 @@ import {
 } from "../protocol/crypto/spake2plus.js";
 import { isOpenClawError } from "../protocol/errors.js";
 import { decodeMessage } from "../protocol/messages/codec.js";
-import { MessageType, PROTOCOL_VERSION } from "../protocol/messages/constants.js";
+import { PROTOCOL_VERSION } from "../protocol/messages/constants.js";
 import { decodeInfo } from "../protocol/messages/info.js";
+import { MessageType } from "../protocol/messages/schema.js";
 import { drawScalar, setupContext, setupKeys } from "../protocol/pairsetup/keys.js";
 import { type RandomBytes, seededRandom } from "../protocol/random.js";
 import { verifyExchange } from "../protocol/verify/exchange.js";

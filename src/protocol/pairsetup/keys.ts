@@ -10,12 +10,12 @@ import { chachaPolyDecrypt, chachaPolyEncrypt, concatBytes, hkdfSha256 } from ".
 import { protocolError } from "../errors.js";
 import {
   MAX_TEXT,
-  MessageType,
   PROTOCOL_NAME,
   PROTOCOL_VERSION,
   TAG_KEY_LEN,
   X25519_KEY_LEN,
 } from "../messages/constants.js";
+import { MessageType } from "../messages/schema.js";
 import type { RandomBytes } from "../random.js";
 
 /** SPAKE2+ context: "OpenClaw-Pair/1" || device id (8) || window nonce (16). */

@@ -12,8 +12,9 @@ import type { Clock } from "../../clock/clock.js";
 import type { CipherState } from "../crypto/noise.js";
 import { OpenClawError, protocolError } from "../errors.js";
 import { decodeMessage, encodeMessage } from "../messages/codec.js";
-import { MAX_MESSAGE, MessageType, PROTOCOL_VERSION } from "../messages/constants.js";
+import { MAX_MESSAGE, PROTOCOL_VERSION } from "../messages/constants.js";
 import type { SessionMessage } from "../messages/schema.js";
+import { MessageType } from "../messages/schema.js";
 import {
   DEFAULT_REKEY_POLICY,
   MAX_SESSION_PLAINTEXT,
