@@ -25,7 +25,7 @@ import {
   Spake2PlusProver,
   Spake2PlusVerifier,
 } from "../src/protocol/crypto/spake2plus.js";
-import type { RandomBytes } from "../src/protocol/env.js";
+import type { RandomBytes } from "../src/protocol/random.js";
 import type { Figure } from "./report.js";
 import { median, repeat, round, timed } from "./stats.js";
 

@@ -9,6 +9,8 @@
  *   the fastest legal interval (20 ms): from the air's counters and as noble `discover` events.
  */
 import { performance } from "node:perf_hooks";
+import { type Child, killAll } from "../rig/proc.js";
+import { FIXTURE_READ, FIXTURE_SERVICE } from "../rig/programs/uuids.js";
 import {
   type CentralEvent,
   discovered,
@@ -16,9 +18,7 @@ import {
   startCentral,
   startPeripheral,
   type TestAir,
-} from "../test/fixtures/radio.js";
-import { FIXTURE_READ, FIXTURE_SERVICE } from "../test/fixtures/uuids.js";
-import { type Child, killAll } from "../test/helpers/proc.js";
+} from "../rig/radio.js";
 import { airViolations, type Figure } from "./report.js";
 import { quantile, round } from "./stats.js";
 

@@ -9,5 +9,10 @@ if (!existsSync(entry)) {
   );
   process.exit(1);
 }
+// `openclaw … | head`: a reader that stops early is not an error worth a stack trace.
+process.stdout.on("error", (err) => {
+  if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  throw err;
+});
 const { main } = await import(entry.href);
 process.exitCode = await main(process.argv);

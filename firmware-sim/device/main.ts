@@ -5,8 +5,8 @@
  * drawn, single keys read in raw mode (see keyCommand).
  */
 import { fstatSync } from "node:fs";
-import { VERSION } from "../../src/cli/version.js";
 import { isOpenClawError } from "../../src/protocol/errors.js";
+import { VERSION } from "../../src/version.js";
 import { SimDevice } from "./device.js";
 import { TtyDisplay } from "./display.js";
 import {

@@ -53,40 +53,9 @@ function invalid(detail: string): OpenClawError<"INVALID_ARGUMENT"> {
   return new OpenClawError("INVALID_ARGUMENT", { detail });
 }
 
-/** "120s", "2m", "1m30s", "90000ms", "1500" (ms) → milliseconds. */
-export function parseDuration(text: string, what: string): number {
-  const t = text.trim().toLowerCase();
-  if (/^\d+$/.test(t)) return Number(t);
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|min|h)/gy;
-  let total = 0;
-  let matched = 0;
-  for (let m = re.exec(t); m; m = re.exec(t)) {
-    const n = Number(m[1]);
-    const unit = m[2];
-    total += unit === "ms" ? n : unit === "s" ? n * 1000 : unit === "h" ? n * 3_600_000 : n * 60_000;
-    matched = re.lastIndex;
-  }
-  if (matched === 0 || matched !== t.length) {
-    throw invalid(`${what} "${text}" is not a duration (use e.g. 120s, 2m, 1m30s)`);
-  }
-  return Math.round(total);
-}
-
-export function parseIntIn(text: string, what: string, min: number, max: number): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max)
-    throw invalid(`${what} must be a whole number from ${min} to ${max}`);
-  return n;
-}
-
 export function checkWindowTtl(ms: number): number {
   if (ms < WINDOW_TTL_MIN_MS || ms > WINDOW_TTL_MAX_MS) {
     throw invalid("the pairing window must last from 30 s to 15 min");
   }
   return ms;
-}
-
-export function parseFormat(text: string): CodeFormatName {
-  if (text === "passkey" || text === "long") return text;
-  throw invalid(`code format must be "passkey" or "long", not "${text}"`);
 }

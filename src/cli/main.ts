@@ -1,44 +1,79 @@
-import { Command, CommanderError } from "commander";
-import pc from "picocolors";
-import { isOpenClawError } from "../protocol/errors.js";
+import { Command } from "commander";
+import { VERSION } from "../version.js";
 import { registerAir } from "./commands/air.js";
 import { registerSim } from "./commands/sim.js";
 import { registerVectors } from "./commands/vectors.js";
-import { VERSION } from "./version.js";
+import { EXIT_OK, inCommand, reportError } from "./report.js";
 
-export function buildProgram(): Command {
+/** What a run of the program learned while parsing: the subcommand that ran (for error remedies). */
+export interface RunContext {
+  /** e.g. "sim", "air ctl". */
+  command?: string;
+}
+
+export function buildProgram(run: RunContext = {}): Command {
   const program = new Command("openclaw")
     .description(
       "Pair laptops with OpenClaw devices over Bluetooth LE; simulate devices and a virtual radio.",
     )
     .version(VERSION)
     .showHelpAfterError("(run `openclaw --help` for usage)")
-    .exitOverride();
+    .exitOverride()
+    .addHelpText(
+      "after",
+      "\nExit status: 0 ok, 1 the command failed, 2 a usage error (unknown option, bad or missing value).",
+    );
+  registerStart(program, run);
   registerVectors(program);
   registerAir(program);
   registerSim(program);
+  // A usage error names the help of the subcommand it happened in, not the top level's.
+  for (const [path, cmd] of subcommands(program))
+    cmd.showHelpAfterError(`(run \`openclaw ${path} --help\` for usage)`);
+  program.hook("preAction", (_program, action) => {
+    run.command = commandPath(action);
+  });
   return program;
 }
 
-/** Prints an error for people: what happened and one line of what to do. Never a stack trace. */
-export function reportError(err: unknown): number {
-  if (isOpenClawError(err)) {
-    process.stderr.write(`${pc.red("error:")} ${err.message}\n  ${pc.dim("→")} ${err.remedy}\n`);
-    return 2;
-  }
-  if (err instanceof CommanderError) return err.exitCode;
-  const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`${pc.red("error:")} ${message}\n`);
-  if (process.env["OPENCLAW_DEBUG"] && err instanceof Error && err.stack)
-    process.stderr.write(`${err.stack}\n`);
-  return 1;
+/** Every subcommand with its path under the program ("sim", "air ctl"). */
+function subcommands(cmd: Command, prefix = ""): Array<[string, Command]> {
+  return cmd.commands.flatMap((c): Array<[string, Command]> => {
+    const path = prefix ? `${prefix} ${c.name()}` : c.name();
+    return [[path, c], ...subcommands(c, path)];
+  });
+}
+
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(" ");
+}
+
+/**
+ * `openclaw start` (what `npm start` runs): the first thing a new user does. For now it runs the
+ * simulated device with its defaults (on the virtual radio when no adapter is present); it is the one
+ * place to change when the first run becomes a guided pairing session.
+ */
+function registerStart(program: Command, run: RunContext): void {
+  program
+    .command("start")
+    .description("Get started: run a simulated OpenClaw device (today the same as `openclaw sim`)")
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument("[sim-options...]", "passed on to `openclaw sim` (see `openclaw sim --help`)")
+    .action(async (args: string[]) => {
+      await buildProgram(run).parseAsync(["sim", ...args], { from: "user" });
+    });
 }
 
 export async function main(argv: string[]): Promise<number> {
+  const run: RunContext = {};
   try {
-    await buildProgram().parseAsync(argv);
-    return typeof process.exitCode === "number" ? process.exitCode : 0;
+    await buildProgram(run).parseAsync(argv);
+    return typeof process.exitCode === "number" ? process.exitCode : EXIT_OK;
   } catch (err) {
-    return reportError(err);
+    return reportError(inCommand(err, run.command));
   }
 }

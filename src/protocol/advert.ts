@@ -20,6 +20,7 @@
  * A name longer than 13 bytes goes out as a Shortened Local Name (type 0x08) cut to 13 bytes.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { toHex } from "./bytes.js";
 import { concatBytes } from "./crypto/primitives.js";
 import { SERVICE_UUID, uuidFromLeBytes, uuidToLeBytes } from "./gatt.js";
 
@@ -78,7 +79,7 @@ export interface OpenClawAdvert {
 
 /** `OpenClaw-` and the last four hex digits (upper case) of the device id. */
 export function advertisedName(deviceId: Uint8Array): string {
-  const tail = Buffer.from(deviceId.subarray(-2)).toString("hex").toUpperCase().padStart(4, "0");
+  const tail = toHex(deviceId.subarray(-2)).toUpperCase().padStart(4, "0");
   return `OpenClaw-${tail}`;
 }
 

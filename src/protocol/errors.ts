@@ -2,7 +2,8 @@
  * The closed error catalogue shared by both protocol roles, the transport, the radio, the stores, the
  * daemon and the CLI.
  *
- * Every error has a stable name, a message for people and one line of remedy that the CLI prints.
+ * Every error has a stable name, a message for people and one line of remedy that the CLI prints. A
+ * remedy names only commands and options the CLI has (test/unit/errors.test.ts checks).
  * Wire codes (the ones a device may send in a protocol Error) carry a one-byte wire value; local codes
  * (a typo caught on the laptop, a missing adapter, a corrupt store file, no daemon) have none and can
  * never arrive from a peer. Details are typed per code and validated when an error crosses a process
@@ -114,7 +115,7 @@ export const CATALOGUE: Catalogue = {
     wire: 0x04,
     message: () => "the device is not in pairing mode",
     remedy:
-      "Press the pairing button on the device (or open a window over USB with `openclaw hid open-window`), then retry.",
+      "Press the pairing button on the device (it opens a pairing window and shows a code), then retry.",
   },
   BAD_CHECK_CHARACTER: {
     // local only (wire value retired, never sent)
@@ -133,12 +134,12 @@ export const CATALOGUE: Catalogue = {
     wire: 0x07,
     message: (d) => `the device's bond table is full (${d.slots} slots)`,
     remedy:
-      "Remove a pairing you no longer use (`openclaw forget` from a bonded laptop, or a USB HID reset), then pair again.",
+      "Remove a pairing you no longer use (from a bonded admin laptop, by clearing the device's bonds over USB, or with a factory reset), then pair again.",
   },
   UNKNOWN_PEER: {
     wire: 0x08,
     message: () => "this device has forgotten this laptop",
-    remedy: "Forget the device here (`openclaw forget`) and pair again.",
+    remedy: "Forget the device on this laptop, then pair again.",
   },
   NOT_PERMITTED: {
     wire: 0x09,
@@ -163,8 +164,7 @@ export const CATALOGUE: Catalogue = {
   TIMEOUT: {
     wire: 0x0d,
     message: (d) => `${d.what} did not complete within ${secondsText(d.afterMs)}`,
-    remedy:
-      "Move closer to the device and retry; check that it is powered and advertising (`openclaw scan`).",
+    remedy: "Move closer to the device and retry; check that it is powered on and advertising.",
   },
   OUT_OF_RANGE: {
     // local only (wire value retired, never sent)
@@ -213,17 +213,15 @@ export const CATALOGUE: Catalogue = {
   },
   DAEMON_UNAVAILABLE: {
     message: (d) => `the openclaw daemon is not reachable: ${d.detail}`,
-    remedy:
-      "Start it in the foreground with `openclaw daemon` to see why, or check its log in the state directory.",
+    remedy: "Check the daemon's log in the state directory, or run the command again with OPENCLAW_DEBUG=1.",
   },
   NOT_BONDED: {
     message: (d) => `this laptop is not paired with ${d.device}`,
-    remedy: "Pair it first with `openclaw pair`; `openclaw devices` lists this laptop's pairings.",
+    remedy: "Pair with the device first (it shows the code when its pairing button is pressed).",
   },
   NO_SUCH_DEVICE: {
     message: (d) => `no device matches "${d.query}"`,
-    remedy:
-      "Name a device by its id (or a prefix), name or address as `openclaw scan` or `openclaw devices` show it.",
+    remedy: "Name a device by its id (or an id prefix), its name or its address, as a scan lists them.",
   },
   AMBIGUOUS_DEVICE: {
     message: (d) => `"${d.query}" matches ${d.candidates.length} devices: ${d.candidates.join(", ")}`,

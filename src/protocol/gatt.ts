@@ -11,6 +11,7 @@
  * rx and tx carry the frames of src/transport (acks travel the opposite way on the same pair).
  * noble and bleno want lower-case hex without dashes; people and docs get the dashed form.
  */
+import { fromHex, toHex } from "./bytes.js";
 
 const BASE_TAIL = "-f4de-414d-99f6-c24409c64cfe";
 
@@ -40,15 +41,11 @@ export const TX_CHAR_UUID = compactUuid(GATT_UUIDS_DASHED.tx);
 export function uuidToLeBytes(uuid: string): Uint8Array {
   const hex = compactUuid(uuid);
   if (!/^[0-9a-f]{32}$/.test(hex)) throw new RangeError(`not a 128-bit UUID: ${uuid}`);
-  const out = new Uint8Array(16);
-  for (let i = 0; i < 16; i++) out[15 - i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return out;
+  return fromHex(hex).reverse();
 }
 
 /** Inverse of uuidToLeBytes: compact lower-case hex. */
 export function uuidFromLeBytes(bytes: Uint8Array): string {
   if (bytes.length !== 16) throw new RangeError("a 128-bit UUID is 16 bytes");
-  let hex = "";
-  for (let i = 15; i >= 0; i--) hex += bytes[i]!.toString(16).padStart(2, "0");
-  return hex;
+  return toHex(bytes.slice().reverse());
 }

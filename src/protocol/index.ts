@@ -19,10 +19,10 @@
 export * from "./accessory/index.js";
 export * from "./codes/index.js";
 export * from "./controller/index.js";
-export * from "./env.js";
 export * from "./errors.js";
 export * from "./messages/index.js";
 export * from "./pairsetup/index.js";
+export * from "./random.js";
 export * as session from "./session/index.js";
 export * as verify from "./verify/index.js";
 export * from "./window/index.js";

@@ -20,6 +20,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import type { Clock } from "../clock/index.js";
 import type { KeyPair } from "../protocol/accessory/types.js";
+import { toHex as bytesToHex, fromHex as hexToBytes } from "../protocol/bytes.js";
 import {
   beginRotation,
   bondRecordFromParsed,
@@ -28,7 +29,6 @@ import {
   ControllerBondJson,
   verifiedWith,
 } from "../protocol/controller/bond-record.js";
-import { bytesToHex } from "../protocol/crypto/primitives.js";
 import { OpenClawError } from "../protocol/errors.js";
 import { DEVICE_ID_LEN } from "../protocol/messages/constants.js";
 import { JsonStateFile, type Quarantine } from "./json-file.js";

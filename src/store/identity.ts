@@ -10,8 +10,8 @@
 import { basename, dirname } from "node:path";
 import { z } from "zod";
 import type { Clock } from "../clock/index.js";
+import { toHex as bytesToHex, fromHex as hexToBytes } from "../protocol/bytes.js";
 import type { ControllerBond } from "../protocol/controller/bond-record.js";
-import { bytesToHex, hexToBytes } from "../protocol/crypto/primitives.js";
 import type { RandomBytes } from "../protocol/env.js";
 import { OpenClawError } from "../protocol/errors.js";
 import { CONTROLLER_ID_LEN, MAX_TEXT } from "../protocol/messages/constants.js";

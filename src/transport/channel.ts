@@ -22,6 +22,8 @@
  * both sides start again from sequence 0. A RESET from the peer does the same on this side. Link loss
  * closes the channel for good with OUT_OF_RANGE.
  */
+import type { Clock, TimerHandle } from "../clock/clock.js";
+import { systemClock } from "../clock/system.js";
 import { isOpenClawError, OpenClawError, protocolError } from "../protocol/errors.js";
 import {
   DEFAULT_MAX_MESSAGE,
@@ -32,7 +34,6 @@ import {
   Reassembler,
   segmentMessage,
 } from "./frame.js";
-import { systemTimers, type TimerHandle, type Timers } from "./timers.js";
 
 /** One end of a GATT connection as the transport sees it. */
 export interface FrameLink {
@@ -57,7 +58,12 @@ export interface MessageChannelOptions {
   resetTimeoutMs?: number;
   /** Messages received and not yet read before the channel gives up on the reader (default 8). */
   maxQueued?: number;
-  timers?: Timers;
+  /**
+   * Where the channel's timeouts run (timers named `transport.*`). Pass the process's clock from the
+   * entry point, a ManualClock in tests. The systemClock fallback is transitional, for callers not yet
+   * migrated (the sim device, the test driver); it goes once they pass theirs.
+   */
+  clock?: Clock;
 }
 
 export const DEFAULT_WINDOW = 8;
@@ -94,7 +100,7 @@ export class MessageChannel {
   private readonly ackTimeoutMs: number;
   private readonly resetTimeoutMs: number;
   private readonly maxQueued: number;
-  private readonly timers: Timers;
+  private readonly clock: Clock;
 
   private state: ChannelState = { kind: "open" };
   /** Bumped on every reset: frames queued for writing under an older epoch are dropped. */
@@ -137,7 +143,7 @@ export class MessageChannel {
     this.ackTimeoutMs = opts.ackTimeoutMs ?? 10_000;
     this.resetTimeoutMs = opts.resetTimeoutMs ?? 2_000;
     this.maxQueued = opts.maxQueued ?? 8;
-    this.timers = opts.timers ?? systemTimers;
+    this.clock = opts.clock ?? systemClock;
     this.reassembler = new Reassembler(this.maxMessage, this.window);
     this.unsubscribe = [
       link.onFrame((f) => this.onFrame(f)),
@@ -175,10 +181,10 @@ export class MessageChannel {
       const waiter: Waiter = {
         resolve,
         reject,
-        timer: this.timers.setTimeout(() => {
+        timer: this.clock.setTimeout(`transport.receive: ${what}`, timeoutMs, () => {
           this.waiters = this.waiters.filter((w) => w !== waiter);
           reject(new OpenClawError("TIMEOUT", { what, afterMs: timeoutMs }));
-        }, timeoutMs),
+        }),
       };
       this.waiters.push(waiter);
     });
@@ -236,12 +242,12 @@ export class MessageChannel {
   }
 
   private armAckTimer(): void {
-    this.ackTimer = this.timers.setTimeout(() => {
+    this.ackTimer = this.clock.setTimeout("transport.ack", this.ackTimeoutMs, () => {
       this.ackTimer = null;
       this.fail(
         new OpenClawError("TIMEOUT", { what: "the peer acknowledging frames", afterMs: this.ackTimeoutMs }),
       );
-    }, this.ackTimeoutMs);
+    });
   }
 
   private onAck(seq: number): void {
@@ -251,7 +257,7 @@ export class MessageChannel {
       throw protocolError(`acknowledgement of frame ${seq}, which is not in flight`);
     }
     this.unacked -= count;
-    if (this.ackTimer !== null) this.timers.clearTimeout(this.ackTimer);
+    if (this.ackTimer !== null) this.clock.clearTimeout(this.ackTimer);
     this.ackTimer = null;
     if (this.unacked > 0) this.armAckTimer();
     const s = this.sending;
@@ -316,7 +322,7 @@ export class MessageChannel {
     const message = this.reassembler.push(frame);
     this.receivedSinceAck++;
     if (frame.start && message === null) {
-      this.reassemblyTimer = this.timers.setTimeout(() => {
+      this.reassemblyTimer = this.clock.setTimeout("transport.reassembly", this.reassemblyTimeoutMs, () => {
         this.reassemblyTimer = null;
         this.fail(
           new OpenClawError("TIMEOUT", {
@@ -324,14 +330,14 @@ export class MessageChannel {
             afterMs: this.reassemblyTimeoutMs,
           }),
         );
-      }, this.reassemblyTimeoutMs);
+      });
     }
     if (message !== null || this.receivedSinceAck >= this.ackEvery) {
       this.write(encodeAck(frame.seq));
       this.receivedSinceAck = 0;
     }
     if (message !== null) {
-      if (this.reassemblyTimer !== null) this.timers.clearTimeout(this.reassemblyTimer);
+      if (this.reassemblyTimer !== null) this.clock.clearTimeout(this.reassemblyTimer);
       this.reassemblyTimer = null;
       this.deliver(message);
     }
@@ -340,7 +346,7 @@ export class MessageChannel {
   private deliver(message: Uint8Array): void {
     const waiter = this.waiters.shift();
     if (waiter) {
-      this.timers.clearTimeout(waiter.timer);
+      this.clock.clearTimeout(waiter.timer);
       waiter.resolve(message);
       return;
     }
@@ -357,7 +363,7 @@ export class MessageChannel {
   /** Drops all exchange state in both directions and rejects whatever was pending with err. */
   private clearExchange(err: OpenClawError): void {
     this.epoch++;
-    for (const t of [this.ackTimer, this.reassemblyTimer]) if (t !== null) this.timers.clearTimeout(t);
+    for (const t of [this.ackTimer, this.reassemblyTimer]) if (t !== null) this.clock.clearTimeout(t);
     this.ackTimer = null;
     this.reassemblyTimer = null;
     this.reassembler.reset();
@@ -372,7 +378,7 @@ export class MessageChannel {
     this.inbox = [];
     for (const o of outs) o.reject(err);
     for (const w of waiters) {
-      this.timers.clearTimeout(w.timer);
+      this.clock.clearTimeout(w.timer);
       w.reject(err);
     }
   }
@@ -383,7 +389,7 @@ export class MessageChannel {
     this.clearExchange(err);
     this.state = {
       kind: "resetting",
-      timer: this.timers.setTimeout(() => this.reopen(), this.resetTimeoutMs),
+      timer: this.clock.setTimeout("transport.reset", this.resetTimeoutMs, () => this.reopen()),
     };
     this.write(encodeReset(false));
     this.emitError(err);
@@ -398,14 +404,14 @@ export class MessageChannel {
 
   private reopen(): void {
     if (this.state.kind !== "resetting") return;
-    this.timers.clearTimeout(this.state.timer);
+    this.clock.clearTimeout(this.state.timer);
     this.state = { kind: "open" };
     this.pump();
   }
 
   private closeWith(err: OpenClawError): void {
     if (this.state.kind === "closed") return;
-    if (this.state.kind === "resetting") this.timers.clearTimeout(this.state.timer);
+    if (this.state.kind === "resetting") this.clock.clearTimeout(this.state.timer);
     this.clearExchange(err);
     this.state = { kind: "closed", error: err };
     for (const u of this.unsubscribe) u();

@@ -1,4 +1,3 @@
 export * from "./channel.js";
 export * from "./frame.js";
 export * from "./memory-link.js";
-export * from "./timers.js";

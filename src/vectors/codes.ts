@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { hexBytes } from "../protocol/bytes.js";
 import {
   type CodeFormat,
   codePassword,
@@ -9,8 +10,8 @@ import {
   trivialPasskeys,
 } from "../protocol/codes/index.js";
 import { deriveW0W1, registrationRecord } from "../protocol/crypto/spake2plus.js";
-import type { RandomBytes } from "../protocol/env.js";
 import { isOpenClawError } from "../protocol/errors.js";
+import type { RandomBytes } from "../protocol/random.js";
 import {
   malformedVector,
   runVectorCheck,
@@ -28,10 +29,7 @@ import {
 export const CODES_VECTOR_FORMAT = "openclaw-vectors/1";
 export const CODES_VECTOR_KIND = "codes";
 
-const hex = z
-  .string()
-  .regex(/^([0-9a-f]{2})*$/, "must be a lowercase hex string")
-  .transform((s) => new Uint8Array(Buffer.from(s, "hex")));
+const hex = hexBytes({ lowercase: true });
 const format = z.enum(["passkey", "long"]);
 const errorName = z.enum(["MALFORMED_CODE", "BAD_CHECK_CHARACTER"]);
 const base = { name: z.string().min(1), note: z.string().optional() };

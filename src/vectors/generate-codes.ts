@@ -7,6 +7,7 @@
  */
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { fromHex, toHex } from "../protocol/bytes.js";
 import { checkSymbol } from "../protocol/codes/crockford.js";
 import {
   type CodeFormat,
@@ -28,9 +29,6 @@ import {
   replayRandom,
 } from "./codes.js";
 
-const toHex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
-const fromHex = (h: string): Uint8Array => new Uint8Array(Buffer.from(h, "hex"));
-
 /** 24-bit passkey draw as 3 bytes of hex. */
 const u24 = (v: number): string => v.toString(16).padStart(6, "0");
 /** 40-bit long-code draw for the given 8 data symbols, as 5 bytes of hex. */
@@ -46,7 +44,9 @@ const DESCRIPTION = [
   "check symbol = (the 40-bit value) mod 37 written in the data alphabet extended by *~$=U for 32..36, shown",
   "'OCL-XXXX-XXXX-C'. Generation: passkey draws take 3 random bytes as a big-endian v; v >= 16000000",
   "(= floor(2^24/10^6)*10^6) is rejected, else the passkey is v mod 10^6 zero-padded; long draws take 5",
-  "random bytes as a big-endian 40-bit value. A trivial result is rejected and a fresh draw taken (trivial",
+  "random bytes as a big-endian 40-bit value v, and v mod 37 >= 32 (a check symbol *, ~, $, = or U, which",
+  "read as display glitches and are shell-special) is rejected; such codes are never generated but are",
+  "accepted when typed. A trivial result is rejected and a fresh draw taken (trivial",
   "passkeys: every digit steps from the previous by the same 0, +1 or -1 mod 10, 30 codes; trivial long data:",
   "8 equal symbols or 8 consecutive alphabet symbols ascending or descending, no wrap, 82 strings).",
   "Normalisation of typed input: Unicode NFKC, upper case, remove whitespace, dashes, underscores and dots;",
@@ -149,8 +149,18 @@ export function buildCodesVectors(): CodesVectorFile {
       "S and 5 are both symbols: the check catches it",
     ),
     normalise("long code, B typed as 8", "long", `OCL-5S88-Z2G6-${fiveS[8]}`),
-    normalise("long code check symbol U, lower case", "long", "OCL-0000-0014-u", "value 36 -> U"),
-    normalise("long code check symbol *", "long", "OCL-0000-0010-*", "value 32 -> *"),
+    normalise(
+      "long code check symbol U, lower case",
+      "long",
+      "OCL-0000-0014-u",
+      "value 36 -> U; never generated, accepted when typed",
+    ),
+    normalise(
+      "long code check symbol *",
+      "long",
+      "OCL-0000-0010-*",
+      "value 32 -> *; never generated, accepted when typed",
+    ),
     normalise("U is not a data symbol", "long", "OCL-7K4U-92XM-J"),
     normalise("check-only symbol in the data", "long", "OCL-7K4*-92XM-J"),
     normalise("long code without its check symbol", "long", "OCL-7K4Q-92XM"),
@@ -180,11 +190,20 @@ export function buildCodesVectors(): CodesVectorFile {
     ),
     generate("long code, value 1", "long", drawFor("00000001"), "data 00000001, 1 mod 37 = 1"),
     generate("long code 7K4Q92XM", "long", drawFor("7K4Q92XM"), "the worked example: check J"),
-    generate("long code, check symbol *", "long", drawFor("00000010"), "value 32 -> *"),
-    generate("long code, check symbol ~", "long", drawFor("00000011"), "value 33 -> ~"),
-    generate("long code, check symbol $", "long", drawFor("00000012"), "value 34 -> $"),
-    generate("long code, check symbol =", "long", drawFor("00000013"), "value 35 -> ="),
-    generate("long code, check symbol U", "long", drawFor("00000014"), "value 36 -> U"),
+    generate("long code, check value 31", "long", drawFor("0000000Z"), "31 mod 37 = 31 -> Z, the last kept"),
+    generate("long code, check value 0 again", "long", drawFor("00000015"), "37 mod 37 = 0 -> 0"),
+    generate(
+      "long draws whose check symbol would be * ~ $ = or U are redrawn",
+      "long",
+      ["00000010", "00000011", "00000012", "00000013", "00000014", "7K4Q92XM"].map(drawFor).join(""),
+      "values 32..36 (check *, ~, $, =, U) rejected; sixth draw 7K4Q92XM accepted",
+    ),
+    generate(
+      "redrawn check symbols in ordinary data",
+      "long",
+      drawFor("7K4Q92X0") + drawFor("7K4Q92X1") + drawFor("7K4Q92X2"),
+      "7K4Q92X checks to 30; 30*32 = 960 = 35 mod 37, so 7K4Q92X0 checks 35 (=) and 7K4Q92X1 36 (U), both redrawn; 7K4Q92X2 checks 0",
+    ),
     generate(
       "long code, all ones",
       "long",

@@ -88,7 +88,7 @@ export function generateTranscripts(): {
     format: TRANSCRIPTS_FORMAT,
     kind: TRANSCRIPTS_KIND,
     description:
-      "OpenClaw Pair v1 pair-setup transcripts with fixed randomness (seededRandom: SHA-256(seed || u32 BE counter) blocks, src/protocol/env.ts). See hardware/PROTOCOL.md for every format; src/vectors/transcripts.ts for the random draw order. Hex is lowercase; 'at' is the device's monotonic time in ms when a message is handled.",
+      "OpenClaw Pair v1 pair-setup transcripts with fixed randomness (seededRandom: SHA-256(seed || u32 BE counter) blocks, src/protocol/random.ts). See hardware/PROTOCOL.md for every format; src/vectors/transcripts.ts for the random draw order. Hex is lowercase; 'at' is the device's monotonic time in ms when a message is handled.",
     vectors: SCENARIOS.map((s) => {
       const r = runTranscript(s.inputs);
       return { name: s.name, description: s.description, inputs: s.inputs, ...r };

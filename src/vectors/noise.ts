@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { hexBytes } from "../protocol/bytes.js";
 import {
   type CipherState,
   keyPairFromPrivateKey,
@@ -22,10 +23,7 @@ import {
  * responder (the cacophony convention for two-way patterns), and the handshake hash on both sides.
  */
 
-const hex = z
-  .string()
-  .regex(/^([0-9a-fA-F]{2})*$/, "must be a hex string")
-  .transform((s) => new Uint8Array(Buffer.from(s, "hex")));
+const hex = hexBytes();
 
 const kkVector = z.looseObject({
   protocol_name: z.literal(NOISE_PROTOCOL_NAME),

@@ -3,6 +3,7 @@
  * Vector values are published test data, never live secrets, so details may show them (shortened).
  */
 import type { z } from "zod";
+import { toHex } from "../protocol/bytes.js";
 
 export type VectorStatus = "passed" | "failed" | "skipped";
 
@@ -40,10 +41,6 @@ export function totalsLine(t: VectorTotals): string {
 
 const SHOWN_HEX = 32;
 
-function hex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
-}
-
 /** Hex around a byte offset, shortened with ellipses to keep a report line readable. */
 function window(h: string, byteOffset: number): string {
   const start = Math.max(0, byteOffset * 2 - 8);
@@ -58,7 +55,7 @@ export function describeDifference(field: string, expected: Uint8Array, actual: 
   if (i === expected.length && i === actual.length) return null;
   const where =
     expected.length !== actual.length ? `length ${actual.length} instead of ${expected.length}` : `byte ${i}`;
-  return `${field} differs (${where}): expected ${window(hex(expected), i)}, got ${window(hex(actual), i)}`;
+  return `${field} differs (${where}): expected ${window(toHex(expected), i)}, got ${window(toHex(actual), i)}`;
 }
 
 /** Collects field comparisons for one vector and turns them into a result. */

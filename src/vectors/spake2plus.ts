@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { hexBytes } from "../protocol/bytes.js";
 import {
   deriveW0W1,
   registrationRecord,
@@ -26,10 +27,7 @@ import {
 
 export const SPAKE2PLUS_SUITE = "P256-SHA256-HKDF-SHA256-HMAC-SHA256";
 
-const hex = z
-  .string()
-  .regex(/^([0-9a-fA-F]{2})*$/, "must be a hex string")
-  .transform((s) => new Uint8Array(Buffer.from(s, "hex")));
+const hex = hexBytes();
 
 const spakeVector = z.looseObject({
   name: z.string().optional(),

@@ -18,6 +18,7 @@ import { z } from "zod";
 import { Accessory } from "../protocol/accessory/accessory.js";
 import { generateAccessoryIdentity } from "../protocol/accessory/identity.js";
 import type { AccessoryProfile } from "../protocol/accessory/types.js";
+import { fromHex, toHex } from "../protocol/bytes.js";
 import { codePassword, normaliseCode } from "../protocol/codes/index.js";
 import type { ControllerBond } from "../protocol/controller/bond-record.js";
 import { Controller } from "../protocol/controller/controller.js";
@@ -31,12 +32,13 @@ import {
   spake2plusTranscript,
   spake2plusVerifierZV,
 } from "../protocol/crypto/spake2plus.js";
-import { type RandomBytes, seededRandom } from "../protocol/env.js";
 import { isOpenClawError } from "../protocol/errors.js";
 import { decodeMessage } from "../protocol/messages/codec.js";
-import { MessageType, PROTOCOL_VERSION } from "../protocol/messages/constants.js";
+import { PROTOCOL_VERSION } from "../protocol/messages/constants.js";
 import { decodeInfo } from "../protocol/messages/info.js";
+import { MessageType } from "../protocol/messages/schema.js";
 import { drawScalar, setupContext, setupKeys } from "../protocol/pairsetup/keys.js";
+import { type RandomBytes, seededRandom } from "../protocol/random.js";
 import { verifyExchange } from "../protocol/verify/exchange.js";
 import { createSessionFactory } from "../protocol/verify/handler.js";
 import {
@@ -99,7 +101,6 @@ export interface TranscriptRecord {
   verify?: { values: Record<string, string>; messages: TranscriptMessage[]; outcome: string };
 }
 
-const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
 const utf8 = (s: string) => new TextEncoder().encode(s);
 
 /** A RandomBytes that keeps every draw, so the scalars drawn inside the objects can be recorded. */
@@ -127,7 +128,7 @@ function must(cond: boolean, what: string): void {
   if (!cond) throw new Error(`transcript inconsistent: ${what}`);
 }
 
-const same = (a: Uint8Array, b: Uint8Array) => hex(a) === hex(b);
+const same = (a: Uint8Array, b: Uint8Array) => toHex(a) === toHex(b);
 
 /** Replays a scenario with the real role objects and records every value and message. */
 export function runTranscript(inp: TranscriptInputs): TranscriptRecord {
@@ -154,20 +155,20 @@ export function runTranscript(inp: TranscriptInputs): TranscriptRecord {
 
   const record: TranscriptRecord = {
     identity: {
-      deviceId: hex(identity.deviceId),
-      accessoryStaticPrivateKey: hex(identity.staticKey.privateKey),
-      accessoryStaticPublicKey: hex(identity.staticKey.publicKey),
-      tagKey: hex(identity.tagKey),
-      controllerId: hex(controllerId),
+      deviceId: toHex(identity.deviceId),
+      accessoryStaticPrivateKey: toHex(identity.staticKey.privateKey),
+      accessoryStaticPublicKey: toHex(identity.staticKey.publicKey),
+      tagKey: toHex(identity.tagKey),
+      controllerId: toHex(controllerId),
     },
     window: {
       code: opened.code,
       display: opened.display,
-      nonce: hex(opened.nonce),
-      w0: hex(w0),
-      w1: hex(w1),
-      L: hex(L),
-      context: hex(context),
+      nonce: toHex(opened.nonce),
+      w0: toHex(w0),
+      w1: toHex(w1),
+      L: toHex(L),
+      context: toHex(context),
     },
     attempts: [],
   };
@@ -182,7 +183,7 @@ export function runTranscript(inp: TranscriptInputs): TranscriptRecord {
       .replaceAll("{sloppy}", opened.display.toLowerCase().replaceAll("-", " "));
     const infoBytes = accessory.infoBytes(t);
     const info = decodeInfo(infoBytes);
-    const values: Record<string, string> = { info: hex(infoBytes) };
+    const values: Record<string, string> = { info: toHex(infoBytes) };
     const messages: TranscriptMessage[] = [];
     const cMark = ctl.draws.length;
     const ps = controller.pairSetup(info, typed);
@@ -192,11 +193,11 @@ export function runTranscript(inp: TranscriptInputs): TranscriptRecord {
     if (!staticPriv) throw new Error("no controller static key was drawn");
     const typedCanonical = normaliseCode(typed, inp.format);
     const pw = deriveW0W1(codePassword(typedCanonical), opened.nonce, inp.iterations);
-    values.typedCanonical = hex(utf8(typedCanonical));
-    values.proverW0 = hex(pw.w0);
-    values.proverW1 = hex(pw.w1);
-    values.controllerStaticPrivateKey = hex(staticPriv);
-    values.x = hex(x);
+    values.typedCanonical = toHex(utf8(typedCanonical));
+    values.proverW0 = toHex(pw.w0);
+    values.proverW1 = toHex(pw.w1);
+    values.controllerStaticPrivateKey = toHex(staticPriv);
+    values.x = toHex(x);
     const link = accessory.connect();
     let toAccessory = [ps.firstMessage];
     let outcome = "";
@@ -205,7 +206,7 @@ export function runTranscript(inp: TranscriptInputs): TranscriptRecord {
       const toController: Uint8Array[] = [];
       for (const m of toAccessory) {
         t += inp.stepMs;
-        messages.push({ from: "controller", at: t, type: decodeMessage(m).type, hex: hex(m) });
+        messages.push({ from: "controller", at: t, type: decodeMessage(m).type, hex: toHex(m) });
         const aMark = acc.draws.length;
         const out = link.handle(m, t);
         if (acc.draws.length > aMark) y = scalarFrom(acc.draws.slice(aMark));
@@ -215,7 +216,7 @@ export function runTranscript(inp: TranscriptInputs): TranscriptRecord {
       for (const m of toController) {
         t += inp.stepMs;
         const decoded = decodeMessage(m);
-        messages.push({ from: "accessory", at: t, type: decoded.type, hex: hex(m) });
+        messages.push({ from: "accessory", at: t, type: decoded.type, hex: toHex(m) });
         const step = ps.handle(m);
         toAccessory.push(...step.replies);
         if (step.outcome) {
@@ -225,14 +226,14 @@ export function runTranscript(inp: TranscriptInputs): TranscriptRecord {
               : `error:${step.outcome.error.code}`;
           if (step.outcome.kind === "ok") {
             bond = step.outcome.value;
-            values.controllerStaticPublicKey = hex(step.outcome.value.controllerStaticKey.publicKey);
+            values.controllerStaticPublicKey = toHex(step.outcome.value.controllerStaticKey.publicKey);
           }
         }
       }
       if (outcome !== "") {
         for (const m of toAccessory) {
           t += inp.stepMs;
-          messages.push({ from: "controller", at: t, type: decodeMessage(m).type, hex: hex(m) });
+          messages.push({ from: "controller", at: t, type: decodeMessage(m).type, hex: toHex(m) });
           link.handle(m, t);
         }
       }
@@ -243,18 +244,18 @@ export function runTranscript(inp: TranscriptInputs): TranscriptRecord {
     // Independent recomputation from the recorded scalars, checked against the wire.
     const byType = (type: string) => {
       const m = messages.find((x) => x.type === type);
-      return m ? decodeMessage(new Uint8Array(Buffer.from(m.hex, "hex"))) : undefined;
+      return m ? decodeMessage(fromHex(m.hex)) : undefined;
     };
     const shareP = spake2plusShare("prover", pw.w0, x);
-    values.shareP = hex(shareP);
+    values.shareP = toHex(shareP);
     const start = byType("PairSetupStart");
     must(start?.type === "PairSetupStart" && same(start.shareP, shareP), "shareP on the wire");
     const challenge = byType("PairSetupChallenge");
     if (challenge?.type === "PairSetupChallenge" && y) {
-      values.y = hex(y);
+      values.y = toHex(y);
       const shareV = spake2plusShare("verifier", w0, y);
       must(same(challenge.shareV, shareV), "shareV on the wire");
-      values.shareV = hex(shareV);
+      values.shareV = toHex(shareV);
       const vzv = spake2plusVerifierZV(w0, L, y, shareP);
       const pzv = spake2plusProverZV(pw.w0, pw.w1, x, shareV);
       if (!vzv || !pzv) throw new Error("degenerate SPAKE2+ values");
@@ -270,29 +271,29 @@ export function runTranscript(inp: TranscriptInputs): TranscriptRecord {
         });
       const kv = spake2plusKeySchedule(tt(vzv, w0), shareP, shareV);
       const kp = spake2plusKeySchedule(tt(pzv, pw.w0), shareP, shareV);
-      values.verifierZ = hex(vzv.Z);
-      values.verifierV = hex(vzv.V);
-      values.verifierKmain = hex(kv.K_main);
-      values.confirmV = hex(kv.confirmV);
-      values.expectedConfirmP = hex(kv.confirmP);
-      values.proverZ = hex(pzv.Z);
-      values.proverV = hex(pzv.V);
-      values.proverKmain = hex(kp.K_main);
+      values.verifierZ = toHex(vzv.Z);
+      values.verifierV = toHex(vzv.V);
+      values.verifierKmain = toHex(kv.K_main);
+      values.confirmV = toHex(kv.confirmV);
+      values.expectedConfirmP = toHex(kv.confirmP);
+      values.proverZ = toHex(pzv.Z);
+      values.proverV = toHex(pzv.V);
+      values.proverKmain = toHex(kp.K_main);
       must(same(challenge.confirmV, kv.confirmV), "confirmV on the wire");
       const finish = byType("PairSetupFinish");
       if (finish?.type === "PairSetupFinish") {
         must(same(finish.confirmP, kp.confirmP) && same(kp.K_shared, kv.K_shared), "confirmP / K_shared");
-        values.K_shared = hex(kv.K_shared);
+        values.K_shared = toHex(kv.K_shared);
         const keys = setupKeys(kv.K_shared);
-        values.setupKeyC2A = hex(keys.c2a);
-        values.setupKeyA2C = hex(keys.a2c);
+        values.setupKeyC2A = toHex(keys.c2a);
+        values.setupKeyA2C = toHex(keys.a2c);
         const aad = (type: number) => Uint8Array.of(PROTOCOL_VERSION, type);
-        values.controllerSealedPlaintext = hex(
+        values.controllerSealedPlaintext = toHex(
           chachaPolyDecrypt(keys.c2a, 0n, aad(MessageType.PairSetupFinish), finish.sealed),
         );
         const done = byType("PairSetupDone");
         if (done?.type === "PairSetupDone") {
-          values.accessorySealedPlaintext = hex(
+          values.accessorySealedPlaintext = toHex(
             chachaPolyDecrypt(keys.a2c, 0n, aad(MessageType.PairSetupDone), done.sealed),
           );
         }
@@ -322,18 +323,18 @@ function runVerify(
   const sent: Uint8Array[] = [];
   const note = (from: TranscriptMessage["from"], m: Uint8Array) => {
     t += stepMs;
-    messages.push({ from, at: t, type: decodeMessage(m).type, hex: hex(m) });
+    messages.push({ from, at: t, type: decodeMessage(m).type, hex: toHex(m) });
   };
   const link = accessory.connect();
   const cMark = ctl.draws.length;
   const ex = verifyExchange(bond, { random: ctl.random, clock: { now: () => t }, send: (m) => sent.push(m) });
   const ce = ctl.draws.slice(cMark).find((d) => d.length === 32);
-  if (ce) values.controllerEphemeralPrivateKey = hex(ce);
+  if (ce) values.controllerEphemeralPrivateKey = toHex(ce);
   note("controller", ex.firstMessage);
   const aMark = acc.draws.length;
   const out = link.handle(ex.firstMessage, t);
   const ae = acc.draws.slice(aMark).find((d) => d.length === 32);
-  if (ae) values.accessoryEphemeralPrivateKey = hex(ae);
+  if (ae) values.accessoryEphemeralPrivateKey = toHex(ae);
   const accept = out.replies[0];
   if (!accept) throw new Error("no answer to VerifyStart");
   note("accessory", accept);
@@ -405,19 +406,18 @@ const TranscriptFile = z.object({
   vectors: z.array(z.unknown()),
 });
 
-const bytesOf = (s: string) => new Uint8Array(Buffer.from(s, "hex"));
 const HEX_WINDOW_FIELDS = new Set(["nonce", "w0", "w1", "L", "context"]);
 
 function compareRecord(check: VectorCheck, expected: TranscriptVector, actual: TranscriptRecord): void {
   for (const [k, v] of Object.entries(expected.identity)) {
     const a = actual.identity[k];
     if (a === undefined) check.fail(`identity.${k}: not produced`);
-    else check.compare(`identity.${k}`, bytesOf(v), bytesOf(a));
+    else check.compare(`identity.${k}`, fromHex(v), fromHex(a));
   }
   for (const [k, v] of Object.entries(expected.window)) {
     const a = actual.window[k];
     if (a === undefined) check.fail(`window.${k}: not produced`);
-    else if (HEX_WINDOW_FIELDS.has(k)) check.compare(`window.${k}`, bytesOf(v), bytesOf(a));
+    else if (HEX_WINDOW_FIELDS.has(k)) check.compare(`window.${k}`, fromHex(v), fromHex(a));
     else check.compare(`window.${k}`, utf8(v), utf8(a));
   }
   if (expected.attempts.length !== actual.attempts.length) {
@@ -441,7 +441,7 @@ function compareSteps(check: VectorCheck, p: string, e: Steps, a: Steps | undefi
   for (const [k, v] of Object.entries(e.values)) {
     const av = a.values[k];
     if (av === undefined) check.fail(`${p}.${k}: not produced`);
-    else check.compare(`${p}.${k}`, bytesOf(v), bytesOf(av));
+    else check.compare(`${p}.${k}`, fromHex(v), fromHex(av));
   }
   if (e.messages.length !== a.messages.length) {
     check.fail(`${p}: ${a.messages.length} messages, expected ${e.messages.length}`);
@@ -453,7 +453,7 @@ function compareSteps(check: VectorCheck, p: string, e: Steps, a: Steps | undefi
     if (am.from !== m.from || am.type !== m.type || am.at !== m.at) {
       check.fail(`${name}: got ${am.from} ${am.type} at ${am.at}`);
     }
-    check.compare(name, bytesOf(m.hex), bytesOf(am.hex));
+    check.compare(name, fromHex(m.hex), fromHex(am.hex));
   });
 }
 

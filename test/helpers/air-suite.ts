@@ -1,12 +1,12 @@
 /**
  * The hooks every radio-* and sim-* integration file starts with: one virtual air for the file, every
  * child killed (after each test when asked, and after all), the air closed, and no child left running.
- * Kept apart from ../fixtures/radio.ts, which bench/ also loads outside vitest.
+ * Kept apart from rig/radio.ts, which bench/ also loads outside vitest.
  */
 import { afterAll, afterEach, beforeAll, expect } from "vitest";
 import type { Violation } from "../../firmware-sim/air/index.js";
-import { airEmpty, startAir, type TestAir } from "../fixtures/radio.js";
-import { killAll, liveChildren } from "./proc.js";
+import { killAll, liveChildren } from "../../rig/proc.js";
+import { airEmpty, startAir, type TestAir } from "../../rig/radio.js";
 
 export interface AirSuiteOptions {
   /** Receives the air once it is up (in beforeAll): assign it to the file's `t`. */

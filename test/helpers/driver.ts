@@ -12,6 +12,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
+import { type Child, type ChildEvent, spawnProgram } from "../../rig/proc.js";
 import { resolveTag } from "../../src/protocol/advert.js";
 import {
   bondRecordFromJson,
@@ -33,7 +34,6 @@ import {
   type ScanResult,
 } from "../../src/radio/central.js";
 import { MessageChannel, type MessageChannelOptions } from "../../src/transport/channel.js";
-import { type Child, type ChildEvent, spawnProgram } from "./proc.js";
 
 export interface DriverOptions extends CentralOptions {
   /** 16 bytes; random by default (a fresh laptop). */

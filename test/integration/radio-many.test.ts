@@ -1,6 +1,8 @@
 /** Five bleno peripherals, each in its own process, and one noble central on the virtual air. */
 import { describe, expect, it } from "vitest";
 import type { Violation } from "../../firmware-sim/air/index.js";
+import type { Child } from "../../rig/proc.js";
+import { FIXTURE_READ, FIXTURE_SERVICE } from "../../rig/programs/uuids.js";
 import {
   type DiscoverEvent,
   discovered,
@@ -8,10 +10,8 @@ import {
   startCentral,
   startPeripheral,
   type TestAir,
-} from "../fixtures/radio.js";
-import { FIXTURE_READ, FIXTURE_SERVICE } from "../fixtures/uuids.js";
+} from "../../rig/radio.js";
 import { useAirSuite } from "../helpers/air-suite.js";
-import type { Child } from "../helpers/proc.js";
 
 let t: TestAir;
 const violations: Violation[] = [];

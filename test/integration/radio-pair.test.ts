@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Violation } from "../../firmware-sim/air/index.js";
-import { discovered, startCentral, startPeripheral, type TestAir } from "../fixtures/radio.js";
-import { FIXTURE_NOTIFY, FIXTURE_READ, FIXTURE_SERVICE, FIXTURE_WRITE } from "../fixtures/uuids.js";
+import { FIXTURE_NOTIFY, FIXTURE_READ, FIXTURE_SERVICE, FIXTURE_WRITE } from "../../rig/programs/uuids.js";
+import { discovered, startCentral, startPeripheral, type TestAir } from "../../rig/radio.js";
 import { useAirSuite } from "../helpers/air-suite.js";
 
 let t: TestAir;

@@ -1,8 +1,8 @@
 /** The controller under the stacks going away: a power cycle on the air, and the air itself stopping. */
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { discovered, startAir, startCentral, startPeripheral, type TestAir } from "../fixtures/radio.js";
-import { FIXTURE_READ, FIXTURE_SERVICE } from "../fixtures/uuids.js";
-import { killAll, liveChildren } from "../helpers/proc.js";
+import { killAll, liveChildren } from "../../rig/proc.js";
+import { FIXTURE_READ, FIXTURE_SERVICE } from "../../rig/programs/uuids.js";
+import { discovered, startAir, startCentral, startPeripheral, type TestAir } from "../../rig/radio.js";
 
 const airs: TestAir[] = [];
 async function air(): Promise<TestAir> {

@@ -1,7 +1,7 @@
 /** Moving a device out of range and back: supervision timeout, the disconnect noble reports, rediscovery. */
 import { describe, expect, it } from "vitest";
-import { discovered, startCentral, startPeripheral, type TestAir } from "../fixtures/radio.js";
-import { FIXTURE_SERVICE } from "../fixtures/uuids.js";
+import { FIXTURE_SERVICE } from "../../rig/programs/uuids.js";
+import { discovered, startCentral, startPeripheral, type TestAir } from "../../rig/radio.js";
 import { useAirSuite } from "../helpers/air-suite.js";
 
 let t: TestAir;

@@ -5,8 +5,8 @@
  */
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { airEmpty, startAir, startPeripheral, type TestAir } from "../fixtures/radio.js";
-import { killAll, liveChildren, spawnProgram } from "../helpers/proc.js";
+import { killAll, liveChildren, spawnProgram } from "../../rig/proc.js";
+import { airEmpty, startAir, startPeripheral, type TestAir } from "../../rig/radio.js";
 
 let t: TestAir;
 let port: number;

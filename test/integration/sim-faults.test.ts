@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { TestAir } from "../fixtures/radio.js";
+import type { TestAir } from "../../rig/radio.js";
 import { DriverError, type DriverProcess, type StopAt, startDriver } from "../helpers/driver.js";
 import { type SimHandle, startSim, useSimAir } from "./sim-harness.js";
 

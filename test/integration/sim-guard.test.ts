@@ -5,7 +5,7 @@
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { TestAir } from "../fixtures/radio.js";
+import type { TestAir } from "../../rig/radio.js";
 import { startDriver } from "../helpers/driver.js";
 import { connected, driverFailure, startSim, useSimAir, wrong } from "./sim-harness.js";
 

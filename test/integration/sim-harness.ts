@@ -7,10 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Violation } from "../../firmware-sim/air/index.js";
 import type { SimEvent } from "../../firmware-sim/device/events.js";
-import type { TestAir } from "../fixtures/radio.js";
+import { type Child, type ChildEvent, ROOT, spawnProgram } from "../../rig/proc.js";
+import type { TestAir } from "../../rig/radio.js";
 import { useAirSuite } from "../helpers/air-suite.js";
 import { DriverError, type DriverProcess } from "../helpers/driver.js";
-import { type Child, type ChildEvent, ROOT, spawnProgram } from "../helpers/proc.js";
 
 export type SimChildEvent = SimEvent & ChildEvent & { t: number };
 export type Display = Extract<SimChildEvent, { type: "display" }>;

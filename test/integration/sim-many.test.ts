@@ -3,7 +3,7 @@
  * laptop scan with distinct ids and names, each with its pairing window open.
  */
 import { describe, expect, it } from "vitest";
-import type { TestAir } from "../fixtures/radio.js";
+import type { TestAir } from "../../rig/radio.js";
 import { startDriver } from "../helpers/driver.js";
 import { startSim, useSimAir } from "./sim-harness.js";
 

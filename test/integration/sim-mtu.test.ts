@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Violation } from "../../firmware-sim/air/index.js";
-import type { TestAir } from "../fixtures/radio.js";
+import type { TestAir } from "../../rig/radio.js";
 import { startDriver } from "../helpers/driver.js";
 import { startSim, useSimAir } from "./sim-harness.js";
 

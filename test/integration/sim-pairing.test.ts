@@ -6,7 +6,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { TestAir } from "../fixtures/radio.js";
+import type { TestAir } from "../../rig/radio.js";
 import { startDriver } from "../helpers/driver.js";
 import { driverFailure, startSim, useSimAir } from "./sim-harness.js";
 

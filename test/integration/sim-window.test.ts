@@ -4,7 +4,7 @@
  * for a while; a full bond table refuses new laptops. Real noble and bleno on the virtual air.
  */
 import { describe, expect, it } from "vitest";
-import type { TestAir } from "../fixtures/radio.js";
+import type { TestAir } from "../../rig/radio.js";
 import { startDriver } from "../helpers/driver.js";
 import { connected, driverFailure, startSim, useSimAir, wrong } from "./sim-harness.js";
 

@@ -93,13 +93,9 @@ describe("fuzzing the framing", () => {
           fc.uint8Array({ minLength: 1, maxLength: 600 }),
           async (mtu, junk, msg) => {
             const clock = new ManualClock(0);
-            const timers = {
-              setTimeout: (fn: () => void, ms: number) => clock.setTimeout("channel", ms, fn),
-              clearTimeout: (h: object) => clock.clearTimeout(h as TimerHandle),
-            };
             const pair = createMemoryLinkPair(maxFrameForMtu(mtu));
-            const a = new MessageChannel(pair.a, { timers });
-            const b = new MessageChannel(pair.b, { timers });
+            const a = new MessageChannel(pair.a, { clock });
+            const b = new MessageChannel(pair.b, { clock });
             const errors: unknown[] = [];
             a.onError((e) => errors.push(e));
             b.onError((e) => errors.push(e));

@@ -19,7 +19,6 @@ import { ControllerVerify, openClientSession } from "../../src/protocol/verify/i
 import { MessageChannel } from "../../src/transport/channel.js";
 import { decodeFrame, MAX_FRAME, maxFrameForMtu } from "../../src/transport/frame.js";
 import { createMemoryLinkPair, type MemoryLinkPair } from "../../src/transport/memory-link.js";
-import type { Timers } from "../../src/transport/timers.js";
 import { makeDevice, makeLaptop } from "./exchange.js";
 
 export const STEP_MS = 10_000;
@@ -29,14 +28,6 @@ export interface Cut {
   from: "controller" | "accessory";
   n: number;
   when: "before" | "after";
-}
-
-/** The transport's Timers on the one ManualClock. */
-function timersOn(clock: ManualClock): Timers {
-  return {
-    setTimeout: (fn, ms) => clock.setTimeout("transport", ms, fn),
-    clearTimeout: (h) => clock.clearTimeout(h as ClockTimer),
-  };
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -70,10 +61,9 @@ export class Connection {
     mtu: number,
     cut?: Cut,
   ) {
-    const timers = timersOn(rig.clock);
     this.pair = createMemoryLinkPair(maxFrameForMtu(mtu));
-    this.laptop = new MessageChannel(this.pair.a, { timers });
-    this.device = new MessageChannel(this.pair.b, { timers });
+    this.laptop = new MessageChannel(this.pair.a, { clock: rig.clock });
+    this.device = new MessageChannel(this.pair.b, { clock: rig.clock });
     this.link = rig.accessory.connect();
     const link = this.link;
     this.device.onMessage((m) => {

@@ -4,6 +4,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { toHex as bytesToHex } from "../../src/protocol/bytes.js";
 import {
   BOND_RECORD_VERSION,
   beginRotation,
@@ -14,7 +15,6 @@ import {
   verifyKeys,
 } from "../../src/protocol/controller/bond-record.js";
 import { generateKeyPair, type KeyPair } from "../../src/protocol/crypto/noise.js";
-import { bytesToHex } from "../../src/protocol/crypto/primitives.js";
 import { seededRandom } from "../../src/protocol/env.js";
 import { isOpenClawError } from "../../src/protocol/errors.js";
 import {

@@ -17,9 +17,11 @@ import {
   PASSKEY_ACCEPT_BOUND,
   trivialLongData,
   trivialPasskeys,
+  UNGENERATED_CHECK_SYMBOLS,
 } from "../../src/protocol/codes/index.js";
-import { type RandomBytes, seededRandom } from "../../src/protocol/env.js";
+import { longFromDraw } from "../../src/protocol/codes/long.js";
 import { type ErrorCode, isOpenClawError, OpenClawError } from "../../src/protocol/errors.js";
+import { type RandomBytes, seededRandom } from "../../src/protocol/random.js";
 
 const seedArb = fc.uint8Array({ minLength: 8, maxLength: 16 });
 const formatArb = fc.constantFrom<CodeFormat>("passkey", "long");
@@ -101,6 +103,34 @@ describe("generated codes", () => {
         expect(isTrivialPasskey(code)).toBe(false);
         expect(drawn).toBeGreaterThan(rejected.length);
       }),
+    );
+  });
+
+  it("accept a long draw exactly when its data is not trivial and its check value is below 32, one code per draw", () => {
+    // Rejection sampling over a bijection (draw ↔ data string): every accepted code is equally likely.
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 5, maxLength: 5 }), (bytes) => {
+        let v = 0;
+        for (const b of bytes) v = v * 256 + b;
+        const code = longFromDraw(bytes);
+        const data = [...v.toString(32).padStart(8, "0")]
+          .map((d) => DATA_ALPHABET[Number.parseInt(d, 32)])
+          .join("");
+        const accept = !isTrivialLongData(data) && v % 37 < 32;
+        expect(code).toBe(accept ? data + CHECK_ALPHABET[v % 37] : undefined);
+        if (code) expect(UNGENERATED_CHECK_SYMBOLS).not.toContain(code[8]);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("never end a generated long code in * ~ $ = or U", () => {
+    fc.assert(
+      fc.property(seedArb, (seed) => {
+        const code = generateCode("long", seededRandom(seed));
+        expect(code).toMatch(/^[0-9A-HJKMNP-TV-Z]{9}$/);
+      }),
+      { numRuns: 1000 },
     );
   });
 

@@ -15,8 +15,8 @@ import {
 } from "../../src/protocol/codes/index.js";
 import { longFromDraw } from "../../src/protocol/codes/long.js";
 import { passkeyFromDraw } from "../../src/protocol/codes/passkey.js";
-import type { RandomBytes } from "../../src/protocol/env.js";
 import { type ErrorCode, isOpenClawError, OpenClawError } from "../../src/protocol/errors.js";
+import type { RandomBytes } from "../../src/protocol/random.js";
 
 /** A random source that replays a fixed byte stream and fails loudly when it runs out. */
 function stream(hex: string): RandomBytes & { used: () => number } {
@@ -150,12 +150,14 @@ describe("passkey", () => {
 describe("long code", () => {
   it("maps 5 random bytes to 8 symbols, most significant first, and appends the check", () => {
     expect(longFromDraw(Uint8Array.of(0x00, 0x00, 0x00, 0x00, 0x01))).toBe("000000011");
-    // 0x3a4a6e5b3a: any 40 bits, just compare with a base-32 rendering of the same integer.
-    const v = 0x3a4a6e5b3a;
+    // 0x3a4a6e5b3d: any 40 bits, just compare with a base-32 rendering of the same integer.
+    const v = 0x3a4a6e5b3d;
     const data = [...v.toString(32).padStart(8, "0")]
       .map((d) => DATA_ALPHABET[Number.parseInt(d, 32)])
       .join("");
-    expect(longFromDraw(Uint8Array.of(0x3a, 0x4a, 0x6e, 0x5b, 0x3a))).toBe(data + checkSymbol(data));
+    expect(longFromDraw(Uint8Array.of(0x3a, 0x4a, 0x6e, 0x5b, 0x3d))).toBe(data + checkSymbol(data));
+    // three below it, v mod 37 = 34: its check symbol would be $, so that draw is redrawn
+    expect(longFromDraw(Uint8Array.of(0x3a, 0x4a, 0x6e, 0x5b, 0x3a))).toBeUndefined();
   });
 
   it("rejects trivial data strings (repeats and alphabet runs)", () => {
@@ -174,6 +176,31 @@ describe("long code", () => {
     const code = generateCode("long", r);
     expect(r.used()).toBe(15);
     expect(code).toHaveLength(9);
+  });
+
+  it("never generates a check symbol of * ~ $ = or U: such draws are redrawn", () => {
+    // 00000010..00000014 are the values 32..36, whose check symbols are *~$=U; 0000000Z (31) checks Z
+    // and 00000015 (37) checks 0, the neighbours that stay.
+    const draw = (data: string) => {
+      let v = 0;
+      for (const c of data) v = v * 32 + DATA_ALPHABET.indexOf(c);
+      return v.toString(16).padStart(10, "0");
+    };
+    for (const data of ["00000010", "00000011", "00000012", "00000013", "00000014"]) {
+      expect(longFromDraw(Uint8Array.from(Buffer.from(draw(data), "hex")))).toBeUndefined();
+    }
+    expect(longFromDraw(Uint8Array.from(Buffer.from(draw("0000000Z"), "hex")))).toBe("0000000ZZ");
+    expect(longFromDraw(Uint8Array.from(Buffer.from(draw("00000015"), "hex")))).toBe("000000150");
+    const r = stream(
+      ["00000010", "00000011", "00000012", "00000013", "00000014", "7K4Q92XM"].map(draw).join(""),
+    );
+    expect(generateCode("long", r)).toBe("7K4Q92XMJ");
+    expect(r.used()).toBe(30);
+  });
+
+  it("still accepts a typed code whose check symbol is one of them (the check scheme is unchanged)", () => {
+    expect(normaliseCode("OCL-0000-0010-*", "long")).toBe("00000010*");
+    expect(normaliseCode("ocl-0000-0014-u", "long")).toBe("00000014U");
   });
 
   it("normalises case, separators, the OCL prefix and look-alikes", () => {

@@ -1,6 +1,7 @@
 import { createCipheriv } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { fromHex as h, toHex } from "../../src/protocol/bytes.js";
 import {
   CipherState,
   generateKeyPair,
@@ -8,9 +9,8 @@ import {
   keyPairFromPrivateKey,
   NoiseKK,
 } from "../../src/protocol/crypto/noise.js";
-import { bytesToHex, hexToBytes as h } from "../../src/protocol/crypto/primitives.js";
-import { seededRandom } from "../../src/protocol/env.js";
 import { isOpenClawError } from "../../src/protocol/errors.js";
+import { seededRandom } from "../../src/protocol/random.js";
 import { expectProtocolError } from "../helpers/errors.js";
 import { KK_VECTOR } from "../helpers/published-vectors.js";
 
@@ -73,20 +73,20 @@ describe("Noise KK cacophony vector", () => {
       random: noRandom,
     });
     const [m0, m1, ...transport] = KK.messages;
-    expect(bytesToHex(initiator.writeMessage(h(m0!.payload)))).toBe(m0!.ciphertext);
-    expect(bytesToHex(responder.readMessage(h(m0!.ciphertext)))).toBe(m0!.payload);
+    expect(toHex(initiator.writeMessage(h(m0!.payload)))).toBe(m0!.ciphertext);
+    expect(toHex(responder.readMessage(h(m0!.ciphertext)))).toBe(m0!.payload);
     expect(initiator.complete).toBe(false);
-    expect(bytesToHex(responder.writeMessage(h(m1!.payload)))).toBe(m1!.ciphertext);
-    expect(bytesToHex(initiator.readMessage(h(m1!.ciphertext)))).toBe(m1!.payload);
+    expect(toHex(responder.writeMessage(h(m1!.payload)))).toBe(m1!.ciphertext);
+    expect(toHex(initiator.readMessage(h(m1!.ciphertext)))).toBe(m1!.payload);
     expect(initiator.complete && responder.complete).toBe(true);
-    expect(bytesToHex(initiator.handshakeHash)).toBe(KK.handshake_hash);
-    expect(bytesToHex(responder.handshakeHash)).toBe(KK.handshake_hash);
+    expect(toHex(initiator.handshakeHash)).toBe(KK.handshake_hash);
+    expect(toHex(responder.handshakeHash)).toBe(KK.handshake_hash);
     const i = initiator.split();
     const r = responder.split();
     transport.forEach((m, idx) => {
       const [send, recv] = idx % 2 === 0 ? [i.send, r.recv] : [r.send, i.recv];
-      expect(bytesToHex(send.encryptWithAd(empty, h(m.payload)))).toBe(m.ciphertext);
-      expect(bytesToHex(recv.decryptWithAd(empty, h(m.ciphertext)))).toBe(m.payload);
+      expect(toHex(send.encryptWithAd(empty, h(m.payload)))).toBe(m.ciphertext);
+      expect(toHex(recv.decryptWithAd(empty, h(m.ciphertext)))).toBe(m.payload);
     });
   });
 });
@@ -99,7 +99,7 @@ describe("Noise KK handshake and transport", () => {
     expect(new TextDecoder().decode(accessory.readMessage(m1))).toBe("verify please");
     const m2 = accessory.writeMessage(empty);
     expect(controller.readMessage(m2)).toHaveLength(0);
-    expect(bytesToHex(controller.handshakeHash)).toBe(bytesToHex(accessory.handshakeHash));
+    expect(toHex(controller.handshakeHash)).toBe(toHex(accessory.handshakeHash));
     const c = controller.split();
     const a = accessory.split();
     for (let n = 0; n < 20; n++) {
@@ -132,8 +132,8 @@ describe("Noise KK handshake and transport", () => {
       a.readMessage(c.writeMessage(empty));
       c.readMessage(a.writeMessage(empty));
       return {
-        hash: bytesToHex(c.handshakeHash),
-        ct: bytesToHex(c.split().send.encryptWithAd(empty, enc.encode("same"))),
+        hash: toHex(c.handshakeHash),
+        ct: toHex(c.split().send.encryptWithAd(empty, enc.encode("same"))),
       };
     };
     const one = run("run-1");
@@ -264,7 +264,7 @@ describe("Noise rekey and nonces", () => {
     const reference = new CipherState(expectedKey);
     reference.setNonce(1n);
     const pt = enc.encode("after rekey");
-    expect(bytesToHex(cs.encryptWithAd(empty, pt))).toBe(bytesToHex(reference.encryptWithAd(empty, pt)));
+    expect(toHex(cs.encryptWithAd(empty, pt))).toBe(toHex(reference.encryptWithAd(empty, pt)));
   });
 
   it("both sides rekeying stay in sync and the keys change", () => {
@@ -276,7 +276,7 @@ describe("Noise rekey and nonces", () => {
     a.recv.rekey();
     const msg = enc.encode("after rekey");
     const ct = c.send.encryptWithAd(empty, msg);
-    expect(bytesToHex(ct)).not.toBe(bytesToHex(twin.c.send.encryptWithAd(empty, msg)));
+    expect(toHex(ct)).not.toBe(toHex(twin.c.send.encryptWithAd(empty, msg)));
     expectProtocolError(() => twin.a.recv.decryptWithAd(empty, ct));
     expect(a.recv.decryptWithAd(empty, ct)).toEqual(msg);
     // Only one side rekeying breaks the channel.

@@ -1,7 +1,7 @@
 import { p256 } from "@noble/curves/nist.js";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { bytesToHex, hexToBytes } from "../../src/protocol/crypto/primitives.js";
+import { fromHex, toHex } from "../../src/protocol/bytes.js";
 import {
   DEFAULT_PBKDF2_ITERATIONS,
   deriveW0W1,
@@ -14,13 +14,13 @@ import {
   spake2plusTranscript,
   spake2plusVerifierZV,
 } from "../../src/protocol/crypto/spake2plus.js";
-import { seededRandom } from "../../src/protocol/env.js";
 import { isOpenClawError } from "../../src/protocol/errors.js";
+import { seededRandom } from "../../src/protocol/random.js";
 import { expectProtocolError } from "../helpers/errors.js";
 import { RFC9383_VECTOR } from "../helpers/published-vectors.js";
 
 const RFC = RFC9383_VECTOR;
-const h = hexToBytes;
+const h = fromHex;
 const noRandom = (): Uint8Array => {
   throw new Error("no randomness expected");
 };
@@ -60,27 +60,27 @@ function expectInvalidArgument(fn: () => unknown): void {
 
 describe("SPAKE2+ RFC 9383 vector", () => {
   it("both roles reproduce shares, confirmations and K_shared byte for byte", () => {
-    expect(bytesToHex(registrationRecord(h(RFC.w1)))).toBe(RFC.L);
+    expect(toHex(registrationRecord(h(RFC.w1)))).toBe(RFC.L);
     const prover = rfcProver();
     const verifier = rfcVerifier();
     const X = prover.start();
-    expect(bytesToHex(X)).toBe(RFC.X);
+    expect(toHex(X)).toBe(RFC.X);
     const { shareV, confirmV } = verifier.respond(X);
-    expect(bytesToHex(shareV)).toBe(RFC.Y);
-    expect(bytesToHex(confirmV)).toBe(RFC.confirmV);
+    expect(toHex(shareV)).toBe(RFC.Y);
+    expect(toHex(confirmV)).toBe(RFC.confirmV);
     const p = prover.finish(shareV, confirmV);
-    expect(p && bytesToHex(p.confirmP)).toBe(RFC.confirmP);
-    expect(p && bytesToHex(p.kShared)).toBe(RFC.K_shared);
+    expect(p && toHex(p.confirmP)).toBe(RFC.confirmP);
+    expect(p && toHex(p.kShared)).toBe(RFC.K_shared);
     const v = verifier.finish(h(RFC.confirmP));
-    expect(v && bytesToHex(v.kShared)).toBe(RFC.K_shared);
+    expect(v && toHex(v.kShared)).toBe(RFC.K_shared);
   });
 
   it("reproduces Z, V, TT and the key schedule from either side", () => {
     const fromProver = spake2plusProverZV(h(RFC.w0), h(RFC.w1), h(RFC.x), h(RFC.Y));
     const fromVerifier = spake2plusVerifierZV(h(RFC.w0), h(RFC.L), h(RFC.y), h(RFC.X));
     for (const zv of [fromProver, fromVerifier]) {
-      expect(zv && bytesToHex(zv.Z)).toBe(RFC.Z);
-      expect(zv && bytesToHex(zv.V)).toBe(RFC.V);
+      expect(zv && toHex(zv.Z)).toBe(RFC.Z);
+      expect(zv && toHex(zv.V)).toBe(RFC.V);
     }
     const TT = spake2plusTranscript({
       ...rfcIds,
@@ -91,13 +91,13 @@ describe("SPAKE2+ RFC 9383 vector", () => {
       w0: h(RFC.w0),
     });
     // TT starts with len(Context) as 8 bytes little-endian, and ends with len(w0) || w0.
-    expect(bytesToHex(TT.subarray(0, 8))).toBe("3800000000000000");
-    expect(bytesToHex(TT.subarray(TT.length - 40))).toBe(`2000000000000000${RFC.w0}`);
+    expect(toHex(TT.subarray(0, 8))).toBe("3800000000000000");
+    expect(toHex(TT.subarray(TT.length - 40))).toBe(`2000000000000000${RFC.w0}`);
     const k = spake2plusKeySchedule(TT, h(RFC.X), h(RFC.Y));
-    expect(bytesToHex(k.K_main)).toBe(RFC.K_main);
-    expect(bytesToHex(k.K_confirmP)).toBe(RFC.K_confirmP);
-    expect(bytesToHex(k.K_confirmV)).toBe(RFC.K_confirmV);
-    expect(bytesToHex(k.K_shared)).toBe(RFC.K_shared);
+    expect(toHex(k.K_main)).toBe(RFC.K_main);
+    expect(toHex(k.K_confirmP)).toBe(RFC.K_confirmP);
+    expect(toHex(k.K_confirmV)).toBe(RFC.K_confirmV);
+    expect(toHex(k.K_shared)).toBe(RFC.K_shared);
   });
 });
 
@@ -161,7 +161,7 @@ describe("SPAKE2+ roles against each other", () => {
           expect(p).not.toBeNull();
           const v = verifier.finish(p!.confirmP);
           expect(v).not.toBeNull();
-          expect(bytesToHex(v!.kShared)).toBe(bytesToHex(p!.kShared));
+          expect(toHex(v!.kShared)).toBe(toHex(p!.kShared));
         },
       ),
       { numRuns: 25 },

@@ -1,7 +1,7 @@
-/** test/helpers/proc.ts, the child-process harness every integration test relies on. */
+/** rig/proc.ts, the child-process harness every integration test relies on. */
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { killAll, liveChildren, spawnProgram } from "../helpers/proc.js";
+import { killAll, liveChildren, spawnProgram } from "../../rig/proc.js";
 
 type EchoEvent = { type: "hello"; pid: number } | { type: "tick"; n: number | null };
 

@@ -4,7 +4,7 @@
  */
 import { execFile } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { HCI_PRELOAD, ROOT } from "../helpers/proc.js";
+import { HCI_PRELOAD, ROOT } from "../../rig/proc.js";
 
 const INSTALL = `${ROOT}dist/src/radio/hci/install.js`;
 

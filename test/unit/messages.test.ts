@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decodeTlv, encodeTlv } from "../../src/protocol/codec/tlv.js";
@@ -15,8 +16,13 @@ import {
   encodeInfo,
   encodeMessage,
   errorToMessage,
+  LAYOUTS,
   MAX_MESSAGE,
+  MESSAGE_TABLE,
   type Message,
+  MessageSchemas,
+  MessageType,
+  type MessageTypeName,
   messageToError,
 } from "../../src/protocol/messages/index.js";
 
@@ -233,5 +239,47 @@ describe("info payload", () => {
       fc.property(fc.uint8Array({ maxLength: 600 }), (b) => expectOnlyOpenClawErrors(() => decodeInfo(b))),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe("the message table (one definition of every message)", () => {
+  const names = Object.keys(MESSAGE_TABLE) as MessageTypeName[];
+
+  it("gives every message its own type byte and every field its own tag, in ascending order", () => {
+    const types = names.map((n) => MESSAGE_TABLE[n].type);
+    expect(new Set(types).size).toBe(types.length);
+    for (const n of names) {
+      expect(MessageType[n]).toBe(MESSAGE_TABLE[n].type);
+      const tags = LAYOUTS[n].map((f) => f.tag);
+      expect(tags, n).toEqual([...new Set(tags)].sort((a, b) => a - b));
+      // the codec's layout and the schema are the table's, field for field
+      expect(LAYOUTS[n].map((f) => f.key).sort(), n).toEqual(
+        Object.keys(MessageSchemas[n].shape)
+          .filter((k) => k !== "type")
+          .sort(),
+      );
+    }
+  });
+
+  it("matches hardware/PROTOCOL.md §3.2 and §3.4: type bytes, tags and Error field names", () => {
+    const doc = readFileSync(new URL("../../hardware/PROTOCOL.md", import.meta.url), "utf8");
+    const s32 = doc.slice(doc.indexOf("### 3.2"), doc.indexOf("### 3.3"));
+    const rows = [...s32.matchAll(/^\| (0x[0-9A-F]{2}) \| (\w+) +\| [^|]+\| (.*?) +\|$/gm)];
+    expect(rows.map((r) => r[2]).sort()).toEqual([...names].sort());
+    for (const [, type, name, fields] of rows) {
+      const n = name as MessageTypeName;
+      expect(Number(type), n).toBe(MessageType[n]);
+      if (n !== "Error")
+        expect(
+          [...fields!.matchAll(/0x([0-9a-f]{2}) /g)].map((m) => Number.parseInt(m[1]!, 16)),
+          n,
+        ).toEqual(LAYOUTS[n].map((f) => f.tag));
+    }
+    const s34 = doc.slice(doc.indexOf("### 3.4"), doc.indexOf("### 3.5"));
+    const errorRows = [...s34.matchAll(/^\| (0x[0-9A-F]{2}) +\| (\w+) +\|/gm)].map((r) => [
+      Number(r[1]),
+      r[2],
+    ]);
+    expect(errorRows).toEqual(LAYOUTS.Error.map((f) => [f.tag, f.key]));
   });
 });

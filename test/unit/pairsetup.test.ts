@@ -1,15 +1,16 @@
 import { describe, expect, it, vi } from "vitest";
+import { ManualClock } from "../../src/clock/index.js";
 import { generateAccessoryIdentity } from "../../src/protocol/accessory/identity.js";
 import { Accessory, type AccessoryEvent, type AccessoryOutput } from "../../src/protocol/accessory/index.js";
 import { Controller } from "../../src/protocol/controller/index.js";
-import { FakeClock, seededRandom } from "../../src/protocol/env.js";
 import { isOpenClawError, OpenClawError } from "../../src/protocol/errors.js";
 import { decodeInfo, decodeMessage, encodeMessage } from "../../src/protocol/messages/index.js";
 import type { ControllerPairSetup } from "../../src/protocol/pairsetup/controller.js";
+import { seededRandom } from "../../src/protocol/random.js";
 
 function setup(o: { slots?: number; seed?: string } = {}) {
   const random = seededRandom(o.seed ?? "pairsetup-test");
-  const clock = new FakeClock(1000);
+  const clock = new ManualClock(1000);
   const accessory = new Accessory({
     identity: generateAccessoryIdentity(random),
     profile: { name: "OpenClaw-TEST", model: "Claw 1", firmware: "1.0.0" },

@@ -3,14 +3,15 @@
  * this module's session factory, Controller pair-setup), both roles in memory, fake time.
  */
 import { describe, expect, it } from "vitest";
+import { ManualClock } from "../../src/clock/index.js";
 import { Accessory, type AccessoryLink } from "../../src/protocol/accessory/accessory.js";
 import { generateAccessoryIdentity } from "../../src/protocol/accessory/identity.js";
 import type { AccessoryEvent } from "../../src/protocol/accessory/types.js";
 import type { ControllerBond } from "../../src/protocol/controller/bond-record.js";
 import { Controller } from "../../src/protocol/controller/controller.js";
-import { FakeClock, seededRandom } from "../../src/protocol/env.js";
 import { OpenClawError } from "../../src/protocol/errors.js";
 import { decodeInfo } from "../../src/protocol/messages/info.js";
+import { seededRandom } from "../../src/protocol/random.js";
 import type { SessionClient } from "../../src/protocol/session/client.js";
 import { verifyExchange } from "../../src/protocol/verify/exchange.js";
 import { createSessionFactory, linkSessionOf } from "../../src/protocol/verify/handler.js";
@@ -18,7 +19,7 @@ import { rejection, thrown } from "../helpers/errors.js";
 
 function world(seed: string) {
   const random = seededRandom(`acc:${seed}`);
-  const clock = new FakeClock(10_000);
+  const clock = new ManualClock(10_000);
   const events: AccessoryEvent[] = [];
   const accessory = new Accessory({
     identity: generateAccessoryIdentity(random),
@@ -155,7 +156,7 @@ describe("verify and session on the real accessory", () => {
     expect(w.events.map((e) => e.type)).toContain("removed");
     const err = thrown(() => verify(w, bob));
     expect(err.code).toBe("UNKNOWN_PEER");
-    expect(err.remedy).toMatch(/forget/);
+    expect(err.remedy).toMatch(/forget the device/i);
   });
 
   it("a live session whose bond is removed from another link ends with UNKNOWN_PEER", async () => {

@@ -6,10 +6,10 @@ import {
   Spake2PlusProver,
   Spake2PlusVerifier,
 } from "../../src/protocol/crypto/spake2plus.js";
-import { seededRandom } from "../../src/protocol/env.js";
 import { OpenClawError } from "../../src/protocol/errors.js";
 import { decodeMessage, encodeMessage } from "../../src/protocol/messages/codec.js";
 import { MAX_MESSAGE } from "../../src/protocol/messages/constants.js";
+import { seededRandom } from "../../src/protocol/random.js";
 import type { AppHandler } from "../../src/protocol/session/accessory.js";
 import { SecureChannel } from "../../src/protocol/session/channel.js";
 import { encodeErrorBody } from "../../src/protocol/session/error-body.js";

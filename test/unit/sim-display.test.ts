@@ -7,7 +7,8 @@ import {
   parseCommand,
   RESET_CONFIRM_MS,
 } from "../../firmware-sim/device/events.js";
-import { checkWindowTtl, parseDuration, parseFormat, parseIntIn } from "../../firmware-sim/device/options.js";
+import { checkWindowTtl } from "../../firmware-sim/device/options.js";
+import { parseDuration, parseFormat, parseIntIn } from "../../src/cli/args.js";
 
 describe("device display", () => {
   it("counts down from the device clock and never shows 0:00 while the code works", () => {

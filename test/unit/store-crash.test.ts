@@ -9,6 +9,7 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { type ChildEvent, killAll, spawnProgram } from "../../rig/proc.js";
 import { ManualClock } from "../../src/clock/index.js";
 import { AuditLog, readAudit } from "../../src/store/audit-log.js";
 import { BondStore } from "../../src/store/bond-store.js";
@@ -16,7 +17,6 @@ import { resolvePaths } from "../../src/store/paths.js";
 import { lockStateDir } from "../../src/store/state-dir.js";
 import { idHex, sampleBond } from "../../src/store/testing.js";
 import { expectedAfter, summarise } from "../fixtures/store-steps.js";
-import { type ChildEvent, killAll, spawnProgram } from "../helpers/proc.js";
 
 interface Durable extends ChildEvent {
   type: "durable";

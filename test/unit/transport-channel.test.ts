@@ -1,13 +1,13 @@
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
+import { ManualClock } from "../../src/clock/index.js";
 import { isOpenClawError, type OpenClawError } from "../../src/protocol/errors.js";
 import { MessageChannel, type MessageChannelOptions } from "../../src/transport/channel.js";
 import { decodeFrame, encodeAck, maxFrameForMtu, segmentMessage } from "../../src/transport/frame.js";
 import { createMemoryLinkPair, type MemoryLinkPair } from "../../src/transport/memory-link.js";
-import { ManualTimers } from "../../src/transport/timers.js";
 import { rejection } from "../helpers/errors.js";
 
-/** Lets promise continuations (the channel's write chain) run; no timers involved. */
+/** Lets promise continuations (the channel's write chain) run; no clock involved. */
 const settle = () => new Promise<void>((r) => setImmediate(r));
 
 /** Delivers frames until both directions are quiet. */
@@ -23,14 +23,14 @@ async function run(pair: MemoryLinkPair): Promise<void> {
 }
 
 function setup(mtu = 23, opts: MessageChannelOptions = {}) {
-  const timers = new ManualTimers();
+  const clock = new ManualClock();
   const pair = createMemoryLinkPair(maxFrameForMtu(mtu));
-  const a = new MessageChannel(pair.a, { timers, ...opts });
-  const b = new MessageChannel(pair.b, { timers, ...opts });
+  const a = new MessageChannel(pair.a, { clock, ...opts });
+  const b = new MessageChannel(pair.b, { clock, ...opts });
   const errors: { a: OpenClawError[]; b: OpenClawError[] } = { a: [], b: [] };
   a.onError((e) => errors.a.push(e));
   b.onError((e) => errors.b.push(e));
-  return { timers, pair, a, b, errors };
+  return { clock, pair, a, b, errors };
 }
 
 function codeOf(err: unknown): string | undefined {
@@ -67,7 +67,7 @@ describe("MessageChannel", () => {
         fc.integer({ min: 1, max: 16 }),
         fc.array(fc.boolean(), { minLength: 1, maxLength: 64 }),
         async (messages, mtu, window, schedule) => {
-          const { pair, a, b, timers } = setup(mtu, { window });
+          const { pair, a, b, clock } = setup(mtu, { window });
           // Data frames a handed to the link minus those b's delivered acks cover: a's frames in flight.
           const maxFrame = maxFrameForMtu(mtu);
           let acked = 0;
@@ -98,7 +98,7 @@ describe("MessageChannel", () => {
           await Promise.all(sends);
           expect(received).toEqual(messages);
           expect(maxInFlight).toBeLessThanOrEqual(window);
-          expect(timers.size).toBe(0);
+          expect(clock.size).toBe(0);
           a.close();
           b.close();
         },
@@ -108,12 +108,16 @@ describe("MessageChannel", () => {
   });
 
   it("a receive that waits too long says what timed out", async () => {
-    const { a, timers } = setup();
+    const { a, clock } = setup();
     open.push(a);
     const p = a.receive(5000, "the device's pair-setup challenge");
-    timers.advance(4999);
+    // a leaked or stuck timer shows by name
+    expect(clock.pending()).toEqual([
+      { name: "transport.receive: the device's pair-setup challenge", dueInMs: 5000 },
+    ]);
+    clock.advance(4999);
     await settle();
-    timers.advance(1);
+    clock.advance(1);
     const err = await rejection(p);
     expect(err.code).toBe("TIMEOUT");
     expect(err.details).toEqual({ what: "the device's pair-setup challenge", afterMs: 5000 });
@@ -121,17 +125,18 @@ describe("MessageChannel", () => {
   });
 
   it("a message that stops half way times out reassembly and resets the channel", async () => {
-    const { pair, a, b, timers, errors } = setup(23, { reassemblyTimeoutMs: 3000 });
+    const { pair, a, b, clock, errors } = setup(23, { reassemblyTimeoutMs: 3000 });
     open.push(a, b);
     const waiting = rejection(b.receive(60_000, "request"));
     // a peer that sends the first frame of a 100-byte message and then goes quiet
     await pair.a.sendFrame(segmentMessage(new Uint8Array(100), 20, 0)[0]!);
     pair.step("a");
-    timers.advance(3000);
+    clock.advance(3000);
     const err = await waiting;
     expect(err.code).toBe("TIMEOUT");
     expect(err.details).toMatchObject({ what: "receiving the rest of a message from the peer" });
     expect(errors.b.map((e) => e.code)).toEqual(["TIMEOUT"]);
+    expect(clock.pending().map((t) => t.name)).toContain("transport.reset");
     // b sent RESET; a answers RESET|ACK and both start over from sequence 0
     await run(pair);
     const ok = b.receive(1000, "next");
@@ -140,12 +145,13 @@ describe("MessageChannel", () => {
   });
 
   it("acks that never come time out the send", async () => {
-    const { pair, a, timers } = setup(23, { ackTimeoutMs: 2000 });
+    const { pair, a, clock } = setup(23, { ackTimeoutMs: 2000 });
     open.push(a);
     const p = rejection(a.send(new Uint8Array(10)));
     await settle();
     expect(pair.pending("a")).toBe(1); // nobody answers on side b
-    timers.advance(2000);
+    expect(clock.pending().map((t) => t.name)).toEqual(["transport.ack"]);
+    clock.advance(2000);
     const err = await p;
     expect(err.code).toBe("TIMEOUT");
     expect(err.details).toMatchObject({ what: "the peer acknowledging frames", afterMs: 2000 });
@@ -244,7 +250,7 @@ describe("MessageChannel", () => {
   });
 
   it("carries on alone if the peer never answers a reset", async () => {
-    const { pair, b, timers } = setup(23, { resetTimeoutMs: 500 });
+    const { pair, b, clock } = setup(23, { resetTimeoutMs: 500 });
     open.push(b);
     pair.inject("a", Uint8Array.of(0xff, 0));
     pair.step("a");
@@ -252,10 +258,10 @@ describe("MessageChannel", () => {
     const s = rejection(b.send(Uint8Array.of(1)));
     await settle();
     expect(pair.log.filter((l) => l.from === "b" && l.frame[0] !== 0x10)).toHaveLength(0);
-    timers.advance(500);
+    clock.advance(500);
     await settle();
     expect(pair.log.some((l) => l.from === "b" && l.frame[0] === 0xc0)).toBe(true);
-    timers.advance(10_000);
+    clock.advance(10_000);
     expect((await s).code).toBe("TIMEOUT");
   });
 
@@ -288,7 +294,7 @@ describe("MessageChannel", () => {
           { maxLength: 3 },
         ),
         async (messages, mtu, faults) => {
-          const { pair, a, b, timers } = setup(mtu);
+          const { pair, a, b, clock } = setup(mtu);
           const count = { a: 0, b: 0 };
           pair.intercept((from, f) => {
             const n = count[from]++;
@@ -317,7 +323,7 @@ describe("MessageChannel", () => {
           // Deliver, and let every timeout (ack, reassembly, reset) fire, until all is quiet.
           for (let round = 0; round < 6; round++) {
             await run(pair);
-            timers.advance(11_000);
+            clock.advance(11_000);
           }
           await run(pair);
           await Promise.all(ops);
@@ -336,12 +342,12 @@ describe("MessageChannel", () => {
           for (let attempt = 0; attempt < 2 && !delivered; attempt++) {
             const s2 = a.send(last).catch((err: unknown) => expect(codeOf(err)).toBe("PROTOCOL_ERROR"));
             await run(pair);
-            timers.advance(3000);
+            clock.advance(3000);
             await run(pair);
             await s2;
           }
           expect(delivered).toBe(true);
-          expect(timers.size).toBe(0);
+          expect(clock.size).toBe(0);
           a.close();
           b.close();
         },

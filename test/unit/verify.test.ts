@@ -7,9 +7,9 @@ import type {
   OpenWindowOptions,
 } from "../../src/protocol/accessory/types.js";
 import { generateKeyPair } from "../../src/protocol/crypto/noise.js";
-import { seededRandom } from "../../src/protocol/env.js";
 import { decodeMessage, encodeMessage } from "../../src/protocol/messages/codec.js";
 import type { SessionMessage, VerifyStart } from "../../src/protocol/messages/schema.js";
+import { seededRandom } from "../../src/protocol/random.js";
 import { SessionClient } from "../../src/protocol/session/client.js";
 import {
   addBond,

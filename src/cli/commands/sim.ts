@@ -8,15 +8,9 @@ import { connect } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Command, Option } from "commander";
-import {
-  checkWindowTtl,
-  DEFAULTS,
-  type DeviceOptions,
-  parseDuration,
-  parseFormat,
-  parseIntIn,
-} from "../../../firmware-sim/device/options.js";
+import { checkWindowTtl, DEFAULTS, type DeviceOptions } from "../../../firmware-sim/device/options.js";
 import { isOpenClawError, OpenClawError } from "../../protocol/errors.js";
+import { parseDuration, parseFormat, parseIntIn } from "../args.js";
 
 /**
  * With no --hci and no kernel adapter the sim brings its own virtual radio (or joins one a previous sim
@@ -215,7 +209,7 @@ async function runSim(options: DeviceOptions, timeScale: number, air?: LocalAir)
         : { code: "INTERNAL", message: err instanceof Error ? err.message : String(err) };
       process.stdout.write(`${JSON.stringify({ type: "error", ...e })}\n`);
     }
-    const { reportError } = await import("../main.js");
+    const { reportError } = await import("../report.js");
     code = reportError(err);
   }
   await air?.close(); // removes the socket file

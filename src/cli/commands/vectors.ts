@@ -9,6 +9,7 @@ import {
   type VectorResult,
   type VectorTotals,
 } from "../../vectors/index.js";
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "../report.js";
 
 /**
  * `openclaw vectors check FILE...`: one line per file, failing vectors and what differed underneath,
@@ -18,8 +19,6 @@ import {
 
 type FileOutcome = { file: string; results: VectorResult[] } | { file: string; error: string };
 
-const EXIT_FAILED = 1;
-const EXIT_BAD_FILE = 2;
 const SHOWN_SKIP_NAMES = 3;
 
 /**
@@ -147,8 +146,9 @@ export async function runVectorsCheck(
     printHuman(outcomes, opts.verbose === true, out);
     out(totalsLine(totals));
   }
-  if (outcomes.some((o) => "error" in o)) return EXIT_BAD_FILE;
-  return totals.failed > 0 ? EXIT_FAILED : 0;
+  // a file that is not a vector file is a bad argument (usage); a vector that fails is a failure
+  if (outcomes.some((o) => "error" in o)) return EXIT_USAGE;
+  return totals.failed > 0 ? EXIT_FAILURE : EXIT_OK;
 }
 
 export function registerVectors(program: Command): void {

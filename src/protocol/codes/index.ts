@@ -3,8 +3,9 @@
  * The canonical form is what both sides feed to SPAKE2+: "123456" for a passkey, the 8 data symbols and
  * the check symbol ("7K4Q92XMJ") for a long code. Errors never carry the typed text.
  */
-import type { RandomBytes } from "../env.js";
+
 import { OpenClawError } from "../errors.js";
+import type { RandomBytes } from "../random.js";
 import { displayLong, generateLong, normaliseLong } from "./long.js";
 import { displayPasskey, generatePasskey, normalisePasskey } from "./passkey.js";
 
@@ -47,5 +48,12 @@ export function codePassword(canonical: string): Uint8Array {
   return Uint8Array.from(canonical, (c) => c.charCodeAt(0));
 }
 
-export { CHECK_ALPHABET, DATA_ALPHABET, isTrivialLongData, LONG_PREFIX, trivialLongData } from "./long.js";
+export {
+  CHECK_ALPHABET,
+  DATA_ALPHABET,
+  isTrivialLongData,
+  LONG_PREFIX,
+  trivialLongData,
+  UNGENERATED_CHECK_SYMBOLS,
+} from "./long.js";
 export { isTrivialPasskey, PASSKEY_ACCEPT_BOUND, trivialPasskeys } from "./passkey.js";

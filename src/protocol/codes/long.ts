@@ -3,16 +3,20 @@
  * `7K4Q92XMJ`, shown `OCL-7K4Q-92XM-J`.
  *
  * Generation takes 5 random bytes per draw as a 40-bit big-endian integer and writes it as 8 symbols of
- * 5 bits each: a bijection between draws and data strings, so there is no bias to remove. Only trivial
- * data strings are redrawn (see isTrivialLongData).
+ * 5 bits each: a bijection between draws and data strings. A draw is redrawn when its data is trivial
+ * (see isTrivialLongData) or when its check symbol would be one of `*~$=U` (check values 32..36): those
+ * look like a display glitch and are special to shells. Rejection keeps the result uniform over every
+ * accepted code (no modulo bias); it costs 5 of 37 codes (log2(37/32) ≈ 0.21 bits of 40). The check
+ * scheme itself is unchanged, so a typed code ending in one of them still validates.
  *
  * Worked check symbol, by hand, for 7K4Q92XM (values 7 19 4 23 9 2 29 20), r ← (32·r + v) mod 37:
  *   7 → 243 mod 37 = 21 → 676 mod 37 = 10 → 343 mod 37 = 10 → 329 mod 37 = 33
  *     → 1058 mod 37 = 22 → 733 mod 37 = 30 → 980 mod 37 = 18 = "J".
  * So OCL-7K4Q-92XM-J is valid, and OCL-7K4Q-92XM-R (the example in DESIGN.md) has a bad check symbol.
  */
-import type { RandomBytes } from "../env.js";
+
 import { OpenClawError } from "../errors.js";
+import type { RandomBytes } from "../random.js";
 import { cleanInput } from "./clean.js";
 import {
   CHECK_ALPHABET,
@@ -57,13 +61,21 @@ export function trivialLongData(): string[] {
   return [...out].sort();
 }
 
-/** One draw: 5 bytes → data symbols + check symbol, or undefined when the draw is trivial. */
+/** Check symbols never generated (values 32..36): they read as glitches and are shell-special. */
+export const UNGENERATED_CHECK_SYMBOLS = CHECK_ALPHABET.slice(DATA_ALPHABET.length);
+
+/**
+ * One draw: 5 bytes → data symbols + check symbol, or undefined when the draw is rejected (trivial
+ * data, or a check symbol from UNGENERATED_CHECK_SYMBOLS).
+ */
 export function longFromDraw(bytes: Uint8Array): string | undefined {
   if (bytes.length !== LONG_DRAW_BYTES) throw new RangeError("a long-code draw is 5 bytes");
   let v = 0;
   for (const b of bytes) v = v * 256 + b;
   const data = encodeBase32(v, LONG_DATA_LENGTH);
-  return isTrivialLongData(data) ? undefined : data + checkSymbol(data);
+  const check = checkSymbol(data);
+  if (isTrivialLongData(data) || UNGENERATED_CHECK_SYMBOLS.includes(check)) return undefined;
+  return data + check;
 }
 
 const MAX_DRAWS = 1000;

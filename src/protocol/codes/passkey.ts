@@ -9,8 +9,9 @@
  * 777 216 / 2^24 ≈ 4.6 %) and 3 fresh bytes are drawn. A trivial passkey is discarded the same way,
  * which keeps the result uniform over the rest.
  */
-import type { RandomBytes } from "../env.js";
+
 import { OpenClawError } from "../errors.js";
+import type { RandomBytes } from "../random.js";
 import { cleanInput } from "./clean.js";
 import { mapLookAlikes } from "./crockford.js";
 

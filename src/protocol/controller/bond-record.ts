@@ -11,7 +11,8 @@
  */
 import { z } from "zod";
 import type { KeyPair, Role } from "../accessory/types.js";
-import { bytesToHex, constantTimeEqual, hexToBytes } from "../crypto/primitives.js";
+import { toHex as bytesToHex, fromHex as hexToBytes } from "../bytes.js";
+import { constantTimeEqual } from "../crypto/primitives.js";
 import { OpenClawError, protocolError } from "../errors.js";
 import {
   CONTROLLER_ID_LEN,

@@ -1,5 +1,5 @@
-import type { RandomBytes } from "../env.js";
 import { protocolError } from "../errors.js";
+import type { RandomBytes } from "../random.js";
 import {
   AEAD_KEY_LEN,
   AEAD_TAG_LEN,

@@ -54,15 +54,6 @@ export function utf8(s: string): Uint8Array {
   return new TextEncoder().encode(s);
 }
 
-export function bytesToHex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
-}
-
-export function hexToBytes(hex: string): Uint8Array {
-  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) throw new TypeError("not a hex string");
-  return new Uint8Array(Buffer.from(hex, "hex"));
-}
-
 // ---- ChaCha20-Poly1305 (RFC 8439) with the Noise nonce layout ----
 
 export const AEAD_KEY_LEN = 32;

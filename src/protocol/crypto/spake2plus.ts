@@ -1,16 +1,9 @@
 import { pbkdf2Sync } from "node:crypto";
 import { p256 } from "@noble/curves/nist.js";
-import type { RandomBytes } from "../env.js";
+import { fromHex, toHex } from "../bytes.js";
 import { OpenClawError, protocolError } from "../errors.js";
-import {
-  concatBytes,
-  constantTimeEqual,
-  hexToBytes,
-  hkdfSha256,
-  hmacSha256,
-  sha256,
-  utf8,
-} from "./primitives.js";
+import type { RandomBytes } from "../random.js";
+import { concatBytes, constantTimeEqual, hkdfSha256, hmacSha256, sha256, utf8 } from "./primitives.js";
 
 /**
  * SPAKE2+ (RFC 9383), ciphersuite P256-SHA256-HKDF-SHA256-HMAC-SHA256, cofactor h = 1.
@@ -52,11 +45,11 @@ const SHARED_KEY_INFO = utf8("SharedKey");
 // ---- scalars and points ----
 
 function bytesToBigInt(b: Uint8Array): bigint {
-  return b.length === 0 ? 0n : BigInt(`0x${Buffer.from(b).toString("hex")}`);
+  return b.length === 0 ? 0n : BigInt(`0x${toHex(b)}`);
 }
 
 function bigIntTo32(n: bigint): Uint8Array {
-  return hexToBytes(n.toString(16).padStart(SCALAR_LEN * 2, "0"));
+  return fromHex(n.toString(16).padStart(SCALAR_LEN * 2, "0"));
 }
 
 function invalidArgument(detail: string): OpenClawError<"INVALID_ARGUMENT"> {

@@ -4,51 +4,28 @@
  * OpenClawError (PROTOCOL_ERROR, or VERSION_MISMATCH for a well-formed header of another version).
  */
 import { encodeTlv } from "../codec/tlv.js";
-import { CATALOGUE, OpenClawError, protocolError } from "../errors.js";
+import { OpenClawError, protocolError } from "../errors.js";
+import { MAX_MESSAGE, MESSAGE_HEADER, PROTOCOL_VERSION } from "./constants.js";
+import { type FieldSpec, readFields, writeFields } from "./fields.js";
 import {
-  MAX_MESSAGE,
-  MESSAGE_HEADER,
+  type FieldDef,
+  MESSAGE_TABLE,
+  type Message,
+  MessageSchemas,
   MessageType,
   type MessageTypeName,
-  PROTOCOL_VERSION,
-} from "./constants.js";
-import { type FieldSpec, readFields, writeFields } from "./fields.js";
-import { EXPIRY_REASON_WIRE, type Message, MessageSchemas } from "./schema.js";
+} from "./schema.js";
 
-const f = (tag: number, key: string, kind: FieldSpec["kind"]): FieldSpec => ({ tag, key, kind });
+const NAMES = Object.keys(MESSAGE_TABLE) as MessageTypeName[];
+const fieldsOf = (type: MessageTypeName) =>
+  Object.entries(MESSAGE_TABLE[type].fields as Record<string, FieldDef>);
 
-/** TLV tags of each message body (documented byte by byte in hardware/PROTOCOL.md). */
-export const LAYOUTS: Record<MessageTypeName, readonly FieldSpec[]> = {
-  PairSetupStart: [
-    f(0x01, "controllerId", "bytes"),
-    f(0x02, "windowNonce", "bytes"),
-    f(0x03, "shareP", "bytes"),
-  ],
-  PairSetupChallenge: [f(0x01, "shareV", "bytes"), f(0x02, "confirmV", "bytes")],
-  PairSetupFinish: [f(0x01, "confirmP", "bytes"), f(0x02, "sealed", "bytes")],
-  PairSetupDone: [f(0x01, "sealed", "bytes")],
-  PairSetupAbort: [f(0x01, "reason", "u8")],
-  VerifyStart: [f(0x01, "noise", "bytes")],
-  VerifyAccept: [f(0x01, "noise", "bytes")],
-  Session: [f(0x01, "flags", "u8"), f(0x02, "ciphertext", "bytes")],
-  Error: [
-    f(0x01, "code", "u8"),
-    f(0x02, "attemptsLeft", "u8"),
-    f(0x03, "retryAfterMs", "u32"),
-    f(0x04, "slots", "u8"),
-    f(0x05, "reason", "u8"),
-    f(0x06, "detail", "utf8"),
-    f(0x07, "version", "u8"),
-    f(0x08, "command", "utf8"),
-    f(0x09, "role", "utf8"),
-    f(0x0a, "what", "utf8"),
-    f(0x0b, "afterMs", "u32"),
-  ],
-};
+/** TLV layout of each message body, from the message table (documented byte by byte in hardware/PROTOCOL.md). */
+export const LAYOUTS = Object.fromEntries(
+  NAMES.map((n) => [n, fieldsOf(n).map(([key, f]): FieldSpec => ({ tag: f.tag, key, kind: f.kind }))]),
+) as unknown as Record<MessageTypeName, readonly FieldSpec[]>;
 
-const TYPE_BY_WIRE = new Map<number, MessageTypeName>(
-  (Object.keys(MessageType) as MessageTypeName[]).map((name) => [MessageType[name], name]),
-);
+const TYPE_BY_WIRE = new Map<number, MessageTypeName>(NAMES.map((name) => [MessageType[name], name]));
 
 /** Decodes and validates one protocol message. Throws OpenClawError only. */
 export function decodeMessage(input: Uint8Array): Message {
@@ -79,10 +56,9 @@ export function decodeMessage(input: Uint8Array): Message {
  */
 export function encodeMessage(message: Message): Uint8Array {
   const record: Record<string, unknown> = { ...message };
-  if (message.type === "PairSetupAbort") record.reason = CATALOGUE[message.reason].wire;
-  if (message.type === "Error") {
-    record.code = CATALOGUE[message.code].wire;
-    if (message.reason !== undefined) record.reason = EXPIRY_REASON_WIRE[message.reason];
+  // Values that are names in a message and numbers on the wire (error codes, expiry reasons).
+  for (const [key, f] of fieldsOf(message.type)) {
+    if (f.toWire && record[key] !== undefined) record[key] = f.toWire(record[key] as never);
   }
   const check = MessageSchemas[message.type].safeParse(record);
   if (!check.success) {

@@ -11,20 +11,7 @@ export const MAX_MESSAGE = 2048;
 /** Bytes before the TLV body. */
 export const MESSAGE_HEADER = 2;
 
-/** The closed set of message types. Anything else is a protocol error. */
-export const MessageType = {
-  PairSetupStart: 0x01,
-  PairSetupChallenge: 0x02,
-  PairSetupFinish: 0x03,
-  PairSetupDone: 0x04,
-  PairSetupAbort: 0x05,
-  VerifyStart: 0x10,
-  VerifyAccept: 0x11,
-  Session: 0x20,
-  Error: 0x7f,
-} as const;
-
-export type MessageTypeName = keyof typeof MessageType;
+// The message types and their fields: MESSAGE_TABLE in ./schema.ts.
 
 export const DEVICE_ID_LEN = 8;
 export const CONTROLLER_ID_LEN = 16;

@@ -1,19 +1,21 @@
 /**
- * The decoded form of every protocol message, and the zod schemas that validate it at the boundary:
- * exact lengths of ids, points, MACs and keys, ranges of counters, bounded strings. A decoded message
- * that passes its schema is safe to hand to a state machine.
+ * Every protocol message, defined once (MESSAGE_TABLE): type byte, and per field its TLV tag, wire kind
+ * and the zod schema that validates it at the boundary (exact lengths of ids, points, MACs and keys,
+ * ranges of counters, bounded strings). The codec's layouts, MessageType, the schemas and the decoded
+ * types derive from it. A decoded message that passes its schema is safe to hand to a state machine.
  */
 import { z } from "zod";
-import { type ErrorCode, errorCodeFromWire } from "../errors.js";
+import { CATALOGUE, type ErrorCode, errorCodeFromWire } from "../errors.js";
 import {
   AEAD_TAG_LEN,
   CONFIRM_LEN,
   CONTROLLER_ID_LEN,
   MAX_MESSAGE,
-  type MessageTypeName,
+  MESSAGE_HEADER,
   P256_POINT_LEN,
   WINDOW_NONCE_LEN,
 } from "./constants.js";
+import type { FieldKind } from "./fields.js";
 
 const anyBytes = () => z.custom<Uint8Array>((v) => v instanceof Uint8Array, { message: "must be bytes" });
 
@@ -45,63 +47,127 @@ const expiryReason = z
 
 /** Noise KK handshake messages: at least an ephemeral key and an AEAD tag. */
 const NOISE_HANDSHAKE_MIN = 32 + AEAD_TAG_LEN;
-const BODY_MAX = MAX_MESSAGE - 2 - 3;
+/** A body's one TLV item at most: the message less its header and one item header (tag u8, length u16). */
+const BODY_MAX = MAX_MESSAGE - MESSAGE_HEADER - 3;
 
 export const MAX_ERROR_TEXT = 120;
 
-export const MessageSchemas = {
-  PairSetupStart: z.object({
-    type: z.literal("PairSetupStart"),
-    controllerId: bytes(CONTROLLER_ID_LEN),
-    windowNonce: bytes(WINDOW_NONCE_LEN),
-    shareP: bytes(P256_POINT_LEN),
-  }),
-  PairSetupChallenge: z.object({
-    type: z.literal("PairSetupChallenge"),
-    shareV: bytes(P256_POINT_LEN),
-    confirmV: bytes(CONFIRM_LEN),
-  }),
-  PairSetupFinish: z.object({
-    type: z.literal("PairSetupFinish"),
-    confirmP: bytes(CONFIRM_LEN),
-    sealed: bytesBetween(AEAD_TAG_LEN + 1, 1024),
-  }),
-  PairSetupDone: z.object({
-    type: z.literal("PairSetupDone"),
-    sealed: bytesBetween(AEAD_TAG_LEN + 1, 1024),
-  }),
-  PairSetupAbort: z.object({
-    type: z.literal("PairSetupAbort"),
-    reason: wireErrorCode,
-  }),
-  VerifyStart: z.object({
-    type: z.literal("VerifyStart"),
-    noise: bytesBetween(NOISE_HANDSHAKE_MIN, BODY_MAX),
-  }),
-  VerifyAccept: z.object({
-    type: z.literal("VerifyAccept"),
-    noise: bytesBetween(NOISE_HANDSHAKE_MIN, BODY_MAX),
-  }),
-  Session: z.object({
-    type: z.literal("Session"),
-    flags: uint(0xff),
-    ciphertext: bytesBetween(AEAD_TAG_LEN, BODY_MAX - 4),
-  }),
-  Error: z.object({
-    type: z.literal("Error"),
-    code: wireErrorCode,
-    attemptsLeft: uint(0xff).optional(),
-    retryAfterMs: uint(0xffffffff).optional(),
-    slots: uint(0xff).optional(),
-    reason: expiryReason.optional(),
-    detail: z.string().max(MAX_ERROR_TEXT).optional(),
-    version: uint(0xff).optional(),
-    command: z.string().max(32).optional(),
-    role: z.string().max(16).optional(),
-    what: z.string().max(MAX_ERROR_TEXT).optional(),
-    afterMs: uint(0xffffffff).optional(),
-  }),
-} as const satisfies Record<MessageTypeName, z.ZodType>;
+/**
+ * One field of a message body: its TLV tag, its wire kind (how fields.ts reads and writes the value),
+ * the schema that validates the decoded wire value (and may turn it into the message's value: a wire
+ * error code into its name), and, where the two differ, how the message's value goes back to the wire.
+ */
+export interface FieldDef<S extends z.ZodType = z.ZodType> {
+  readonly tag: number;
+  readonly kind: FieldKind;
+  readonly schema: S;
+  readonly toWire?: (value: NonNullable<z.output<S>>) => number;
+}
+
+function field<S extends z.ZodType>(
+  tag: number,
+  kind: FieldKind,
+  schema: S,
+  toWire?: (value: NonNullable<z.output<S>>) => number,
+): FieldDef<S> {
+  return toWire ? { tag, kind, schema, toWire } : { tag, kind, schema };
+}
+
+const wireOf = (code: ErrorCode): number => CATALOGUE[code].wire ?? -1;
+
+/**
+ * THE definition of protocol v1's messages (hardware/PROTOCOL.md §3.2–3.4): each message's type byte
+ * and its fields in ascending tag order. The codec's layouts, the zod schemas, the decoded types and
+ * MessageType all derive from this table; nothing else lists a tag.
+ */
+export const MESSAGE_TABLE = {
+  PairSetupStart: {
+    type: 0x01,
+    fields: {
+      controllerId: field(0x01, "bytes", bytes(CONTROLLER_ID_LEN)),
+      windowNonce: field(0x02, "bytes", bytes(WINDOW_NONCE_LEN)),
+      shareP: field(0x03, "bytes", bytes(P256_POINT_LEN)),
+    },
+  },
+  PairSetupChallenge: {
+    type: 0x02,
+    fields: {
+      shareV: field(0x01, "bytes", bytes(P256_POINT_LEN)),
+      confirmV: field(0x02, "bytes", bytes(CONFIRM_LEN)),
+    },
+  },
+  PairSetupFinish: {
+    type: 0x03,
+    fields: {
+      confirmP: field(0x01, "bytes", bytes(CONFIRM_LEN)),
+      sealed: field(0x02, "bytes", bytesBetween(AEAD_TAG_LEN + 1, 1024)),
+    },
+  },
+  PairSetupDone: {
+    type: 0x04,
+    fields: { sealed: field(0x01, "bytes", bytesBetween(AEAD_TAG_LEN + 1, 1024)) },
+  },
+  PairSetupAbort: {
+    type: 0x05,
+    fields: { reason: field(0x01, "u8", wireErrorCode, wireOf) },
+  },
+  VerifyStart: {
+    type: 0x10,
+    fields: { noise: field(0x01, "bytes", bytesBetween(NOISE_HANDSHAKE_MIN, BODY_MAX)) },
+  },
+  VerifyAccept: {
+    type: 0x11,
+    fields: { noise: field(0x01, "bytes", bytesBetween(NOISE_HANDSHAKE_MIN, BODY_MAX)) },
+  },
+  Session: {
+    type: 0x20,
+    fields: {
+      flags: field(0x01, "u8", uint(0xff)),
+      ciphertext: field(0x02, "bytes", bytesBetween(AEAD_TAG_LEN, BODY_MAX - 4)),
+    },
+  },
+  Error: {
+    type: 0x7f,
+    fields: {
+      code: field(0x01, "u8", wireErrorCode, wireOf),
+      attemptsLeft: field(0x02, "u8", uint(0xff).optional()),
+      retryAfterMs: field(0x03, "u32", uint(0xffffffff).optional()),
+      slots: field(0x04, "u8", uint(0xff).optional()),
+      reason: field(0x05, "u8", expiryReason.optional(), (r) => EXPIRY_REASON_WIRE[r]),
+      detail: field(0x06, "utf8", z.string().max(MAX_ERROR_TEXT).optional()),
+      version: field(0x07, "u8", uint(0xff).optional()),
+      command: field(0x08, "utf8", z.string().max(32).optional()),
+      role: field(0x09, "utf8", z.string().max(16).optional()),
+      what: field(0x0a, "utf8", z.string().max(MAX_ERROR_TEXT).optional()),
+      afterMs: field(0x0b, "u32", uint(0xffffffff).optional()),
+    },
+  },
+} as const;
+
+type Table = typeof MESSAGE_TABLE;
+export type MessageTypeName = keyof Table;
+type Fields<K extends MessageTypeName> = Table[K]["fields"];
+type Shape<K extends MessageTypeName> = { type: z.ZodLiteral<K> } & {
+  [F in keyof Fields<K>]: Fields<K>[F] extends FieldDef<infer S> ? S : never;
+};
+
+const NAMES = Object.keys(MESSAGE_TABLE) as MessageTypeName[];
+
+/** The closed set of message types and their type bytes. Anything else is a protocol error. */
+export const MessageType = Object.fromEntries(NAMES.map((n) => [n, MESSAGE_TABLE[n].type])) as {
+  readonly [K in MessageTypeName]: Table[K]["type"];
+};
+
+function schemaOf<K extends MessageTypeName>(name: K): z.ZodObject<Shape<K>> {
+  const fields = MESSAGE_TABLE[name].fields as Record<string, FieldDef>;
+  const shape = Object.fromEntries(Object.entries(fields).map(([key, f]) => [key, f.schema]));
+  return z.object({ type: z.literal(name), ...shape }) as unknown as z.ZodObject<Shape<K>>;
+}
+
+/** Validates a decoded body (wire values) and gives the message; the codec applies it both ways. */
+export const MessageSchemas = Object.fromEntries(NAMES.map((n) => [n, schemaOf(n)])) as {
+  readonly [K in MessageTypeName]: z.ZodObject<Shape<K>>;
+};
 
 type Out<K extends MessageTypeName> = z.output<(typeof MessageSchemas)[K]>;
 

@@ -20,11 +20,11 @@ import type {
   Role,
 } from "../accessory/types.js";
 import { Spake2PlusVerifier } from "../crypto/spake2plus.js";
-import type { RandomBytes } from "../env.js";
 import { isOpenClawError, OpenClawError, protocolError } from "../errors.js";
 import { encodeMessage } from "../messages/codec.js";
 import { errorToMessage } from "../messages/errors.js";
 import type { ErrorMessage, PairSetupAbort, PairSetupFinish, PairSetupStart } from "../messages/schema.js";
+import type { RandomBytes } from "../random.js";
 import type { PairingWindow } from "../window/window.js";
 import { drawScalar, openControllerInfo, sealAccessoryInfo, setupContext, setupKeys } from "./keys.js";
 

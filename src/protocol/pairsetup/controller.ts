@@ -14,12 +14,12 @@ import { codePassword, normaliseCode } from "../codes/index.js";
 import type { ControllerBond } from "../controller/bond-record.js";
 import { generateKeyPair } from "../crypto/noise.js";
 import { deriveW0W1, Spake2PlusProver } from "../crypto/spake2plus.js";
-import type { RandomBytes } from "../env.js";
 import { isOpenClawError, OpenClawError, protocolError } from "../errors.js";
 import { decodeMessage, encodeMessage } from "../messages/codec.js";
 import { CONTROLLER_ID_LEN } from "../messages/constants.js";
 import { errorToMessage, messageToError } from "../messages/errors.js";
 import type { AccessoryInfo } from "../messages/info.js";
+import type { RandomBytes } from "../random.js";
 import { drawScalar, openAccessoryInfo, sealControllerInfo, setupContext, setupKeys } from "./keys.js";
 
 export interface ControllerPairSetupOptions {

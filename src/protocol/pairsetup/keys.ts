@@ -7,16 +7,16 @@ import { p256 } from "@noble/curves/nist.js";
 import type { Role } from "../accessory/types.js";
 import { decodeTlv, encodeTlv, readUtf8, u8, utf8 } from "../codec/tlv.js";
 import { chachaPolyDecrypt, chachaPolyEncrypt, concatBytes, hkdfSha256 } from "../crypto/primitives.js";
-import type { RandomBytes } from "../env.js";
 import { protocolError } from "../errors.js";
 import {
   MAX_TEXT,
-  MessageType,
   PROTOCOL_NAME,
   PROTOCOL_VERSION,
   TAG_KEY_LEN,
   X25519_KEY_LEN,
 } from "../messages/constants.js";
+import { MessageType } from "../messages/schema.js";
+import type { RandomBytes } from "../random.js";
 
 /** SPAKE2+ context: "OpenClaw-Pair/1" || device id (8) || window nonce (16). */
 export function setupContext(deviceId: Uint8Array, windowNonce: Uint8Array): Uint8Array {

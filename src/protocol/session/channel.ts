@@ -8,12 +8,13 @@
  * Any failure ends the session for good (state "closed"); there is no resynchronisation in v1.
  */
 
+import type { Clock } from "../../clock/clock.js";
 import type { CipherState } from "../crypto/noise.js";
-import type { MonotonicClock } from "../env.js";
 import { OpenClawError, protocolError } from "../errors.js";
 import { decodeMessage, encodeMessage } from "../messages/codec.js";
-import { MAX_MESSAGE, MessageType, PROTOCOL_VERSION } from "../messages/constants.js";
+import { MAX_MESSAGE, PROTOCOL_VERSION } from "../messages/constants.js";
 import type { SessionMessage } from "../messages/schema.js";
+import { MessageType } from "../messages/schema.js";
 import {
   DEFAULT_REKEY_POLICY,
   MAX_SESSION_PLAINTEXT,
@@ -41,13 +42,13 @@ function sessionAd(flags: number): Uint8Array {
 export interface SecureChannelOptions {
   send: CipherState;
   recv: CipherState;
-  clock: MonotonicClock;
+  clock: Pick<Clock, "now">;
   rekey?: RekeyPolicy;
 }
 
 export class SecureChannel {
   #state: ChannelState;
-  readonly #clock: MonotonicClock;
+  readonly #clock: Pick<Clock, "now">;
   readonly #policy: RekeyPolicy;
 
   constructor(o: SecureChannelOptions) {

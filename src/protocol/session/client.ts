@@ -7,10 +7,10 @@
 
 import { type CodeFormat, displayCode, generateCode } from "../codes/index.js";
 import { generateKeyPair, type KeyPair } from "../crypto/noise.js";
-import type { RandomBytes } from "../env.js";
 import { isOpenClawError, OpenClawError, protocolError } from "../errors.js";
 import { decodeMessage, peekType } from "../messages/codec.js";
 import { messageToError } from "../messages/errors.js";
+import type { RandomBytes } from "../random.js";
 import type { SecureChannel } from "./channel.js";
 import {
   type AppMessage,

@@ -5,8 +5,9 @@
  */
 import { type OpenClawError, protocolError } from "../errors.js";
 import { decodeMessage, encodeMessage } from "../messages/codec.js";
-import { MESSAGE_HEADER, MessageType, PROTOCOL_VERSION } from "../messages/constants.js";
+import { MESSAGE_HEADER, PROTOCOL_VERSION } from "../messages/constants.js";
 import { errorToMessage, messageToError } from "../messages/errors.js";
+import { MessageType } from "../messages/schema.js";
 
 export function encodeErrorBody(err: OpenClawError): Uint8Array {
   return encodeMessage(errorToMessage(err)).slice(MESSAGE_HEADER);

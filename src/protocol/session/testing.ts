@@ -3,12 +3,14 @@
  * factory-reset counter behind the SessionHost and verify plug points. Not the device's bond table
  * (that is src/protocol/accessory/bonds.ts); just enough state to run both roles against each other.
  */
+import type { Clock } from "../../clock/clock.js";
+import { ManualClock } from "../../clock/manual.js";
 import { generateKeyPair, type KeyPair } from "../crypto/noise.js";
-import { FakeClock, type MonotonicClock, type RandomBytes, seededRandom } from "../env.js";
 import { isOpenClawError, OpenClawError } from "../errors.js";
 import { encodeMessage } from "../messages/codec.js";
 import { CONTROLLER_ID_LEN, DEVICE_ID_LEN } from "../messages/constants.js";
 import { errorToMessage } from "../messages/errors.js";
+import { type RandomBytes, seededRandom } from "../random.js";
 import {
   type AccessoryVerifyBonds,
   type AccessoryVerifyEvent,
@@ -34,14 +36,19 @@ const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every(
 
 export class MemorySessionHost implements SessionHost, AccessoryVerifyBonds {
   readonly slots: number;
-  readonly #clock: MonotonicClock;
+  readonly #clock: Pick<Clock, "now">;
   entries: VerifyCandidate[] = [];
   shared: (SharedWindowRequest & { openedAt: number }) | undefined;
   resets = 0;
   app?: AppHandler;
   readonly #onReset: (() => void) | undefined;
 
-  constructor(o: { clock: MonotonicClock; slots?: number; app?: AppHandler; onFactoryReset?: () => void }) {
+  constructor(o: {
+    clock: Pick<Clock, "now">;
+    slots?: number;
+    app?: AppHandler;
+    onFactoryReset?: () => void;
+  }) {
     this.#clock = o.clock;
     this.slots = o.slots ?? 8;
     this.app = o.app;
@@ -115,7 +122,7 @@ export class MemorySessionHost implements SessionHost, AccessoryVerifyBonds {
 // ---- both roles wired back to back, in memory ----
 
 export interface TestDevice {
-  clock: FakeClock;
+  clock: ManualClock;
   random: RandomBytes;
   deviceId: Uint8Array;
   /** Replaced by a factory reset. */
@@ -125,7 +132,7 @@ export interface TestDevice {
 
 export function testDevice(seed: string, o: { slots?: number; app?: AppHandler } = {}): TestDevice {
   const random = seededRandom(`device:${seed}`);
-  const clock = new FakeClock(1_000);
+  const clock = new ManualClock(1_000);
   const d: TestDevice = {
     clock,
     random,
@@ -141,7 +148,7 @@ export function testDevice(seed: string, o: { slots?: number; app?: AppHandler }
 }
 
 export interface TestController {
-  clock: FakeClock;
+  clock: ManualClock;
   random: RandomBytes;
   controllerId: Uint8Array;
   keys: KeyPair;
@@ -151,7 +158,7 @@ export interface TestController {
 export function testController(seed: string): TestController {
   const random = seededRandom(`controller:${seed}`);
   return {
-    clock: new FakeClock(50_000),
+    clock: new ManualClock(50_000),
     random,
     controllerId: random(CONTROLLER_ID_LEN),
     keys: generateKeyPair(random),

@@ -5,11 +5,12 @@
  * this laptop"). A match confirms a provisional bond and opens the encrypted session.
  */
 
+import type { Clock } from "../../clock/clock.js";
 import { type CipherState, type KeyPair, NoiseKK } from "../crypto/noise.js";
-import type { MonotonicClock, RandomBytes } from "../env.js";
 import { OpenClawError, protocolError } from "../errors.js";
 import { decodeMessage, encodeMessage } from "../messages/codec.js";
 import type { VerifyStart } from "../messages/schema.js";
+import type { RandomBytes } from "../random.js";
 import { AccessorySession, type SessionBondView, type SessionHost } from "../session/accessory.js";
 import { SecureChannel } from "../session/channel.js";
 import type { RekeyPolicy } from "../session/limits.js";
@@ -98,7 +99,7 @@ export function openAccessorySession(
     identity: KeyPair;
     bonds: AccessoryVerifyBonds;
     host: SessionHost;
-    clock: MonotonicClock;
+    clock: Pick<Clock, "now">;
     random: RandomBytes;
     rekey?: RekeyPolicy;
     features?: number;

@@ -4,11 +4,12 @@
  * keys come from the ephemeral-ephemeral DH as well as the static keys.
  */
 
+import type { Clock } from "../../clock/clock.js";
 import { type KeyPair, NoiseKK } from "../crypto/noise.js";
-import type { MonotonicClock, RandomBytes } from "../env.js";
 import { protocolError } from "../errors.js";
 import { decodeMessage, encodeMessage } from "../messages/codec.js";
 import { messageToError } from "../messages/errors.js";
+import type { RandomBytes } from "../random.js";
 import { SecureChannel } from "../session/channel.js";
 import { SessionClient } from "../session/client.js";
 import type { Role } from "../session/commands.js";
@@ -62,7 +63,7 @@ export class ControllerVerify {
    * Takes the accessory's answer. Throws the reported error for an Error message (UNKNOWN_PEER: the
    * device has forgotten this laptop), PROTOCOL_ERROR when VerifyAccept does not authenticate.
    */
-  finish(message: Uint8Array, o: { clock: MonotonicClock; rekey?: RekeyPolicy }): VerifiedSession {
+  finish(message: Uint8Array, o: { clock: Pick<Clock, "now">; rekey?: RekeyPolicy }): VerifiedSession {
     const st = this.#state;
     if (st.kind !== "sent") throw protocolError("verify answer out of turn");
     this.#state = { kind: "done" };
@@ -84,7 +85,12 @@ export class ControllerVerify {
 export function openClientSession(
   verify: ControllerVerify,
   message: Uint8Array,
-  o: { clock: MonotonicClock; random: RandomBytes; send: (message: Uint8Array) => void; rekey?: RekeyPolicy },
+  o: {
+    clock: Pick<Clock, "now">;
+    random: RandomBytes;
+    send: (message: Uint8Array) => void;
+    rekey?: RekeyPolicy;
+  },
 ): { client: SessionClient; role: Role; accessoryFeatures: number } {
   const v = verify.finish(message, o);
   const client = new SessionClient({ channel: v.channel, random: o.random, send: o.send, role: v.role });

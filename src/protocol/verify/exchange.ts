@@ -4,10 +4,11 @@
  * a SessionClient on success, or the error (UNKNOWN_PEER: "this device has forgotten this laptop").
  */
 
+import type { Clock } from "../../clock/clock.js";
 import type { ControllerBond } from "../controller/bond-record.js";
 import type { ControllerExchange, ControllerStep } from "../controller/controller.js";
-import type { MonotonicClock, RandomBytes } from "../env.js";
 import { isOpenClawError, protocolError } from "../errors.js";
+import type { RandomBytes } from "../random.js";
 import type { SessionClient } from "../session/client.js";
 import type { Role } from "../session/commands.js";
 import type { RekeyPolicy } from "../session/limits.js";
@@ -23,7 +24,7 @@ export function verifyExchange(
   bond: ControllerBond,
   o: {
     random: RandomBytes;
-    clock: MonotonicClock;
+    clock: Pick<Clock, "now">;
     /** Where the session client sends its messages (the link to this device). */
     send: (message: Uint8Array) => void;
     rekey?: RekeyPolicy;

@@ -16,11 +16,12 @@ import type {
   AccessorySessionFactory,
   AccessorySessionHandler,
 } from "../accessory/types.js";
-import type { RandomBytes } from "../env.js";
+import { toHex } from "../bytes.js";
 import { isOpenClawError, OpenClawError, protocolError } from "../errors.js";
 import { encodeMessage } from "../messages/codec.js";
 import { errorToMessage } from "../messages/errors.js";
 import type { SessionMessage, VerifyStart } from "../messages/schema.js";
+import type { RandomBytes } from "../random.js";
 import type { AccessorySession, AppHandler, Peer, SessionHost } from "../session/accessory.js";
 import type { AppMessage } from "../session/commands.js";
 import type { RekeyPolicy } from "../session/limits.js";
@@ -44,7 +45,6 @@ export interface LinkSession {
   notify(message: AppMessage, now: number): AccessoryOutput;
 }
 
-const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
 const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((v, i) => v === b[i]);
 
 /** Slot usage and window state for `status`, when the core can tell (it may offer `info(now)`). */
@@ -85,7 +85,7 @@ export function coreSessionHost(
     },
     removeBond: (controllerId, by) => {
       if (!core.bonds(now()).some((b) => sameBytes(b.controllerId, controllerId))) return false;
-      sink.push(...core.removeBond(controllerId, hex(by), now()));
+      sink.push(...core.removeBond(controllerId, toHex(by), now()));
       return true;
     },
     openSharedWindow: (r) => {
@@ -182,7 +182,7 @@ class LinkHandler implements AccessorySessionHandler {
     this.#state = { kind: "session", session };
     this.#sink.push({
       type: "verified",
-      controllerId: hex(session.peer.controllerId),
+      controllerId: toHex(session.peer.controllerId),
       role: session.peer.role,
     });
     this.#o.onSession?.(this.#linkSession(session));

@@ -1,14 +1,15 @@
 /**
- * Child programs for integration tests: spawn a compiled program from dist/ in its own process group,
+ * The test rig (used by the integration tests and the bench): spawn a compiled program from dist/ in its own process group,
  * read the JSON lines it prints on stdout as typed events, send it JSON lines on stdin, and kill the whole
  * group when the test ends.
  *
- *   const dev = spawnProgram<PeripheralEvent>("test/fixtures/peripheral.js", { name: "dev1", hci: airSpec("dev1") });
+ *   const dev = spawnProgram<PeripheralEvent>("rig/programs/peripheral.js", { name: "dev1", hci: airSpec("dev1") });
  *   await dev.waitFor((e) => e.type === "advertising", 5000, "dev1 advertising");
  *   const value = await dev.call("notify", { data: "00ff" }, 2000);
  *   afterEach(() => killAll());   // every child any test started, bounded
  *
- * Conventions for the child (test/fixtures/* follow them):
+ * Conventions for the child (rig/programs/* and test/fixtures/* follow them; rig/programs/lines.ts is
+ * the child side):
  * - stdout carries one JSON object per line, each with a string `type`. Other stdout lines (a library's
  *   console.log) are kept as text, never parsed as events. stderr is kept (the last lines appear in every
  *   timeout error).
@@ -336,7 +337,7 @@ export class Child<E extends ChildEvent = ChildEvent> {
   }
 }
 
-/** Starts `program` (a path under dist/, e.g. "test/fixtures/central.js", or an absolute path). */
+/** Starts `program` (a path under dist/, e.g. "rig/programs/central.js", or an absolute path). */
 export function spawnProgram<E extends ChildEvent = ChildEvent>(
   program: string,
   opts: SpawnOptions = {},

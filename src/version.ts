@@ -1,6 +1,11 @@
+/**
+ * The package's version, read once from package.json: the CLI's --version and the simulated device's
+ * firmware string both take it from here (the simulator must not import the CLI).
+ */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { OpenClawError } from "./protocol/errors.js";
 
 /** The package root, found by walking up from this file (it runs from src/ under tests, dist/src/ when built). */
 export function packageRoot(): string {
@@ -12,7 +17,10 @@ export function packageRoot(): string {
       if (pkg.name === "openclaw-pair") return dir;
     }
     const up = dirname(dir);
-    if (up === dir) throw new Error("openclaw-pair: package.json not found above the CLI");
+    if (up === dir)
+      throw new OpenClawError("INTERNAL", {
+        detail: "openclaw-pair's package.json is missing from its install",
+      });
     dir = up;
   }
 }
