@@ -17,6 +17,8 @@ export const EVT_CMD_STATUS = 0x0f;
 
 /** Vendor command (OGF 0x3F, OCF 0x0001) naming this client to the virtual radio. */
 export const OPCODE_SET_LABEL = 0xfc01;
+/** Its status when another client holds the label (Command Disallowed); 0x12: not a valid label. */
+export const SET_LABEL_IN_USE = 0x0c;
 
 /** Header length after the type byte, and where its payload length sits. */
 const LAYOUT: Record<number, { header: number; length: (h: Buffer) => number }> = {
