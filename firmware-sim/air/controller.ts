@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import type { TimerHandle } from "../../src/clock/clock.js";
 import {
   addressToString,
   commandComplete,
@@ -13,7 +14,6 @@ import {
 } from "./hci.js";
 import type { Link } from "./link.js";
 import { addressFromCounter, addressFromLabel, type Position } from "./radio.js";
-import type { TimerHandle } from "./timers.js";
 import type { ControllerConfig, Fault, ViolationKind } from "./types.js";
 
 /** What a controller needs from the air around it. */
@@ -32,7 +32,11 @@ export interface ControllerHost {
     timeout: number,
   ): boolean;
   rssiOf(c: Controller, handle: number): number | undefined;
+  /** Whether another live controller already carries this label. */
+  labelTaken(c: Controller, label: string): boolean;
   labelled(c: Controller): void;
+  /** The host has left more than the backlog cap unread: drop it. */
+  overflowed(c: Controller, bytes: number): void;
   resetLinks(c: Controller): void;
   violation(c: Controller, kind: ViolationKind, detail: string): void;
   random(): number;
@@ -96,7 +100,15 @@ export class Controller {
 
   private readonly parser = new H4Parser();
   private readonly out: Buffer[] = [];
+  /** Bytes in `out` (queued here) — with the socket's own buffer, what the host has not read yet. */
+  private outBytes = 0;
+  /** The most the host ever left unread (the air's own measure of a client that does not read). */
+  peakBacklogBytes = 0;
   private pump: NodeJS.Immediate | undefined;
+  /** Most unread bytes a host may leave before it is dropped. */
+  maxBacklogBytes = Number.POSITIVE_INFINITY;
+  /** Why the air dropped this host, if it did. */
+  droppedFor: string | undefined;
 
   constructor(
     readonly id: string,
@@ -159,16 +171,33 @@ export class Controller {
     else this.host.violation(this, "h4-framing", `unexpected H4 packet type ${type} from host`);
   }
 
-  /** Queues one H4 packet for the host; packets leave one per event-loop turn (see issue 3). */
+  /** Bytes the host has not read: queued here plus in the socket's buffer (past the kernel's). */
+  get backlogBytes(): number {
+    return this.outBytes + (this.socket.destroyed ? 0 : this.socket.writableLength);
+  }
+
+  /**
+   * Queues one H4 packet for the host; packets leave one per event-loop turn (see issue 3). A host that
+   * leaves more than maxBacklogBytes unread (it floods commands, or scans, and never reads) is dropped:
+   * the air's memory per client is bounded.
+   */
   send(packet: Buffer): void {
     if (!this.present) return;
     this.out.push(packet);
+    this.outBytes += packet.length;
+    const backlog = this.backlogBytes;
+    if (backlog > this.peakBacklogBytes) this.peakBacklogBytes = backlog;
+    if (backlog > this.maxBacklogBytes) {
+      this.host.overflowed(this, backlog);
+      return;
+    }
     if (!this.pump) this.pump = setImmediate(this.drain);
   }
 
   private readonly drain = (): void => {
     this.pump = undefined;
     const p = this.out.shift();
+    if (p) this.outBytes -= p.length;
     if (p && !this.socket.destroyed && this.socket.writable) this.socket.write(p);
     if (this.out.length > 0 && this.present) this.pump = setImmediate(this.drain);
   };
@@ -191,6 +220,7 @@ export class Controller {
     if (this.pump) clearImmediate(this.pump);
     this.pump = undefined;
     this.out.length = 0;
+    this.outBytes = 0;
   }
 
   closeSocket(): void {
@@ -507,6 +537,11 @@ export class Controller {
         const label = params.toString("utf8");
         if (params.length === 0 || params.length > 32) {
           this.complete(op, STATUS.invalidParameters);
+          return;
+        }
+        if (label !== this.label && this.host.labelTaken(this, label)) {
+          // One label, one device: a second client would get the same address and confuse `air ctl`.
+          this.complete(op, STATUS.commandDisallowed);
           return;
         }
         this.label = label;

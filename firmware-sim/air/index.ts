@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
-import { existsSync, lstatSync, unlinkSync } from "node:fs";
-import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { createServer, type Server, type Socket } from "node:net";
+import type { Clock, TimerHandle } from "../../src/clock/clock.js";
+import { systemClock } from "../../src/clock/system.js";
 import { OpenClawError } from "../../src/protocol/errors.js";
 import { Controller, type ControllerHost, VENDOR_POWER_EVENT } from "./controller.js";
 import {
@@ -26,7 +27,6 @@ import {
   receivedPowerDbm,
   seededUniform,
 } from "./radio.js";
-import { type AirTimers, RealTimers, type TimerHandle } from "./timers.js";
 import {
   type ConfigPatch,
   type ControllerConfig,
@@ -37,9 +37,8 @@ import {
   type Violation,
   type ViolationKind,
 } from "./types.js";
+import { DEFAULT_SOCKET_MODE, listenUnix, removeSocket } from "./unix-socket.js";
 
-export type { AirTimers } from "./timers.js";
-export { FakeTimers, RealTimers } from "./timers.js";
 export type {
   ConfigPatch,
   ControllerConfig,
@@ -51,6 +50,7 @@ export type {
   ViolationKind,
 } from "./types.js";
 export { DEFAULT_CONFIG } from "./types.js";
+export { clearStaleSocket } from "./unix-socket.js";
 
 export interface AirOptions {
   /** Flag ATT PDUs larger than the link's exchanged ATT MTU (tests turn it on). */
@@ -60,13 +60,21 @@ export interface AirOptions {
   /** Defaults for every controller (each can be changed later with configure()). */
   defaults?: ConfigPatch;
   pathLoss?: PathLossModel;
-  /** Where time comes from; tests inject FakeTimers. */
-  timers?: AirTimers;
+  /** Where time comes from (default: the system clock; unit tests pass a ManualClock). */
+  clock?: Clock;
   /** One line per notable event (connections, drops, violations). */
   log?: (line: string) => void;
+  /**
+   * Most bytes a client may leave unread (queued in the air and in its socket) before the air drops it:
+   * a client that floods commands or scans and never reads cannot grow the air. Default 1 MiB.
+   */
+  maxClientBacklogBytes?: number;
 }
 
-export type Endpoint = { path: string } | { port: number; host?: string };
+/** A unix socket (mode: default 0600, whatever the umask) or a TCP port. */
+export type Endpoint = { path: string; mode?: number } | { port: number; host?: string };
+
+export const DEFAULT_MAX_CLIENT_BACKLOG_BYTES = 1 << 20;
 
 interface PairCounters extends LinkCounters {
   centralId: string;
@@ -91,11 +99,12 @@ const UPDATE_INSTANT_EVENTS = 6;
  */
 export class Air extends EventEmitter {
   readonly strictAtt: boolean;
-  private readonly timers: AirTimers;
+  private readonly clock: Clock;
   private readonly rng: () => number;
   private readonly pathLoss: PathLossModel;
   private readonly defaults: ControllerConfig;
   private readonly logLine: (line: string) => void;
+  private readonly maxBacklogBytes: number;
   private readonly servers: Server[] = [];
   private readonly unixPaths: string[] = [];
   private readonly sockets = new Set<Socket>();
@@ -122,11 +131,12 @@ export class Air extends EventEmitter {
   constructor(opts: AirOptions = {}) {
     super();
     this.strictAtt = opts.strictAtt ?? false;
-    this.timers = opts.timers ?? new RealTimers();
+    this.clock = opts.clock ?? systemClock;
     this.rng = seededUniform(opts.seed ?? 0x0c1a);
     this.pathLoss = opts.pathLoss ?? DEFAULT_PATH_LOSS;
     this.defaults = mergeConfig(DEFAULT_CONFIG, opts.defaults ?? {});
     this.logLine = opts.log ?? (() => {});
+    this.maxBacklogBytes = opts.maxClientBacklogBytes ?? DEFAULT_MAX_CLIENT_BACKLOG_BYTES;
   }
 
   // ---------------------------------------------------------------------------------------------------
@@ -134,24 +144,21 @@ export class Air extends EventEmitter {
 
   async listen(endpoint: Endpoint): Promise<void> {
     if (this.closed) throw new OpenClawError("INVALID_ARGUMENT", { detail: "this air is closed" });
-    if ("path" in endpoint) {
-      // Linux silently truncates longer sun_path names, which would leave a stray socket file elsewhere.
-      if (Buffer.byteLength(endpoint.path) > 107) {
-        throw new OpenClawError("INVALID_ARGUMENT", {
-          detail: `unix socket path is longer than 107 bytes: ${endpoint.path}`,
-        });
-      }
-      await clearStaleSocket(endpoint.path);
-    }
     const server = createServer((socket) => this.accept(socket));
-    const where = "path" in endpoint ? endpoint.path : `${endpoint.host ?? "127.0.0.1"}:${endpoint.port}`;
+    if ("path" in endpoint) {
+      await listenUnix(server, endpoint.path, endpoint.mode ?? DEFAULT_SOCKET_MODE);
+      this.serving(server);
+      this.unixPaths.push(endpoint.path);
+      return;
+    }
+    const where = `${endpoint.host ?? "127.0.0.1"}:${endpoint.port}`;
     await new Promise<void>((resolve, reject) => {
       const fail = (err: NodeJS.ErrnoException): void => {
         const why = err.code === "EADDRINUSE" ? "address in use" : (err.code ?? err.message);
         reject(
           new OpenClawError(
             "INVALID_ARGUMENT",
-            { detail: `cannot listen on ${where} (${why})` },
+            { detail: `cannot listen on ${where} (${why})`, command: "air" },
             { cause: err },
           ),
         );
@@ -162,15 +169,17 @@ export class Air extends EventEmitter {
         resolve();
       };
       try {
-        if ("path" in endpoint) server.listen(endpoint.path, done);
-        else server.listen(endpoint.port, endpoint.host ?? "127.0.0.1", done);
+        server.listen(endpoint.port, endpoint.host ?? "127.0.0.1", done);
       } catch (err) {
         fail(err as NodeJS.ErrnoException);
       }
     });
+    this.serving(server);
+  }
+
+  private serving(server: Server): void {
     server.on("error", (err) => this.logLine(`air: server error: ${err.message}`));
     this.servers.push(server);
-    if ("path" in endpoint) this.unixPaths.push(endpoint.path);
   }
 
   /** The TCP port of the first TCP endpoint (useful after listen({ port: 0 })). */
@@ -186,14 +195,14 @@ export class Air extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     for (const w of this.waiters) {
-      this.timers.clearTimeout(w.timer);
+      this.clock.clearTimeout(w.timer);
       w.reject(new OpenClawError("ADAPTER_UNAVAILABLE", { detail: "the virtual air was closed" }));
     }
     this.waiters.clear();
     for (const link of [...this.links]) this.teardownLink(link);
-    for (const t of this.advTimers.values()) this.timers.clearTimeout(t);
+    for (const t of this.advTimers.values()) this.clock.clearTimeout(t);
     this.advTimers.clear();
-    for (const t of this.powerTimers.values()) this.timers.clearTimeout(t);
+    for (const t of this.powerTimers.values()) this.clock.clearTimeout(t);
     this.powerTimers.clear();
     for (const done of this.powerWaiters.values()) done();
     this.powerWaiters.clear();
@@ -203,13 +212,7 @@ export class Air extends EventEmitter {
     this.sockets.clear();
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     this.servers.length = 0;
-    for (const p of this.unixPaths) {
-      try {
-        unlinkSync(p);
-      } catch {
-        // already gone
-      }
-    }
+    for (const p of this.unixPaths) removeSocket(p);
     this.unixPaths.length = 0;
   }
 
@@ -229,6 +232,7 @@ export class Air extends EventEmitter {
       cloneConfig(this.defaults),
       defaultPosition(index),
     );
+    c.maxBacklogBytes = this.maxBacklogBytes;
     this.live.set(c.id, c);
     this.logLine(`air: ${c.id} connected (${c.name})`);
     this.emit("controller", this.info(c));
@@ -251,10 +255,13 @@ export class Air extends EventEmitter {
     this.stopAdvertising(c);
     c.init = { kind: "idle" };
     c.scan = { kind: "off" };
-    this.timers.clearTimeout(this.powerTimers.get(c));
+    this.clock.clearTimeout(this.powerTimers.get(c));
     this.powerTimers.delete(c);
     this.powerWaiters.get(c)?.();
     this.powerWaiters.delete(c);
+    // Its counter rows go with it (a long-running air serves many short-lived clients).
+    for (const [key, p] of this.pairs)
+      if (p.centralId === c.id || p.peripheralId === c.id) this.pairs.delete(key);
     this.logLine(`air: ${c.id} (${c.name}) left`);
     this.emit("gone", this.info(c));
   }
@@ -274,7 +281,7 @@ export class Air extends EventEmitter {
         label,
         resolve,
         reject,
-        timer: this.timers.setTimeout(() => {
+        timer: this.clock.setTimeout("air.wait-for-controller", timeoutMs, () => {
           this.waiters.delete(w);
           reject(
             new OpenClawError("TIMEOUT", {
@@ -282,7 +289,7 @@ export class Air extends EventEmitter {
               afterMs: timeoutMs,
             }),
           );
-        }, timeoutMs),
+        }),
       };
       this.waiters.add(w);
     });
@@ -316,7 +323,7 @@ export class Air extends EventEmitter {
     this.emit("power", { controller: c.name, powered: false });
     return new Promise((resolve) => {
       this.powerWaiters.set(c, resolve);
-      const t = this.timers.setTimeout(() => {
+      const t = this.clock.setTimeout("air.power-cycle", offMs, () => {
         this.powerWaiters.delete(c);
         this.powerTimers.delete(c);
         c.power = { kind: "on" };
@@ -326,7 +333,7 @@ export class Air extends EventEmitter {
         this.emit("power", { controller: c.name, powered: true });
         for (const p of power.held) c.handlePacket(p);
         resolve();
-      }, offMs);
+      });
       this.powerTimers.set(c, t);
     });
   }
@@ -371,16 +378,19 @@ export class Air extends EventEmitter {
       advertising: c.adv.kind === "on",
       scanning: c.scan.kind === "on",
       connections: c.links.size,
+      backlogBytes: c.backlogBytes,
+      peakBacklogBytes: c.peakBacklogBytes,
     };
     if (c.label !== undefined) out.label = c.label;
+    if (c.droppedFor !== undefined) out.droppedFor = c.droppedFor;
     if (role) out.role = role;
     return out;
   }
 
+  /** Labels are unique among live controllers (a second client with one in use is refused). */
   private findByLabel(label: string): Controller | undefined {
-    let found: Controller | undefined;
-    for (const c of this.live.values()) if (c.label === label) found = c; // newest wins
-    return found;
+    for (const c of this.live.values()) if (c.label === label) return c;
+    return undefined;
   }
 
   private resolve(who: string): Controller {
@@ -391,7 +401,10 @@ export class Air extends EventEmitter {
       if (c.id === who || addressToString(c.address) === lower) return c;
       if (c.randomAddress && addressToString(c.randomAddress) === lower) return c;
     }
-    throw new OpenClawError("INVALID_ARGUMENT", { detail: `no controller "${who}" on the air` });
+    throw new OpenClawError("INVALID_ARGUMENT", {
+      detail: `no controller "${who}" on the air`,
+      command: "air ctl",
+    });
   }
 
   private remember(c: Controller): void {
@@ -447,16 +460,16 @@ export class Air extends EventEmitter {
   }
 
   private stopAdvertising(c: Controller): void {
-    this.timers.clearTimeout(this.advTimers.get(c));
+    this.clock.clearTimeout(this.advTimers.get(c));
     this.advTimers.delete(c);
     if (c.adv.kind === "on") c.adv = { kind: "off" };
   }
 
   private scheduleAdvert(c: Controller, delayMs: number): void {
-    this.timers.clearTimeout(this.advTimers.get(c));
+    this.clock.clearTimeout(this.advTimers.get(c));
     this.advTimers.set(
       c,
-      this.timers.setTimeout(() => this.advertisingEvent(c), delayMs),
+      this.clock.setTimeout("air.advertising-event", delayMs, () => this.advertisingEvent(c)),
     );
   }
 
@@ -539,7 +552,7 @@ export class Air extends EventEmitter {
       central.allocateHandle(),
       peripheral.allocateHandle(),
       params,
-      this.timers,
+      this.clock,
     );
     central.links.set(link.centralHandle, link);
     peripheral.links.set(link.peripheralHandle, link);
@@ -572,21 +585,23 @@ export class Air extends EventEmitter {
     );
     this.logLine(`air: ${central.name} connected to ${peripheral.name} (interval ${link.intervalMs} ms)`);
     this.emit("connect", { central: central.name, peripheral: peripheral.name });
-    link.nextEventAt = this.timers.now();
+    link.nextEventAt = this.clock.now();
     this.scheduleEvent(link);
   }
 
   private scheduleEvent(link: Link): void {
-    const now = this.timers.now();
+    const now = this.clock.now();
     link.nextEventAt += link.intervalMs;
     if (link.nextEventAt < now) link.nextEventAt = now + link.intervalMs; // we fell behind: skip events
-    link.timer = this.timers.setTimeout(() => this.connectionEvent(link), link.nextEventAt - now);
+    link.timer = this.clock.setTimeout("air.connection-event", link.nextEventAt - now, () =>
+      this.connectionEvent(link),
+    );
   }
 
   private connectionEvent(link: Link): void {
     link.timer = undefined;
     if (link.state.kind === "down") return;
-    const now = this.timers.now();
+    const now = this.clock.now();
     link.eventCount++;
     const pc = this.pair(link.central, link.peripheral);
     pc.connectionEvents++;
@@ -700,7 +715,7 @@ export class Air extends EventEmitter {
 
   private teardownLink(link: Link): void {
     link.state = { kind: "down" };
-    this.timers.clearTimeout(link.timer);
+    this.clock.clearTimeout(link.timer);
     link.timer = undefined;
     for (const d of [link.toPeripheral, link.toCentral]) {
       const pending = d.queue.filter((p) => p.completesHostPacket).length;
@@ -807,10 +822,23 @@ export class Air extends EventEmitter {
       this.emit("controller", info);
       for (const w of [...this.waiters]) {
         if (w.label !== c.label) continue;
-        this.timers.clearTimeout(w.timer);
+        this.clock.clearTimeout(w.timer);
         this.waiters.delete(w);
         w.resolve(info);
       }
+    },
+    labelTaken: (c, label) => {
+      const holder = this.findByLabel(label);
+      if (!holder || holder === c) return false;
+      this.logLine(`air: ${c.id} asked for the label "${label}", which ${holder.id} holds: refused`);
+      return true;
+    },
+    overflowed: (c, bytes) => {
+      if (c.droppedFor !== undefined) return;
+      c.droppedFor = `it left ${bytes} bytes unread (more than ${this.maxBacklogBytes}): a client that does not read`;
+      this.logLine(`air: ${c.id} (${c.name}) dropped: ${c.droppedFor}`);
+      c.closeSocket();
+      this.detachController(c);
     },
     resetLinks: (c) => this.orphanLinks(c, undefined),
     violation: (c, kind, detail) => this.violation(c, kind, detail),
@@ -886,24 +914,4 @@ function mergeConfig(base: ControllerConfig, patch: ConfigPatch): ControllerConf
     else (out as unknown as Record<string, unknown>)[k] = v;
   }
   return out;
-}
-
-/** A unix socket file left by a crashed air is removed; one with a live server behind it is an error. */
-export async function clearStaleSocket(path: string): Promise<void> {
-  if (!existsSync(path)) return;
-  if (!lstatSync(path).isSocket()) {
-    throw new OpenClawError("INVALID_ARGUMENT", { detail: `${path} exists and is not a socket` });
-  }
-  const alive = await new Promise<boolean>((resolve) => {
-    const s = createConnection(path);
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
-  if (alive) {
-    throw new OpenClawError("INVALID_ARGUMENT", { detail: `${path} is in use by another running air` });
-  }
-  unlinkSync(path);
 }

@@ -1,10 +1,13 @@
 import { createConnection, type Socket } from "node:net";
+import type { Clock } from "../../src/clock/clock.js";
+import { systemClock } from "../../src/clock/system.js";
 import { EVT, H4, H4Parser, LE_EVT, OP, PB } from "./hci.js";
 import { L2capReassembler } from "./link.js";
 
 /**
  * A bare H4 host for tests and probes: sends raw commands and ACL packets to the air and waits for what
- * comes back. No Bluetooth stack; every byte is explicit.
+ * comes back. No Bluetooth stack; every byte is explicit. Its waits are bounded on `clock` (a test is its
+ * entry point: the system clock by default, since the bytes travel over a real socket).
  */
 export class H4TestClient {
   readonly received: Buffer[] = [];
@@ -14,7 +17,10 @@ export class H4TestClient {
   private cursor = 0;
   closed = false;
 
-  private constructor(private readonly socket: Socket) {
+  private constructor(
+    private readonly socket: Socket,
+    readonly clock: Clock,
+  ) {
     socket.on("data", (chunk: Buffer) => {
       for (const p of this.parser.push(chunk).packets) {
         this.received.push(p);
@@ -34,10 +40,10 @@ export class H4TestClient {
     socket.on("error", () => {});
   }
 
-  static connect(path: string): Promise<H4TestClient> {
+  static connect(path: string, clock: Clock = systemClock): Promise<H4TestClient> {
     return new Promise((resolve, reject) => {
       const s = createConnection(path);
-      s.once("connect", () => resolve(new H4TestClient(s)));
+      s.once("connect", () => resolve(new H4TestClient(s, clock)));
       s.once("error", reject);
     });
   }
@@ -72,14 +78,14 @@ export class H4TestClient {
       const w = {
         pred,
         resolve: (p: Buffer) => {
-          clearTimeout(t);
+          this.clock.clearTimeout(t);
           resolve(p);
         },
       };
-      const t = setTimeout(() => {
+      const t = this.clock.setTimeout("h4-test-client.wait", timeoutMs, () => {
         this.waiters = this.waiters.filter((x) => x !== w);
         reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
-      }, timeoutMs);
+      });
       this.waiters.push(w);
     });
   }
@@ -220,7 +226,8 @@ export class RawAttLink {
 
   /** The next ATT PDU from the peer, or rejects after timeoutMs (or when the link or stream ends). */
   async next(timeoutMs = 3000, what = "an ATT PDU"): Promise<Buffer> {
-    const deadline = Date.now() + timeoutMs;
+    const clock = this.client.clock;
+    const deadline = clock.now() + timeoutMs;
     for (;;) {
       const pdu = this.inbox.shift();
       if (pdu) return pdu;
@@ -229,12 +236,12 @@ export class RawAttLink {
           `link 0x${this.handle.toString(16)} ended (reason 0x${this.disconnected.toString(16)}) waiting for ${what}`,
         );
       if (this.client.closed) throw new Error(`the stream closed waiting for ${what}`);
-      const left = deadline - Date.now();
+      const left = deadline - clock.now();
       if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
+        const t = clock.setTimeout("raw-att.wait", left, resolve);
         this.wake = () => {
-          clearTimeout(t);
+          clock.clearTimeout(t);
           resolve();
         };
       });
