@@ -22,6 +22,7 @@ import { OpenClawError, protocolError } from "../protocol/errors.js";
 import { INFO_CHAR_UUID, RX_CHAR_UUID, SERVICE_UUID, TX_CHAR_UUID } from "../protocol/gatt.js";
 import type { FrameLink } from "../transport/channel.js";
 import { MAX_ATT_MTU, MIN_ATT_MTU } from "../transport/frame.js";
+import { adapterStateText } from "./adapter-state.js";
 import { type HciReport, onHciReport } from "./hci/reports.js";
 
 // ---- the bits of noble we use (it ships no types) ----------------------------------------------------
@@ -202,10 +203,15 @@ function waitPoweredOn(noble: Noble, timeoutMs: number, clock: Clock): Promise<v
     const onState = (state: string) => {
       if (state === "poweredOn") done();
       else if (state === "unsupported" || state === "unauthorized")
-        done(lastAdapterError ?? adapterError(`the adapter is ${state}`));
+        done(lastAdapterError ?? adapterError(adapterStateText(state)));
     };
     const timer = clock.setTimeout("central.power-on", timeoutMs, () =>
-      done(adapterError(`the adapter did not power on within ${timeoutMs} ms (state: ${noble.state})`)),
+      done(
+        lastAdapterError ??
+          adapterError(
+            `the adapter did not power on within ${Math.round(timeoutMs / 1000)} s: ${adapterStateText(noble.state)}`,
+          ),
+      ),
     );
     noble.on("stateChange", onState);
     if (noble.state === "poweredOn") done();
@@ -306,7 +312,7 @@ export class Central {
     onResult: (r: ScanResult) => void,
     opts: ScanOptions = {},
   ): Promise<{ stop(): Promise<void> }> {
-    if (this.noble.state !== "poweredOn") throw adapterError(`the adapter is ${this.noble.state}`);
+    if (this.noble.state !== "poweredOn") throw adapterError(adapterStateText(this.noble.state));
     const listener: ScanListener = { all: opts.all === true, fn: onResult };
     this.scanListeners.add(listener);
     if (this.scanning === null) {
@@ -370,7 +376,7 @@ export class Central {
    * the attempt is cancelled (LE Create Connection Cancel, or a disconnect if it got that far).
    */
   async connect(id: string, opts: ConnectOptions = {}): Promise<CentralConnection> {
-    if (this.noble.state !== "poweredOn") throw adapterError(`the adapter is ${this.noble.state}`);
+    if (this.noble.state !== "poweredOn") throw adapterError(adapterStateText(this.noble.state));
     const p = this.peripherals.get(id);
     if (!p)
       throw new OpenClawError("INVALID_ARGUMENT", { detail: `device ${id} has not been seen in a scan` });

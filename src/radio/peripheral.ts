@@ -13,6 +13,7 @@ import { EventEmitter } from "node:events";
 import type { Clock } from "../clock/clock.js";
 import { systemClock } from "../clock/system.js";
 import { OpenClawError, protocolError } from "../protocol/errors.js";
+import { adapterStateText } from "./adapter-state.js";
 import { onHciReport } from "./hci/reports.js";
 
 /** The slice of the FrameLink contract (src/transport) this module implements, structurally. */
@@ -328,7 +329,7 @@ export class Peripheral extends EventEmitter<PeripheralEvents> {
         finish(
           early[0] ??
             new OpenClawError("ADAPTER_UNAVAILABLE", {
-              detail: `the adapter did not power on within ${Math.round(timeoutMs / 1000)} s (${adapterStateText(this.bleno.state)})`,
+              detail: `the adapter did not power on within ${Math.round(timeoutMs / 1000)} s: ${adapterStateText(this.bleno.state)}`,
             }),
         ),
       );
@@ -473,18 +474,5 @@ export class Peripheral extends EventEmitter<PeripheralEvents> {
       this.bleno.once("advertisingStartError", onError);
       this.bleno.startAdvertisingWithEIRData(advert.adv, advert.scan);
     });
-  }
-}
-
-function adapterStateText(state: string): string {
-  switch (state) {
-    case "unauthorized":
-      return "permission denied (run with cap_net_raw, see `openclaw sim --help`)";
-    case "unsupported":
-      return "the adapter does not support Bluetooth LE (try BLENO_HCI_DEVICE_ID=<n> for another adapter)";
-    case "poweredOff":
-      return "the adapter is powered off, down or unreachable (`hciconfig hci0 up`; for --hci unix:/tcp: is `openclaw air` running?)";
-    default:
-      return `adapter state ${state}`;
   }
 }
