@@ -150,7 +150,7 @@ export class Controller {
 
   /** Bytes from the host's stream. Returns false when the stream must be closed (bad framing). */
   receive(chunk: Buffer): boolean {
-    const { packets, error } = this.parser.push(chunk);
+    const { packets, error } = this.parser.feed(chunk);
     for (const p of packets) this.handlePacket(p);
     if (error) {
       this.host.violation(this, "h4-framing", error);

@@ -22,7 +22,7 @@ export class H4TestClient {
     readonly clock: Clock,
   ) {
     socket.on("data", (chunk: Buffer) => {
-      for (const p of this.parser.push(chunk).packets) {
+      for (const p of this.parser.feed(chunk).packets) {
         this.received.push(p);
         for (const tap of [...this.taps]) tap(p);
         for (const w of [...this.waiters]) {

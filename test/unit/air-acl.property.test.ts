@@ -53,7 +53,7 @@ describe("air: properties", () => {
           const got: Buffer[] = [];
           let last = 0;
           for (const p of [...points, stream.length]) {
-            const r = parser.push(stream.subarray(last, p));
+            const r = parser.feed(stream.subarray(last, p));
             expect(r.error).toBeUndefined();
             got.push(...r.packets);
             last = p;
