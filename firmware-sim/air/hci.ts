@@ -84,8 +84,8 @@ export const OP = {
   vendorSetLabel: opcode(0x3f, 0x0001),
 } as const;
 
-/** The one H4 stream parser (shared with the host side). */
-export { H4Parser } from "../../src/radio/hci/h4.js";
+/** The one H4 stream parser and packet builders (shared with the host side). */
+export { aclPacket, H4Parser, l2capFrame } from "../../src/radio/hci/h4.js";
 
 export function eventPacket(code: number, params: Buffer): Buffer {
   if (params.length > 255) throw new RangeError("HCI event parameters exceed 255 bytes");
@@ -186,14 +186,6 @@ export function leAdvertisingReport(o: {
   o.data.copy(p, 10);
   p.writeInt8(Math.max(-127, Math.min(20, Math.round(o.rssi))), 10 + o.data.length);
   return leMeta(LE_EVT.advertisingReport, p);
-}
-
-export function aclPacket(handle: number, pb: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(5);
-  h.writeUInt8(H4.acl, 0);
-  h.writeUInt16LE((handle & 0x0fff) | ((pb & 0x3) << 12), 1);
-  h.writeUInt16LE(payload.length, 3);
-  return Buffer.concat([h, payload]);
 }
 
 /** BD_ADDR as the stacks print it ("aa:bb:cc:dd:ee:ff"); on the wire it is little-endian. */

@@ -1,7 +1,10 @@
 import { createConnection, type Socket } from "node:net";
 import type { Clock } from "../../src/clock/clock.js";
 import { systemClock } from "../../src/clock/system.js";
-import { EVT, H4, H4Parser, LE_EVT, OP, PB } from "./hci.js";
+import { EVT, H4, H4Parser, LE_EVT, l2capFrame, OP, PB } from "./hci.js";
+
+export { l2capFrame } from "./hci.js";
+
 import { L2capReassembler } from "./link.js";
 
 /**
@@ -169,14 +172,6 @@ export class H4TestClient {
       this.socket.destroy();
     });
   }
-}
-
-/** An L2CAP basic frame (length, channel id, payload). */
-export function l2capFrame(cid: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(4);
-  h.writeUInt16LE(payload.length, 0);
-  h.writeUInt16LE(cid, 2);
-  return Buffer.concat([h, payload]);
 }
 
 export const ATT_CID = 0x0004;

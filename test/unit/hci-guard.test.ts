@@ -8,26 +8,13 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { checkAttPdu, checkSignalingPdu, checkSmpPdu } from "../../src/radio/hci/att.js";
 import { HostGuard } from "../../src/radio/hci/guard.js";
+import { aclPacket as acl, l2capFrame } from "../../src/radio/hci/h4.js";
 import type { HciReport } from "../../src/radio/hci/reports.js";
 
 const H = 0x0040;
 
-function acl(handle: number, pb: number, payload: Buffer): Buffer {
-  const b = Buffer.alloc(5 + payload.length);
-  b.writeUInt8(0x02, 0);
-  b.writeUInt16LE(handle | (pb << 12), 1);
-  b.writeUInt16LE(payload.length, 3);
-  payload.copy(b, 5);
-  return b;
-}
-
-function l2cap(cid: number, pdu: Buffer | string): Buffer {
-  const p = typeof pdu === "string" ? Buffer.from(pdu, "hex") : pdu;
-  const h = Buffer.alloc(4);
-  h.writeUInt16LE(p.length, 0);
-  h.writeUInt16LE(cid, 2);
-  return Buffer.concat([h, p]);
-}
+const l2cap = (cid: number, pdu: Buffer | string): Buffer =>
+  l2capFrame(cid, typeof pdu === "string" ? Buffer.from(pdu, "hex") : pdu);
 
 const att = (pdu: string, handle = H): Buffer => acl(handle, 0b10, l2cap(4, pdu));
 

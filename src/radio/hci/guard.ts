@@ -31,7 +31,15 @@ import {
   checkSmpPdu,
   requestOpcodeOf,
 } from "./att.js";
-import { commandPacket, EVT_CMD_COMPLETE, EVT_CMD_STATUS, H4_ACL, H4_EVENT } from "./h4.js";
+import {
+  aclPacket,
+  commandPacket,
+  EVT_CMD_COMPLETE,
+  EVT_CMD_STATUS,
+  H4_ACL,
+  H4_EVENT,
+  l2capFrame,
+} from "./h4.js";
 import { type HciReport, reportHci } from "./reports.js";
 
 const EVT_DISCONNECTION_COMPLETE = 0x05;
@@ -205,14 +213,16 @@ export class HostGuard {
     switch (outcome.kind) {
       case "pass":
         // One start packet with the whole frame: the stacks' own reassembly never sees a split header.
-        return pb === PB_START && frame.length === fragment.length ? packet : aclStart(handle, frame);
+        return pb === PB_START && frame.length === fragment.length
+          ? packet
+          : aclPacket(handle, PB_START, frame);
       case "answer":
         this.sendOwnAcl(handle, l2capFrame(cid, outcome.pdu));
         this.report({ kind: "malformed", handle, action: "answered", error: outcome.error });
         return undefined;
       case "replace":
         this.report({ kind: "malformed", handle, action: "failed", error: outcome.error });
-        return aclStart(handle, l2capFrame(cid, outcome.pdu));
+        return aclPacket(handle, PB_START, l2capFrame(cid, outcome.pdu));
       case "drop":
         this.report({ kind: "malformed", handle, action: "dropped", error: outcome.error });
         return undefined;
@@ -353,11 +363,7 @@ export class HostGuard {
   // ---- the guard's own packets ------------------------------------------------------------------------
 
   private sendOwnAcl(handle: number, frame: Buffer): void {
-    const packet = Buffer.alloc(5 + frame.length);
-    packet.writeUInt8(H4_ACL, 0);
-    packet.writeUInt16LE(handle | (PB_START_NO_FLUSH << 12), 1);
-    packet.writeUInt16LE(frame.length, 3);
-    frame.copy(packet, 5);
+    const packet = aclPacket(handle, PB_START_NO_FLUSH, frame);
     this.held.push({ handle, packet });
     this.flushHeld();
   }
@@ -403,23 +409,6 @@ export class HostGuard {
 
 function peerError(detail: string): OpenClawError<"PROTOCOL_ERROR"> {
   return new OpenClawError("PROTOCOL_ERROR", { detail });
-}
-
-function l2capFrame(cid: number, payload: Buffer): Buffer {
-  const b = Buffer.alloc(4 + payload.length);
-  b.writeUInt16LE(payload.length, 0);
-  b.writeUInt16LE(cid, 2);
-  payload.copy(b, 4);
-  return b;
-}
-
-function aclStart(handle: number, frame: Buffer): Buffer {
-  const b = Buffer.alloc(5 + frame.length);
-  b.writeUInt8(H4_ACL, 0);
-  b.writeUInt16LE(handle | (PB_START << 12), 1);
-  b.writeUInt16LE(frame.length, 3);
-  frame.copy(b, 5);
-  return b;
 }
 
 /** What a packet was, without its payload (which may carry protocol data). */

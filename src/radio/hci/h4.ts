@@ -150,6 +150,25 @@ export function vendorPowerEvent(packet: Buffer): boolean | undefined {
   return packet.readUInt8(4) !== 0;
 }
 
+/** An H4 ACL data packet (boundary flag `pb`: 0b00 start, 0b01 continuation, 0b10 start, flushable). */
+export function aclPacket(handle: number, pb: number, payload: Uint8Array): Buffer {
+  const b = Buffer.alloc(5 + payload.length);
+  b.writeUInt8(H4_ACL, 0);
+  b.writeUInt16LE((handle & 0x0fff) | ((pb & 0x3) << 12), 1);
+  b.writeUInt16LE(payload.length, 3);
+  b.set(payload, 5);
+  return b;
+}
+
+/** An L2CAP basic frame: length, channel id, payload. */
+export function l2capFrame(cid: number, payload: Uint8Array): Buffer {
+  const b = Buffer.alloc(4 + payload.length);
+  b.writeUInt16LE(payload.length, 0);
+  b.writeUInt16LE(cid, 2);
+  b.set(payload, 4);
+  return b;
+}
+
 /** An H4 command packet. */
 export function commandPacket(opcode: number, params: Uint8Array = new Uint8Array(0)): Buffer {
   if (params.length > 255) throw new RangeError("HCI command parameters are at most 255 bytes");
