@@ -1,8 +1,15 @@
-import { unlinkSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { z } from "zod";
-import { isOpenClawError, OpenClawError } from "../../src/protocol/errors.js";
-import { type Air, clearStaleSocket } from "./index.js";
+import type { Clock } from "../../src/clock/clock.js";
+import { systemClock } from "../../src/clock/system.js";
+import {
+  isOpenClawError,
+  OpenClawError,
+  type OpenClawErrorJson,
+  protocolError,
+} from "../../src/protocol/errors.js";
+import type { Air } from "./index.js";
+import { DEFAULT_SOCKET_MODE, listenUnix, removeSocket } from "./unix-socket.js";
 
 /**
  * The air's control socket: one JSON object per line in, one per line out. It is how a person (or a test
@@ -15,7 +22,8 @@ import { type Air, clearStaleSocket } from "./index.js";
  *   {"op":"power-cycle","who":"dev1","offMs":500}        → {"ok":true}   (after power is back)
  *   {"op":"configure","who":"dev1","config":{...}}       → {"ok":true}
  *   {"op":"violations"}                                  → {"ok":true,"violations":N}
- * Errors: {"ok":false,"error":{"code":"INVALID_ARGUMENT","message":"..."}}
+ * Errors: {"ok":false,"error":{"code","message","remedy","details"}} — an OpenClawError's toJSON, which
+ * the client rebuilds with OpenClawError.fromJSON (so the CLI prints the catalogue's words).
  */
 
 const Who = z.string().min(1).max(64);
@@ -58,22 +66,22 @@ export const ControlRequest = z.discriminatedUnion("op", [
 ]);
 export type ControlRequest = z.infer<typeof ControlRequest>;
 
-export type ControlResponse =
-  | { ok: true; [k: string]: unknown }
-  | { ok: false; error: { code: string; message: string; detail?: string } };
+export type ControlResponse = { ok: true; [k: string]: unknown } | { ok: false; error: OpenClawErrorJson };
+
+/** The longest request line the control socket reads (a client that never sends a newline is cut off). */
+export const MAX_CONTROL_LINE_BYTES = 64 * 1024;
+
+function failure(err: OpenClawError): ControlResponse {
+  return { ok: false, error: err.toJSON() };
+}
+
+function badRequest(detail: string): ControlResponse {
+  return failure(new OpenClawError("INVALID_ARGUMENT", { detail, command: "air ctl" }));
+}
 
 export async function handleControl(air: Air, raw: unknown): Promise<ControlResponse> {
   const parsed = ControlRequest.safeParse(raw);
-  if (!parsed.success) {
-    return {
-      ok: false,
-      error: {
-        code: "INVALID_ARGUMENT",
-        message: "bad control request",
-        detail: `bad control request: ${z.prettifyError(parsed.error)}`,
-      },
-    };
-  }
+  if (!parsed.success) return badRequest(`bad control request: ${z.prettifyError(parsed.error)}`);
   const r = parsed.data;
   try {
     switch (r.op) {
@@ -99,14 +107,12 @@ export async function handleControl(air: Air, raw: unknown): Promise<ControlResp
         return { ok: true };
     }
   } catch (err) {
-    if (isOpenClawError(err)) {
-      const detail = err.is("INVALID_ARGUMENT") ? err.details.detail : undefined;
-      return { ok: false, error: { code: err.code, message: err.message, ...(detail ? { detail } : {}) } };
-    }
-    return {
-      ok: false,
-      error: { code: "INTERNAL", message: err instanceof Error ? err.message : String(err) },
-    };
+    if (isOpenClawError(err)) return failure(err);
+    return failure(
+      new OpenClawError("INTERNAL", {
+        detail: `the air failed on "${r.op}": ${err instanceof Error ? err.message : String(err)}`,
+      }),
+    );
   }
 }
 
@@ -114,20 +120,21 @@ export interface ControlServer {
   close(): Promise<void>;
 }
 
-/** Serves the control protocol on a unix socket; the file is removed on close. */
-export async function serveControl(air: Air, path: string): Promise<ControlServer> {
-  if (Buffer.byteLength(path) > 107) {
-    throw new OpenClawError("INVALID_ARGUMENT", {
-      detail: `unix socket path is longer than 107 bytes: ${path}`,
-    });
-  }
-  await clearStaleSocket(path);
+/** Serves the control protocol on a unix socket (mode 0600 unless asked otherwise); removed on close. */
+export async function serveControl(
+  air: Air,
+  path: string,
+  mode = DEFAULT_SOCKET_MODE,
+): Promise<ControlServer> {
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => {});
     let buf = "";
+    const answer = (res: ControlResponse): void => {
+      if (!socket.destroyed) socket.write(`${JSON.stringify(res)}\n`);
+    };
     socket.on("data", (chunk: Buffer) => {
       buf += chunk.toString("utf8");
       for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
@@ -138,70 +145,92 @@ export async function serveControl(air: Air, path: string): Promise<ControlServe
         try {
           req = JSON.parse(line);
         } catch {
-          socket.write(
-            `${JSON.stringify({ ok: false, error: { code: "INVALID_ARGUMENT", message: "not JSON" } })}\n`,
-          );
+          answer(badRequest("a control request is one JSON object per line"));
           continue;
         }
-        void handleControl(air, req).then((res) => {
-          if (!socket.destroyed) socket.write(`${JSON.stringify(res)}\n`);
-        });
+        void handleControl(air, req).then(answer);
+      }
+      if (Buffer.byteLength(buf) > MAX_CONTROL_LINE_BYTES) {
+        answer(badRequest(`a control request line is longer than ${MAX_CONTROL_LINE_BYTES} bytes`));
+        socket.end();
+        buf = "";
       }
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(path, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
+  await listenUnix(server, path, mode);
   return {
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      try {
-        unlinkSync(path);
-      } catch {
-        // already gone
-      }
+      removeSocket(path);
     },
   };
 }
 
-/** Sends one request to a running air's control socket and returns its answer. */
+export interface ControlRequestOptions {
+  timeoutMs?: number;
+  /** Where the timeout runs (default: the system clock; the CLI is an entry point). */
+  clock?: Clock;
+}
+
+/** The answer's shape, checked before it is trusted (the air may be another version). */
+const ControlAnswer = z.union([
+  z.object({ ok: z.literal(true) }).passthrough(),
+  z.object({ ok: z.literal(false), error: z.unknown() }),
+]);
+
+/**
+ * Sends one request to a running air's control socket. Resolves with the answer's fields; an error
+ * answer rejects with the air's OpenClawError, rebuilt from the catalogue (code, details, remedy).
+ */
 export function controlRequest(
   path: string,
   req: ControlRequest,
-  timeoutMs = 10_000,
-): Promise<ControlResponse> {
+  opts: ControlRequestOptions = {},
+): Promise<Record<string, unknown>> {
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const clock = opts.clock ?? systemClock;
   return new Promise((resolve, reject) => {
     const s = createConnection(path);
     let buf = "";
-    const t = setTimeout(() => {
+    const t = clock.setTimeout("air-control.request", timeoutMs, () => {
       s.destroy();
       reject(new OpenClawError("TIMEOUT", { what: "the air's control socket", afterMs: timeoutMs }));
-    }, timeoutMs);
+    });
     s.once("connect", () => s.write(`${JSON.stringify(req)}\n`));
     s.on("data", (chunk: Buffer) => {
       buf += chunk.toString("utf8");
       const i = buf.indexOf("\n");
       if (i < 0) return;
-      clearTimeout(t);
+      clock.clearTimeout(t);
       s.destroy();
+      let answer: z.infer<typeof ControlAnswer>;
       try {
-        resolve(JSON.parse(buf.slice(0, i)) as ControlResponse);
+        answer = ControlAnswer.parse(JSON.parse(buf.slice(0, i)));
       } catch {
         reject(
-          new OpenClawError("PROTOCOL_ERROR", { detail: "the air's control socket answered with non-JSON" }),
+          protocolError("the air's control socket answered with something that is not a control answer"),
         );
+        return;
       }
+      if (answer.ok) {
+        const { ok: _ok, ...rest } = answer;
+        resolve(rest);
+      } else reject(OpenClawError.fromJSON(answer.error));
     });
-    s.once("error", (err) => {
-      clearTimeout(t);
+    s.once("error", (err: NodeJS.ErrnoException) => {
+      clock.clearTimeout(t);
+      const code = err.code ?? err.message;
+      const why =
+        code === "ENOENT" || code === "ECONNREFUSED"
+          ? "no air is running there; start one with `openclaw air`, or give its --control path"
+          : code === "EACCES"
+            ? "its socket belongs to another user"
+            : code;
       reject(
         new OpenClawError("INVALID_ARGUMENT", {
-          detail: `cannot reach the air's control socket at ${path} (${(err as NodeJS.ErrnoException).code ?? err.message})`,
+          detail: `cannot reach the air's control socket at ${path} (${code}): ${why}`,
+          command: "air ctl",
         }),
       );
     });

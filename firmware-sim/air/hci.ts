@@ -1,5 +1,5 @@
 /**
- * HCI H4 framing and the packet layouts the air speaks (Bluetooth Core 5.x, Vol 4 Part E). Only the
+ * The packet layouts the air speaks (Bluetooth Core 5.x, Vol 4 Part E). Only the
  * subset noble and bleno use, plus what a test client needs to decode the air's answers.
  */
 
@@ -84,56 +84,8 @@ export const OP = {
   vendorSetLabel: opcode(0x3f, 0x0001),
 } as const;
 
-/** One H4 packet as it crossed the stream (type byte first). */
-export type H4Packet = Buffer;
-
-/**
- * Splits a byte stream into H4 packets. Returns an error string for a byte that cannot start a packet
- * (the stream is then unusable: there is no way to resynchronise H4).
- */
-export class H4Parser {
-  private buf: Buffer = Buffer.alloc(0);
-
-  push(chunk: Buffer): { packets: H4Packet[]; error?: string } {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
-    const packets: H4Packet[] = [];
-    for (;;) {
-      if (this.buf.length === 0) return { packets };
-      const type = this.buf[0]!;
-      let header: number;
-      let bodyLength: (b: Buffer) => number;
-      switch (type) {
-        case H4.command:
-          header = 4;
-          bodyLength = (b) => b.readUInt8(3);
-          break;
-        case H4.acl:
-          header = 5;
-          bodyLength = (b) => b.readUInt16LE(3);
-          break;
-        case H4.sco:
-          header = 4;
-          bodyLength = (b) => b.readUInt8(3);
-          break;
-        case H4.event:
-          header = 3;
-          bodyLength = (b) => b.readUInt8(2);
-          break;
-        case H4.iso:
-          header = 5;
-          bodyLength = (b) => b.readUInt16LE(3) & 0x3fff;
-          break;
-        default:
-          return { packets, error: `unknown H4 packet type 0x${type.toString(16).padStart(2, "0")}` };
-      }
-      if (this.buf.length < header) return { packets };
-      const total = header + bodyLength(this.buf);
-      if (this.buf.length < total) return { packets };
-      packets.push(Buffer.from(this.buf.subarray(0, total)));
-      this.buf = this.buf.subarray(total);
-    }
-  }
-}
+/** The one H4 stream parser and packet builders (shared with the host side). */
+export { aclPacket, H4Parser, l2capFrame } from "../../src/radio/hci/h4.js";
 
 export function eventPacket(code: number, params: Buffer): Buffer {
   if (params.length > 255) throw new RangeError("HCI event parameters exceed 255 bytes");
@@ -234,14 +186,6 @@ export function leAdvertisingReport(o: {
   o.data.copy(p, 10);
   p.writeInt8(Math.max(-127, Math.min(20, Math.round(o.rssi))), 10 + o.data.length);
   return leMeta(LE_EVT.advertisingReport, p);
-}
-
-export function aclPacket(handle: number, pb: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(5);
-  h.writeUInt8(H4.acl, 0);
-  h.writeUInt16LE((handle & 0x0fff) | ((pb & 0x3) << 12), 1);
-  h.writeUInt16LE(payload.length, 3);
-  return Buffer.concat([h, payload]);
 }
 
 /** BD_ADDR as the stacks print it ("aa:bb:cc:dd:ee:ff"); on the wire it is little-endian. */

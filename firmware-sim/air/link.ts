@@ -1,7 +1,7 @@
+import type { Clock, TimerHandle } from "../../src/clock/clock.js";
 import type { Controller } from "./controller.js";
 import type { ConnParams } from "./hci.js";
 import { aclPacket, PB } from "./hci.js";
-import type { TimerHandle } from "./timers.js";
 
 /** One LL data PDU waiting for a connection event. */
 export interface AirPdu {
@@ -42,16 +42,10 @@ export class DelayLine {
   private readonly items: Array<{ at: number; deliver: () => void }> = [];
   private timer: TimerHandle | undefined;
 
-  constructor(
-    private readonly timers: {
-      now(): number;
-      setTimeout(fn: () => void, ms: number): TimerHandle;
-      clearTimeout(h: TimerHandle | undefined): void;
-    },
-  ) {}
+  constructor(private readonly clock: Clock) {}
 
   push(delayMs: number, deliver: () => void): void {
-    const now = this.timers.now();
+    const now = this.clock.now();
     if (delayMs <= 0 && this.items.length === 0) {
       deliver();
       return;
@@ -64,16 +58,16 @@ export class DelayLine {
   private arm(): void {
     if (this.timer || this.items.length === 0) return;
     const head = this.items[0]!;
-    this.timer = this.timers.setTimeout(() => {
+    this.timer = this.clock.setTimeout("air.delay-line", head.at - this.clock.now(), () => {
       this.timer = undefined;
-      const now = this.timers.now();
+      const now = this.clock.now();
       while (this.items.length > 0 && this.items[0]!.at <= now) this.items.shift()!.deliver();
       this.arm();
-    }, head.at - this.timers.now());
+    });
   }
 
   clear(): void {
-    this.timers.clearTimeout(this.timer);
+    this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     this.items.length = 0;
   }
@@ -111,17 +105,17 @@ export class Link {
     readonly centralHandle: number,
     readonly peripheralHandle: number,
     public params: ConnParams,
-    timers: ConstructorParameters<typeof DelayLine>[0],
+    clock: Clock,
   ) {
-    this.lastHeardAt = timers.now();
-    this.nextEventAt = timers.now();
+    this.lastHeardAt = clock.now();
+    this.nextEventAt = clock.now();
     this.toPeripheral = {
       from: central,
       to: peripheral,
       toHandle: peripheralHandle,
       queue: [],
       reasm: new L2capReassembler(),
-      delay: new DelayLine(timers),
+      delay: new DelayLine(clock),
     };
     this.toCentral = {
       from: peripheral,
@@ -129,7 +123,7 @@ export class Link {
       toHandle: centralHandle,
       queue: [],
       reasm: new L2capReassembler(),
-      delay: new DelayLine(timers),
+      delay: new DelayLine(clock),
     };
   }
 

@@ -48,6 +48,11 @@ export interface ControllerInfo {
   advertising: boolean;
   scanning: boolean;
   connections: number;
+  /** Bytes sent to the client that it has not read yet, and the most it ever left unread. */
+  backlogBytes: number;
+  peakBacklogBytes: number;
+  /** Set when the air dropped the client, and why. */
+  droppedFor?: string;
 }
 
 export interface Fault {

@@ -41,8 +41,11 @@ export interface ErrorDetails {
   TIMEOUT: { what: string; afterMs: number };
   /** The link was lost or the device is too far away. */
   OUT_OF_RANGE: { rssi?: number };
-  /** No usable Bluetooth adapter (missing, powered off, busy, no permission). */
-  ADAPTER_UNAVAILABLE: { detail: string };
+  /**
+   * No usable Bluetooth adapter (missing, powered off, busy, no permission). `transport: "stream"`: the
+   * HCI was a unix:/tcp: stream to a virtual radio, whose remedy is different.
+   */
+  ADAPTER_UNAVAILABLE: { detail: string; transport?: "adapter" | "stream" };
   /** A bad argument or setting given by a person (`command`: the subcommand whose help explains it). */
   INVALID_ARGUMENT: { detail: string; command?: string };
   /** A bug: something that should not happen did. The detail never carries secrets. */
@@ -175,8 +178,10 @@ export const CATALOGUE: Catalogue = {
   ADAPTER_UNAVAILABLE: {
     // local only (wire value retired, never sent)
     message: (d) => `no usable Bluetooth adapter: ${d.detail}`,
-    remedy:
-      "Check that an adapter is plugged in and powered, that bluetoothd is not holding it (`sudo systemctl stop bluetooth`) and that node may open raw HCI sockets (`sudo setcap cap_net_raw+eip $(readlink -f $(which node))`); or run without hardware on the virtual radio (`openclaw air`, then `--hci unix:PATH`).",
+    remedy: (d) =>
+      d.transport === "stream"
+        ? "Start the virtual radio first (`openclaw air --socket PATH`) and pass the socket it prints (`--hci unix:PATH`); `openclaw air --help` explains."
+        : "Check that an adapter is plugged in and powered, that bluetoothd is not holding it (`sudo systemctl stop bluetooth`) and that node may open raw HCI sockets (`sudo setcap cap_net_raw+eip $(readlink -f $(which node))`); or run without hardware on the virtual radio (`openclaw air`, then `--hci unix:PATH`).",
   },
   INVALID_ARGUMENT: {
     wire: 0x10,
@@ -333,7 +338,7 @@ const DETAIL_SCHEMAS: { [C in ErrorCode]: z.ZodType<ErrorDetails[C]> } = {
   BUSY: empty,
   TIMEOUT: z.object({ what: text, afterMs: count }),
   OUT_OF_RANGE: z.object({ rssi: z.number().int().optional() }),
-  ADAPTER_UNAVAILABLE: z.object({ detail: text }),
+  ADAPTER_UNAVAILABLE: z.object({ detail: text, transport: z.enum(["adapter", "stream"]).optional() }),
   INVALID_ARGUMENT: z.object({ detail: text, command: text.optional() }),
   INTERNAL: z.object({ detail: text }),
   STORAGE: z.object({ path: text, detail: text }),

@@ -15,11 +15,15 @@
  * longer than the MTU otherwise, which real devices reject).
  */
 import { createRequire } from "node:module";
+import { type Clock, sleep, type TimerHandle, withDeadline } from "../clock/clock.js";
+import { systemClock } from "../clock/system.js";
 import { type OpenClawAdvert, parseManufacturerData } from "../protocol/advert.js";
 import { OpenClawError, protocolError } from "../protocol/errors.js";
 import { INFO_CHAR_UUID, RX_CHAR_UUID, SERVICE_UUID, TX_CHAR_UUID } from "../protocol/gatt.js";
 import type { FrameLink } from "../transport/channel.js";
 import { MAX_ATT_MTU, MIN_ATT_MTU } from "../transport/frame.js";
+import { adapterStateText } from "./adapter-state.js";
+import { type HciReport, onHciReport } from "./hci/reports.js";
 
 // ---- the bits of noble we use (it ships no types) ----------------------------------------------------
 interface NobleCharacteristic {
@@ -82,8 +86,14 @@ export interface CentralOptions {
   powerOnTimeoutMs?: number;
   /** Ask for at most this ATT MTU (23..517; noble asks 256 otherwise). Process-wide. */
   maxMtu?: number;
-  /** noble warnings (default: dropped). */
-  onWarning?: (message: string) => void;
+  /**
+   * Trouble that did not stop the radio: noble's own warnings (text only), and what the HCI layer
+   * contained (a malformed PDU from a device, an exception inside noble; `error` is then typed).
+   * Default: dropped.
+   */
+  onWarning?: (message: string, error?: OpenClawError) => void;
+  /** Where every wait runs (default: the system clock; entry points pass theirs). */
+  clock?: Clock;
 }
 
 /** One OpenClaw device as seen in a scan. */
@@ -120,22 +130,21 @@ export interface ConnectOptions {
 
 const adapterError = (detail: string) => new OpenClawError("ADAPTER_UNAVAILABLE", { detail });
 
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new OpenClawError("TIMEOUT", { what, afterMs: ms })), ms);
-      timer.unref?.();
-    }),
-  ]);
+function within<T>(clock: Clock, p: Promise<T>, ms: number, what: string): Promise<T> {
+  return withDeadline(
+    clock,
+    p,
+    ms,
+    `central: ${what}`,
+    () => new OpenClawError("TIMEOUT", { what, afterMs: ms }),
+  );
 }
 
 let noblePromise: Promise<Noble> | undefined;
 let mtuCap: number | undefined;
 
 /** Routes noble to the HCI spec, then loads it (once per process: noble is a singleton). */
-async function loadNoble(hci: string | undefined, maxMtu: number | undefined): Promise<Noble> {
+async function loadNoble(hci: string | undefined, maxMtu: number | undefined, clock: Clock): Promise<Noble> {
   if (maxMtu !== undefined) {
     if (!Number.isInteger(maxMtu) || maxMtu < MIN_ATT_MTU || maxMtu > MAX_ATT_MTU) {
       throw new OpenClawError("INVALID_ARGUMENT", {
@@ -146,7 +155,7 @@ async function loadNoble(hci: string | undefined, maxMtu: number | undefined): P
   }
   noblePromise ??= (async () => {
     const { useHci } = await import("./hci/index.js");
-    useHci(hci);
+    useHci(hci, { clock });
     const require = createRequire(import.meta.url);
     try {
       const Gatt = require("@abandonware/noble/lib/hci-socket/gatt.js") as GattClass;
@@ -171,24 +180,39 @@ async function loadNoble(hci: string | undefined, maxMtu: number | undefined): P
   }
 }
 
-function waitPoweredOn(noble: Noble, timeoutMs: number): Promise<void> {
+/**
+ * Resolves once noble is poweredOn. Fails at once when the HCI layer reports the adapter unusable
+ * (no Bluetooth, no such adapter, no permission, no virtual radio at that path): that reason, not a
+ * generic "did not power on", is what a person needs.
+ */
+function waitPoweredOn(noble: Noble, timeoutMs: number, clock: Clock): Promise<void> {
   return new Promise((resolve, reject) => {
+    let lastAdapterError: OpenClawError<"ADAPTER_UNAVAILABLE"> | undefined;
     const done = (err?: OpenClawError) => {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
+      unsubscribe();
       noble.removeListener("stateChange", onState);
       if (err) reject(err);
       else resolve();
     };
+    const unsubscribe = onHciReport((r) => {
+      if (r.kind !== "adapter") return;
+      lastAdapterError = r.error;
+      done(r.error);
+    });
     const onState = (state: string) => {
       if (state === "poweredOn") done();
       else if (state === "unsupported" || state === "unauthorized")
-        done(adapterError(`the adapter is ${state}`));
+        done(lastAdapterError ?? adapterError(adapterStateText(state)));
     };
-    const timer = setTimeout(
-      () => done(adapterError(`the adapter did not power on within ${timeoutMs} ms (state: ${noble.state})`)),
-      timeoutMs,
+    const timer = clock.setTimeout("central.power-on", timeoutMs, () =>
+      done(
+        lastAdapterError ??
+          adapterError(
+            `the adapter did not power on within ${Math.round(timeoutMs / 1000)} s: ${adapterStateText(noble.state)}`,
+          ),
+      ),
     );
-    timer.unref?.();
     noble.on("stateChange", onState);
     if (noble.state === "poweredOn") done();
   });
@@ -222,7 +246,10 @@ export class Central {
   private readonly connections = new Set<CentralConnection>();
   private scanning: Promise<void> | null = null;
 
-  private constructor(private readonly noble: Noble) {
+  private constructor(
+    private readonly noble: Noble,
+    private readonly clock: Clock,
+  ) {
     // A powered-off or vanished adapter takes every link with it, whether or not noble says so.
     noble.on("stateChange", (state) => {
       if (state === "poweredOn") return;
@@ -239,20 +266,39 @@ export class Central {
   }
 
   /** Wraps an already loaded noble-compatible object (tests drive Central with a fake this way). */
-  static async fromNoble(noble: unknown, powerOnTimeoutMs = 10_000): Promise<Central> {
+  static async fromNoble(
+    noble: unknown,
+    powerOnTimeoutMs = 10_000,
+    clock: Clock = systemClock,
+  ): Promise<Central> {
     const n = noble as Noble;
-    await waitPoweredOn(n, powerOnTimeoutMs);
-    return new Central(n);
+    await waitPoweredOn(n, powerOnTimeoutMs, clock);
+    return new Central(n, clock);
   }
 
-  /** Loads noble on the given HCI transport and waits until the adapter is powered on. */
+  /**
+   * Loads noble on the given HCI transport and waits until the adapter is powered on. Nothing noble
+   * does or a device sends ends the process: the HCI layer contains it and `onWarning` hears of it.
+   */
   static async open(opts: CentralOptions = {}): Promise<Central> {
-    const noble = await loadNoble(opts.hci, opts.maxMtu);
-    if (opts.onWarning) noble.on("warning", opts.onWarning);
-    else noble.on("warning", () => {}); // keeps noble from printing to the console
-    await waitPoweredOn(noble, opts.powerOnTimeoutMs ?? 10_000);
-    return new Central(noble);
+    const clock = opts.clock ?? systemClock;
+    const warn = opts.onWarning;
+    // Subscribed before noble loads, so what the HCI layer contains is never a bare process warning.
+    const unsubscribe = onHciReport((r: HciReport) => warn?.(r.error.message, r.error));
+    try {
+      const noble = await loadNoble(opts.hci, opts.maxMtu, clock);
+      noble.on("warning", (message: string) => warn?.(message)); // also keeps noble from printing
+      await waitPoweredOn(noble, opts.powerOnTimeoutMs ?? 10_000, clock);
+      const central = new Central(noble, clock);
+      central.unsubscribe = unsubscribe;
+      return central;
+    } catch (err) {
+      unsubscribe();
+      throw err;
+    }
   }
+
+  private unsubscribe: () => void = () => {};
 
   get address(): string {
     return this.noble.address;
@@ -266,16 +312,19 @@ export class Central {
     onResult: (r: ScanResult) => void,
     opts: ScanOptions = {},
   ): Promise<{ stop(): Promise<void> }> {
-    if (this.noble.state !== "poweredOn") throw adapterError(`the adapter is ${this.noble.state}`);
+    if (this.noble.state !== "poweredOn") throw adapterError(adapterStateText(this.noble.state));
     const listener: ScanListener = { all: opts.all === true, fn: onResult };
     this.scanListeners.add(listener);
     if (this.scanning === null) {
-      this.scanning = within(this.noble.startScanningAsync([], true), 5000, "starting a scan").catch(
-        (err) => {
-          this.scanning = null;
-          throw err;
-        },
-      );
+      this.scanning = within(
+        this.clock,
+        this.noble.startScanningAsync([], true),
+        5000,
+        "starting a scan",
+      ).catch((err) => {
+        this.scanning = null;
+        throw err;
+      });
     }
     try {
       await this.scanning;
@@ -291,7 +340,7 @@ export class Central {
         this.scanListeners.delete(listener);
         if (this.scanListeners.size === 0 && this.scanning !== null) {
           this.scanning = null;
-          await within(this.noble.stopScanningAsync(), 5000, "stopping a scan").catch(() => {});
+          await within(this.clock, this.noble.stopScanningAsync(), 5000, "stopping a scan").catch(() => {});
         }
       },
     };
@@ -301,7 +350,7 @@ export class Central {
   async scan(durationMs: number, opts: ScanOptions = {}): Promise<ScanResult[]> {
     const seen = new Map<string, ScanResult>();
     const s = await this.startScan((r) => seen.set(r.id, r), opts);
-    await new Promise<void>((r) => setTimeout(r, durationMs));
+    await sleep(this.clock, "central.scan", durationMs);
     await s.stop();
     return [...seen.values()];
   }
@@ -316,7 +365,7 @@ export class Central {
       if (test(r)) found(r);
     });
     try {
-      return await within(hit, timeoutMs, what);
+      return await within(this.clock, hit, timeoutMs, what);
     } finally {
       await s.stop();
     }
@@ -327,7 +376,7 @@ export class Central {
    * the attempt is cancelled (LE Create Connection Cancel, or a disconnect if it got that far).
    */
   async connect(id: string, opts: ConnectOptions = {}): Promise<CentralConnection> {
-    if (this.noble.state !== "poweredOn") throw adapterError(`the adapter is ${this.noble.state}`);
+    if (this.noble.state !== "poweredOn") throw adapterError(adapterStateText(this.noble.state));
     const p = this.peripherals.get(id);
     if (!p)
       throw new OpenClawError("INVALID_ARGUMENT", { detail: `device ${id} has not been seen in a scan` });
@@ -341,18 +390,17 @@ export class Central {
     if (opts.supervisionTimeoutMs !== undefined) params.timeout = Math.round(opts.supervisionTimeoutMs / 10);
 
     const st: { phase: "connecting" | "connected" | "done" } = { phase: "connecting" };
-    let timer: NodeJS.Timeout | undefined;
+    let timer: TimerHandle | undefined;
     const cancel = (): void => {
       if (st.phase === "connecting") p.cancelConnect();
       else if (st.phase === "connected") p.disconnect();
       st.phase = "done";
     };
     const giveUp = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+      timer = this.clock.setTimeout("central.connect", timeoutMs, () => {
         cancel();
         reject(new OpenClawError("TIMEOUT", { what: `connecting to ${label}`, afterMs: timeoutMs }));
-      }, timeoutMs);
-      timer.unref?.();
+      });
       opts.signal?.addEventListener(
         "abort",
         () => {
@@ -392,7 +440,7 @@ export class Central {
       const rx = byUuid.get(RX_CHAR_UUID);
       const tx = byUuid.get(TX_CHAR_UUID);
       if (!info || !rx || !tx) throw protocolError(`${label} lacks an OpenClaw characteristic`);
-      const conn = new CentralConnection(p, info, rx, tx, opts.writeTimeoutMs ?? 10_000, label);
+      const conn = new CentralConnection(p, info, rx, tx, opts.writeTimeoutMs ?? 10_000, label, this.clock);
       await Promise.race([tx.subscribeAsync(), lost]);
       return conn;
     })();
@@ -412,16 +460,17 @@ export class Central {
       st.phase = "done";
       throw err;
     } finally {
-      clearTimeout(timer);
+      this.clock.clearTimeout(timer);
     }
   }
 
   /** Stops scanning and disconnects everything. noble itself stays loaded until the process exits. */
   async close(): Promise<void> {
+    this.unsubscribe();
     this.scanListeners.clear();
     if (this.scanning !== null) {
       this.scanning = null;
-      await within(this.noble.stopScanningAsync(), 5000, "stopping a scan").catch(() => {});
+      await within(this.clock, this.noble.stopScanningAsync(), 5000, "stopping a scan").catch(() => {});
     }
     await Promise.all([...this.connections].map((c) => c.disconnect().catch(() => {})));
   }
@@ -447,6 +496,7 @@ export class CentralConnection implements FrameLink {
     tx: NobleCharacteristic,
     private readonly writeTimeoutMs: number,
     private readonly label: string,
+    private readonly clock: Clock,
   ) {
     this.id = p.id;
     this.mtu = Math.min(MAX_ATT_MTU, Math.max(MIN_ATT_MTU, p.mtu ?? MIN_ATT_MTU));
@@ -472,13 +522,18 @@ export class CentralConnection implements FrameLink {
 
   /** RSSI of the live link, in dBm. */
   readRssi(): Promise<number> {
-    return within(this.p.updateRssiAsync(), 5000, `reading the signal strength of ${this.label}`);
+    return within(this.clock, this.p.updateRssiAsync(), 5000, `reading the signal strength of ${this.label}`);
   }
 
   /** The info characteristic's value (decode it with src/protocol/messages/info.ts). */
   async readInfo(timeoutMs = 5000): Promise<Uint8Array> {
     if (this.state.kind === "closed") throw new OpenClawError("OUT_OF_RANGE", {});
-    const data = await within(this.info.readAsync(), timeoutMs, `reading the info of ${this.label}`);
+    const data = await within(
+      this.clock,
+      this.info.readAsync(),
+      timeoutMs,
+      `reading the info of ${this.label}`,
+    );
     return new Uint8Array(data);
   }
 
@@ -487,6 +542,7 @@ export class CentralConnection implements FrameLink {
     if (frame.length > this.maxFrame)
       throw protocolError(`frame of ${frame.length} bytes over ${this.maxFrame}`);
     await within(
+      this.clock,
       this.rx.writeAsync(Buffer.from(frame), this.withoutResponse),
       this.writeTimeoutMs,
       `writing to ${this.label}`,
@@ -513,7 +569,7 @@ export class CentralConnection implements FrameLink {
     if (this.state.kind === "closed") return;
     const gone = new Promise<void>((resolve) => this.onClose(() => resolve()));
     this.p.disconnect();
-    await within(gone, 5000, `disconnecting from ${this.label}`).catch(() =>
+    await within(this.clock, gone, 5000, `disconnecting from ${this.label}`).catch(() =>
       this.closed("disconnect timed out"),
     );
   }

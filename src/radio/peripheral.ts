@@ -10,7 +10,11 @@
  * the central leaves).
  */
 import { EventEmitter } from "node:events";
+import type { Clock } from "../clock/clock.js";
+import { systemClock } from "../clock/system.js";
 import { OpenClawError, protocolError } from "../protocol/errors.js";
+import { adapterStateText } from "./adapter-state.js";
+import { onHciReport } from "./hci/reports.js";
 
 /** The slice of the FrameLink contract (src/transport) this module implements, structurally. */
 export interface PeripheralFrameLink {
@@ -40,6 +44,8 @@ export interface PeripheralOptions {
   hci?: string;
   /** How long to wait for the adapter to power on. */
   powerOnTimeoutMs?: number;
+  /** Where every wait runs (default: the system clock; entry points pass theirs). */
+  clock?: Clock;
 }
 
 export const ATT_MTU_MIN = 23;
@@ -75,10 +81,10 @@ const ATT_UNLIKELY = 0x0e;
 let blenoPromise: Promise<BlenoModule> | undefined;
 
 /** Routes bleno to the HCI spec, then loads it. Once per process: bleno is a singleton. */
-async function loadBleno(hci: string | undefined): Promise<BlenoModule> {
+async function loadBleno(hci: string | undefined, clock: Clock): Promise<BlenoModule> {
   blenoPromise ??= (async () => {
     const { useHci } = await import("./hci/index.js");
-    useHci(hci);
+    useHci(hci, { clock });
     const mod = (await import("@abandonware/bleno")) as unknown as { default?: BlenoModule } & BlenoModule;
     return mod.default ?? mod;
   })();
@@ -198,6 +204,11 @@ export interface PeripheralEvents {
   /** The adapter went away or powered off after start. */
   adapterLost: [err: OpenClawError<"ADAPTER_UNAVAILABLE">];
   advertisingError: [err: Error];
+  /**
+   * Trouble the HCI layer contained without stopping: a malformed PDU from a central (answered or
+   * dropped: PROTOCOL_ERROR), an exception inside bleno (INTERNAL; that central's link was dropped).
+   */
+  warning: [err: OpenClawError];
 }
 
 export class Peripheral extends EventEmitter<PeripheralEvents> {
@@ -206,22 +217,44 @@ export class Peripheral extends EventEmitter<PeripheralEvents> {
   private advertising = false;
   private stopped = false;
   private infoSnapshot: Buffer | undefined;
+  private readonly clock: Clock;
+  private unsubscribe: () => void = () => {};
 
   private constructor(
     private readonly bleno: BlenoModule,
     private readonly opts: PeripheralOptions,
   ) {
     super();
+    this.clock = opts.clock ?? systemClock;
   }
 
-  /** Loads bleno on the given HCI, waits for the adapter to power on, installs the GATT service. */
+  /**
+   * Loads bleno on the given HCI, waits for the adapter to power on, installs the GATT service. Nothing
+   * bleno does or a central sends ends the process: the HCI layer contains it (`warning` events).
+   */
   static async start(opts: PeripheralOptions): Promise<Peripheral> {
-    const bleno = await loadBleno(opts.hci);
-    const p = new Peripheral(bleno, opts);
-    await p.powerOn(opts.powerOnTimeoutMs ?? 10_000);
-    p.installServices();
-    p.wire();
-    return p;
+    const clock = opts.clock ?? systemClock;
+    // Subscribed before bleno loads: a failing adapter is then reported by powerOn, once, not as a
+    // process warning too.
+    const early: OpenClawError<"ADAPTER_UNAVAILABLE">[] = [];
+    let p: Peripheral | undefined;
+    const unsubscribe = onHciReport((r) => {
+      if (r.kind === "adapter") {
+        if (!p) early.push(r.error); // later ones: powerOn's own subscription, then adapterLost
+      } else p?.emit("warning", r.error);
+    });
+    try {
+      const bleno = await loadBleno(opts.hci, clock);
+      p = new Peripheral(bleno, opts);
+      p.unsubscribe = unsubscribe;
+      await p.powerOn(opts.powerOnTimeoutMs ?? 10_000, early);
+      p.installServices();
+      p.wire();
+      return p;
+    } catch (err) {
+      unsubscribe();
+      throw err;
+    }
   }
 
   /** The adapter's public address as bleno reports it. */
@@ -249,9 +282,9 @@ export class Peripheral extends EventEmitter<PeripheralEvents> {
     if (!this.advertising || this.bleno.state !== "poweredOn") return;
     this.advertising = false;
     await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, 2000);
+      const t = this.clock.setTimeout("peripheral.stop-advertising", 2000, resolve);
       this.bleno.stopAdvertising(() => {
-        clearTimeout(t);
+        this.clock.clearTimeout(t);
         resolve();
       });
     });
@@ -267,6 +300,7 @@ export class Peripheral extends EventEmitter<PeripheralEvents> {
     if (this.stopped) return;
     await this.stopAdvertising().catch(() => {});
     this.stopped = true;
+    this.unsubscribe();
     this.disconnect();
     this.conn?.end("shutdown");
     this.conn = undefined;
@@ -275,34 +309,48 @@ export class Peripheral extends EventEmitter<PeripheralEvents> {
     this.bleno.removeAllListeners("mtuChange");
   }
 
-  private async powerOn(timeoutMs: number): Promise<void> {
+  /**
+   * Waits for poweredOn. An adapter the HCI layer reports unusable (no Bluetooth, no such adapter, no
+   * permission, no virtual radio at that path) fails at once with that reason.
+   */
+  private async powerOn(timeoutMs: number, early: OpenClawError<"ADAPTER_UNAVAILABLE">[]): Promise<void> {
     if (this.bleno.state === "poweredOn") return;
     const isStream = /^(unix|tcp):/.test(this.opts.hci ?? "");
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      let off = (): void => {};
+      const finish = (err?: OpenClawError): void => {
+        this.clock.clearTimeout(timer);
         this.bleno.removeListener("stateChange", onState);
-        reject(
-          new OpenClawError("ADAPTER_UNAVAILABLE", {
-            detail: `the adapter did not power on within ${Math.round(timeoutMs / 1000)} s (state: ${this.bleno.state})`,
-          }),
-        );
-      }, timeoutMs);
+        off();
+        if (err) reject(err);
+        else resolve();
+      };
+      const timer = this.clock.setTimeout("peripheral.power-on", timeoutMs, () =>
+        finish(
+          early[0] ??
+            new OpenClawError("ADAPTER_UNAVAILABLE", {
+              detail: `the adapter did not power on within ${Math.round(timeoutMs / 1000)} s: ${adapterStateText(this.bleno.state)}`,
+            }),
+        ),
+      );
       const onState = (state: string) => {
-        if (state === "poweredOn") {
-          clearTimeout(timer);
-          this.bleno.removeListener("stateChange", onState);
-          resolve();
-        } else if (
+        if (state === "poweredOn") finish();
+        else if (
           state === "unauthorized" ||
           state === "unsupported" ||
           // An HCI stream that is down at start is not coming up by itself (the air is not running).
           (state === "poweredOff" && isStream)
         ) {
-          clearTimeout(timer);
-          this.bleno.removeListener("stateChange", onState);
-          reject(new OpenClawError("ADAPTER_UNAVAILABLE", { detail: adapterStateText(state) }));
+          finish(early[0] ?? new OpenClawError("ADAPTER_UNAVAILABLE", { detail: adapterStateText(state) }));
         }
       };
+      off = onHciReport((r) => {
+        if (r.kind === "adapter") finish(r.error);
+      });
+      if (early[0]) {
+        finish(early[0]);
+        return;
+      }
       // Adding the first stateChange listener is what makes bleno open the HCI socket.
       this.bleno.on("stateChange", onState);
     });
@@ -401,12 +449,12 @@ export class Peripheral extends EventEmitter<PeripheralEvents> {
     const advert = this.advert;
     if (!advert) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.clock.setTimeout("peripheral.advertising-start", 2000, () => {
         cleanup();
         // Some controllers answer a re-enable with "command disallowed" yet keep advertising the new
         // data; a missing confirmation is not worth failing the device over.
         resolve();
-      }, 2000);
+      });
       const onStart = () => {
         cleanup();
         this.advertising = true;
@@ -418,7 +466,7 @@ export class Peripheral extends EventEmitter<PeripheralEvents> {
         reject(err);
       };
       const cleanup = () => {
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         this.bleno.removeListener("advertisingStart", onStart);
         this.bleno.removeListener("advertisingStartError", onError);
       };
@@ -426,18 +474,5 @@ export class Peripheral extends EventEmitter<PeripheralEvents> {
       this.bleno.once("advertisingStartError", onError);
       this.bleno.startAdvertisingWithEIRData(advert.adv, advert.scan);
     });
-  }
-}
-
-function adapterStateText(state: string): string {
-  switch (state) {
-    case "unauthorized":
-      return "permission denied (run with cap_net_raw, see `openclaw sim --help`)";
-    case "unsupported":
-      return "the adapter does not support Bluetooth LE (try BLENO_HCI_DEVICE_ID=<n> for another adapter)";
-    case "poweredOff":
-      return "the adapter is powered off, down or unreachable (`hciconfig hci0 up`; for --hci unix:/tcp: is `openclaw air` running?)";
-    default:
-      return `adapter state ${state}`;
   }
 }

@@ -4,9 +4,10 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { EVT, H4Parser, LE_EVT, OP } from "../../firmware-sim/air/hci.js";
-import { Air, FakeTimers, type Violation } from "../../firmware-sim/air/index.js";
+import { Air, type Violation } from "../../firmware-sim/air/index.js";
 import { DelayLine, L2capReassembler } from "../../firmware-sim/air/link.js";
 import { H4TestClient, isEvent, isLeMeta, params } from "../../firmware-sim/air/test-client.js";
+import { ManualClock } from "../../src/clock/index.js";
 
 /** Host-side reassembly the way noble and bleno do it: starts must be 0b10, continuations 0b01. */
 function reassemble(packets: Buffer[]): Buffer[] {
@@ -52,7 +53,7 @@ describe("air: properties", () => {
           const got: Buffer[] = [];
           let last = 0;
           for (const p of [...points, stream.length]) {
-            const r = parser.push(stream.subarray(last, p));
+            const r = parser.feed(stream.subarray(last, p));
             expect(r.error).toBeUndefined();
             got.push(...r.packets);
             last = p;
@@ -87,7 +88,7 @@ describe("air: properties", () => {
   it("a delay line keeps order whatever the delays", () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: 50 }), { maxLength: 30 }), (delays) => {
-        const timers = new FakeTimers();
+        const timers = new ManualClock();
         const line = new DelayLine(timers);
         const out: number[] = [];
         delays.forEach((d, i) => {
@@ -110,10 +111,10 @@ describe("air: properties", () => {
           fc.integer({ min: 1, max: 8 }),
           fc.integer({ min: 1, max: 8 }),
           async (sizes, hostFrag, llPayload, perEvent, bufCount) => {
-            const timers = new FakeTimers();
+            const timers = new ManualClock();
             const path = join(dir, "air.sock");
             const air = new Air({
-              timers,
+              clock: timers,
               defaults: {
                 aclBuffers: { length: hostFrag, count: bufCount },
                 llPayloadBytes: llPayload,

@@ -5,10 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { controlRequest, serveControl } from "../../firmware-sim/air/control.js";
+import { controlRequest, handleControl, serveControl } from "../../firmware-sim/air/control.js";
 import { EVT, LE_EVT, OP } from "../../firmware-sim/air/hci.js";
-import { Air, FakeTimers, RealTimers, type Violation } from "../../firmware-sim/air/index.js";
+import { Air, type Violation } from "../../firmware-sim/air/index.js";
 import { H4TestClient, isLeMeta, params } from "../../firmware-sim/air/test-client.js";
+import { ManualClock, SystemClock } from "../../src/clock/index.js";
+import { OpenClawError } from "../../src/protocol/errors.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 let dir: string;
@@ -32,8 +34,8 @@ async function connect(path: string, label?: string): Promise<H4TestClient> {
 
 describe("air: control socket", () => {
   it("lists controllers, moves them, sets faults and configures them; bad requests get errors", async () => {
-    const timers = new FakeTimers();
-    const air = new Air({ timers });
+    const timers = new ManualClock();
+    const air = new Air({ clock: timers });
     const path = join(dir, "air.sock");
     await air.listen({ path });
     cleanup.push(() => air.close());
@@ -42,38 +44,50 @@ describe("air: control socket", () => {
     await connect(path, "dev1");
 
     const list = await controlRequest(`${path}.ctl`, { op: "list" });
-    expect(list.ok).toBe(true);
-    expect(list.ok && (list["controllers"] as Array<{ label?: string }>).map((c) => c.label)).toEqual([
-      "dev1",
-    ]);
+    expect((list["controllers"] as Array<{ label?: string }>).map((c) => c.label)).toEqual(["dev1"]);
 
-    expect(await controlRequest(`${path}.ctl`, { op: "move", who: "dev1", x: 3, y: 4 })).toEqual({
-      ok: true,
-    });
+    expect(await controlRequest(`${path}.ctl`, { op: "move", who: "dev1", x: 3, y: 4 })).toEqual({});
     expect(air.controllers()[0]?.position).toEqual({ x: 3, y: 4 });
-    expect(await controlRequest(`${path}.ctl`, { op: "fault", who: "dev1", latencyMs: 20 })).toEqual({
-      ok: true,
-    });
+    expect(await controlRequest(`${path}.ctl`, { op: "fault", who: "dev1", latencyMs: 20 })).toEqual({});
     expect(
       await controlRequest(`${path}.ctl`, { op: "configure", who: "dev1", config: { txPowerDbm: -10 } }),
-    ).toEqual({ ok: true });
+    ).toEqual({});
     expect(air.rssiBetween("dev1", "dev1")).toBeCloseTo(-10 - 59 + 22, 5); // same point: 10 cm floor
 
-    const missing = await controlRequest(`${path}.ctl`, { op: "move", who: "nope", x: 0, y: 0 });
-    expect(missing).toEqual({
-      ok: false,
-      error: expect.objectContaining({ code: "INVALID_ARGUMENT", detail: 'no controller "nope" on the air' }),
+    // Errors cross the socket as the catalogue's: code, details and remedy rebuilt on this side.
+    const missing = await controlRequest(`${path}.ctl`, { op: "move", who: "nope", x: 0, y: 0 }).catch(
+      (e: unknown) => e,
+    );
+    expect(missing).toBeInstanceOf(OpenClawError);
+    expect(missing).toMatchObject({
+      code: "INVALID_ARGUMENT",
+      details: { detail: 'no controller "nope" on the air' },
     });
-    const bad = await controlRequest(`${path}.ctl`, { op: "explode" } as never);
-    expect(bad.ok).toBe(false);
+    expect((missing as OpenClawError).remedy).toMatch(/--help/);
+    const bad = await controlRequest(`${path}.ctl`, { op: "explode" } as never).catch((e: unknown) => e);
+    expect(bad).toMatchObject({ code: "INVALID_ARGUMENT", details: { command: "air ctl" } });
     await ctl.close();
     expect(existsSync(`${path}.ctl`)).toBe(false);
   });
 });
 
+describe("air: control errors", () => {
+  it("answers a request that throws a non-catalogue error with INTERNAL, never a string code", async () => {
+    const air = new Air({ clock: new ManualClock() });
+    cleanup.push(() => air.close());
+    air.move = () => {
+      throw new TypeError("boom");
+    };
+    const res = await handleControl(air, { op: "move", who: "x", x: 0, y: 0 });
+    expect(res.ok).toBe(false);
+    const err = res.ok ? undefined : OpenClawError.fromJSON(res.error);
+    expect(err).toMatchObject({ code: "INTERNAL", details: { detail: 'the air failed on "move": boom' } });
+  });
+});
+
 describe("air: serving", () => {
   it("serves TCP as well as unix sockets", async () => {
-    const air = new Air({ timers: new FakeTimers() });
+    const air = new Air({ clock: new ManualClock() });
     await air.listen({ port: 0 });
     cleanup.push(() => air.close());
     const port = air.tcpPort();
@@ -92,10 +106,10 @@ describe("air: serving", () => {
 
   it("replaces a stale socket file but refuses one a live air is serving", async () => {
     const path = join(dir, "air.sock");
-    const first = new Air({ timers: new FakeTimers() });
+    const first = new Air({ clock: new ManualClock() });
     await first.listen({ path });
     cleanup.push(() => first.close());
-    const second = new Air({ timers: new FakeTimers() });
+    const second = new Air({ clock: new ManualClock() });
     await expect(second.listen({ path })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
     await second.close();
 
@@ -111,7 +125,7 @@ describe("air: serving", () => {
     holder.kill("SIGKILL");
     await dead;
     expect(existsSync(stale)).toBe(true);
-    const third = new Air({ timers: new FakeTimers() });
+    const third = new Air({ clock: new ManualClock() });
     await third.listen({ path: stale });
     cleanup.push(() => third.close());
     const c = await H4TestClient.connect(stale);
@@ -119,7 +133,7 @@ describe("air: serving", () => {
     await c.sync();
 
     writeFileSync(join(dir, "file"), "not a socket");
-    const fourth = new Air({ timers: new FakeTimers() });
+    const fourth = new Air({ clock: new ManualClock() });
     await expect(fourth.listen({ path: join(dir, "file") })).rejects.toMatchObject({
       code: "INVALID_ARGUMENT",
     });
@@ -127,10 +141,10 @@ describe("air: serving", () => {
   });
 
   it("explains why it cannot listen (port in use, socket path too long) instead of throwing raw errors", async () => {
-    const a = new Air({ timers: new FakeTimers() });
+    const a = new Air({ clock: new ManualClock() });
     await a.listen({ port: 0 });
     cleanup.push(() => a.close());
-    const b = new Air({ timers: new FakeTimers() });
+    const b = new Air({ clock: new ManualClock() });
     cleanup.push(() => b.close());
     await expect(b.listen({ port: a.tcpPort()! })).rejects.toMatchObject({
       code: "INVALID_ARGUMENT",
@@ -146,7 +160,7 @@ describe("air: serving", () => {
 
   it("closes a client whose stream is not H4, and flags it", async () => {
     const path = join(dir, "air.sock");
-    const air = new Air({ timers: new FakeTimers() });
+    const air = new Air({ clock: new ManualClock() });
     const violations: Violation[] = [];
     air.on("violation", (v: Violation) => violations.push(v));
     await air.listen({ path });
@@ -161,8 +175,8 @@ describe("air: serving", () => {
 
   it("honours the host's event masks (no LE events until LE meta is enabled)", async () => {
     const path = join(dir, "air.sock");
-    const timers = new FakeTimers();
-    const air = new Air({ timers });
+    const timers = new ManualClock();
+    const air = new Air({ clock: timers });
     await air.listen({ path });
     cleanup.push(() => air.close());
     const dev = await connect(path, "dev1");
@@ -183,9 +197,9 @@ describe("air: serving", () => {
   });
 
   it("leaves no timers behind with real timers either", async () => {
-    const timers = new RealTimers();
+    const timers = new SystemClock();
     const path = join(dir, "air.sock");
-    const air = new Air({ timers });
+    const air = new Air({ clock: timers });
     await air.listen({ path });
     const dev = await connect(path, "dev1");
     await dev.command(OP.leSetAdvertisingParameters, params.advertising(20));
@@ -197,10 +211,10 @@ describe("air: serving", () => {
     await done;
     air.setFault("laptop", { latencyMs: 50 });
     const power = air.powerCycle("dev1", 10_000);
-    expect(timers.pending).toBeGreaterThan(0);
+    expect(timers.pending().length).toBeGreaterThan(0);
     await air.close();
     await power; // resolved by close, not left hanging
-    expect(timers.pending).toBe(0);
+    expect(timers.pending().length).toBe(0);
     expect(existsSync(path)).toBe(false);
     await expect(air.waitForController("ghost", 10)).rejects.toBeDefined();
     void EVT;

@@ -3,13 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { addressToString, EVT, LE_EVT, OP, REPORT } from "../../firmware-sim/air/hci.js";
-import { Air, FakeTimers } from "../../firmware-sim/air/index.js";
+import { Air } from "../../firmware-sim/air/index.js";
 import { H4TestClient, isEvent, isLeMeta, params, statusOf } from "../../firmware-sim/air/test-client.js";
+import { ManualClock } from "../../src/clock/index.js";
 
 let dir: string;
 let path: string;
 let air: Air;
-let timers: FakeTimers;
+let timers: ManualClock;
 const clients: H4TestClient[] = [];
 
 async function client(label?: string): Promise<H4TestClient> {
@@ -33,8 +34,8 @@ async function bdAddr(c: H4TestClient): Promise<Buffer> {
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), "air-"));
   path = join(dir, "air.sock");
-  timers = new FakeTimers();
-  air = new Air({ strictAtt: true, timers, seed: 7 });
+  timers = new ManualClock();
+  air = new Air({ strictAtt: true, clock: timers, seed: 7 });
   await air.listen({ path });
 });
 
@@ -302,6 +303,6 @@ describe("air: close", () => {
     expect(existsSync(path)).toBe(true);
     await air.close();
     expect(existsSync(path)).toBe(false);
-    expect(timers.pending).toBe(0);
+    expect(timers.pending().length).toBe(0);
   });
 });

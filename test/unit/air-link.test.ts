@@ -3,19 +3,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { EVT, LE_EVT, OP } from "../../firmware-sim/air/hci.js";
-import { Air, type AirOptions, FakeTimers, type Violation } from "../../firmware-sim/air/index.js";
+import { Air, type AirOptions, type Violation } from "../../firmware-sim/air/index.js";
 import { H4TestClient, isEvent, isLeMeta, params, statusOf } from "../../firmware-sim/air/test-client.js";
+import { ManualClock } from "../../src/clock/index.js";
 
 let dir: string;
 let path: string;
 let air: Air;
-let timers: FakeTimers;
+let timers: ManualClock;
 let violations: Violation[];
 const clients: H4TestClient[] = [];
 
 async function start(opts: AirOptions = {}): Promise<void> {
-  timers = new FakeTimers();
-  air = new Air({ strictAtt: true, timers, seed: 3, ...opts });
+  timers = new ManualClock();
+  air = new Air({ strictAtt: true, clock: timers, seed: 3, ...opts });
   violations = [];
   air.on("violation", (v: Violation) => violations.push(v));
   await air.listen({ path });
@@ -85,7 +86,7 @@ beforeEach(() => {
 afterEach(async () => {
   for (const c of clients.splice(0)) await c.close();
   await air.close();
-  expect(timers.pending).toBe(0);
+  expect(timers.pending().length).toBe(0);
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { OpenClawError } from "../../src/protocol/errors.js";
 import { commandPacket, H4Parser } from "../../src/radio/hci/h4.js";
+import type { HciReport } from "../../src/radio/hci/reports.js";
 import { type HciStreamSocket, hciSocketClassFor } from "../../src/radio/hci/socket.js";
 
 /** Answers every command with Command Complete (status 0, or `refuse` for the label) and echoes ACL. */
@@ -17,7 +18,8 @@ class TinyH4Server {
   readonly clients = new Set<Socket>();
   private readonly server: Server;
   private waiters: Array<() => void> = [];
-  refuseLabel = false;
+  /** Answer the label command with this status (0x0c: in use, 0x12: invalid). */
+  refuseLabel = 0;
 
   constructor(readonly path: string) {
     this.server = createServer((c) => {
@@ -30,7 +32,7 @@ class TinyH4Server {
           this.received.push(p);
           if (p[0] === 0x01) {
             const opcode = p.readUInt16LE(1);
-            const status = opcode === 0xfc01 && this.refuseLabel ? 0x12 : 0;
+            const status = opcode === 0xfc01 ? this.refuseLabel : 0;
             c.write(Buffer.from([0x04, 0x0e, 4, 1, opcode & 0xff, opcode >> 8, status]));
           } else if (p[0] === 0x02) {
             c.write(p);
@@ -82,11 +84,12 @@ function nextEvent<T>(emitter: HciStreamSocket, name: string, count = 1): Promis
 let dir: string;
 let server: TinyH4Server;
 const sockets: HciStreamSocket[] = [];
+let reports: HciReport[] = [];
 
 function open(label?: string): HciStreamSocket {
   const Socket = hciSocketClassFor(
     label === undefined ? { kind: "unix", path: server.path } : { kind: "unix", path: server.path, label },
-    { warn: false },
+    { report: (r) => reports.push(r) },
   );
   const s = new Socket();
   sockets.push(s);
@@ -94,6 +97,7 @@ function open(label?: string): HciStreamSocket {
 }
 
 beforeEach(async () => {
+  reports = [];
   dir = mkdtempSync(join(tmpdir(), "hci-socket-"));
   server = new TinyH4Server(join(dir, "h4.sock"));
   await server.listen();
@@ -134,18 +138,28 @@ describe("HciStreamSocket", () => {
     expect(seen.map((d) => d.readUInt16LE(4).toString(16))).toEqual(["c03"]);
   });
 
-  it("reports a refused label as an error and keeps working", async () => {
-    server.refuseLabel = true;
+  it("goes down with a clear error when the radio says the label is in use (one device, not two)", async () => {
+    server.refuseLabel = 0x0c;
     const s = open("dev1");
     const errored = nextEvent<OpenClawError>(s, "error");
     s.bindRaw();
     s.start();
     const [err] = await errored;
     expect(err?.code).toBe("ADAPTER_UNAVAILABLE");
-    expect(err?.message).toMatch(/refused the label/);
-    s.write(RESET);
-    await nextEvent(s, "data");
-    expect(s.isDevUp()).toBe(true);
+    expect(err?.message).toMatch(/the label "dev1" is already in use on unix:.*choose another \?label=/);
+    expect(err?.remedy).toMatch(/openclaw air/);
+    expect(s.isDevUp()).toBe(false);
+  });
+
+  it("goes down when the radio refuses the label as invalid", async () => {
+    server.refuseLabel = 0x12;
+    const s = open("dev1");
+    const errored = nextEvent<OpenClawError>(s, "error");
+    s.bindRaw();
+    s.start();
+    const [err] = await errored;
+    expect(err?.message).toMatch(/refused the label "dev1" \(HCI status 0x12\)/);
+    expect(s.isDevUp()).toBe(false);
   });
 
   it("hands the stack one whole packet per event-loop turn, however the stream cut them", async () => {
@@ -201,9 +215,9 @@ describe("HciStreamSocket", () => {
     s.on("data", (d: Buffer) => seen.push(d.toString("hex")));
     const two = nextEvent(s, "data", 2);
     server.send(Buffer.from([0x04, 0x10, 1, 0x01])); // Hardware Error: filtered out
-    server.send(Buffer.from([0x02, 0x40, 0x20, 1, 0, 0x99])); // ACL: passes
+    server.send(Buffer.from([0x02, 0x40, 0x20, 5, 0, 1, 0, 4, 0, 0x99])); // ACL (an ATT frame): passes
     await two;
-    expect(seen).toEqual(["040e0401030c00", "024020010099"]);
+    expect(seen).toEqual(["040e0401030c00", "02402005000100040099"]);
   });
 
   it("pauses and resumes delivery with stop() and start()", async () => {
@@ -228,7 +242,10 @@ describe("HciStreamSocket", () => {
   });
 
   it("reports a stream that cannot connect as ADAPTER_UNAVAILABLE and goes down", async () => {
-    const Socket = hciSocketClassFor({ kind: "unix", path: join(dir, "nobody-here.sock") }, { warn: false });
+    const Socket = hciSocketClassFor(
+      { kind: "unix", path: join(dir, "nobody-here.sock") },
+      { report: (r) => reports.push(r) },
+    );
     const s = new Socket();
     sockets.push(s);
     const errored = nextEvent<OpenClawError>(s, "error");
@@ -236,7 +253,10 @@ describe("HciStreamSocket", () => {
     s.start();
     const [err] = await errored;
     expect(err?.code).toBe("ADAPTER_UNAVAILABLE");
-    expect(err?.message).toMatch(/cannot connect to unix:.*nobody-here\.sock \(ENOENT\).*openclaw air/);
+    expect(err?.message).toMatch(
+      /no socket at .*nobody-here\.sock \(ENOENT\).*`openclaw air --socket .*nobody-here\.sock`/,
+    );
+    expect(reports.map((r) => r.kind)).toEqual(["adapter"]);
     expect(s.isDevUp()).toBe(false);
     s.write(RESET); // dropped quietly: already reported
   });

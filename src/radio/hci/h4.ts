@@ -17,6 +17,8 @@ export const EVT_CMD_STATUS = 0x0f;
 
 /** Vendor command (OGF 0x3F, OCF 0x0001) naming this client to the virtual radio. */
 export const OPCODE_SET_LABEL = 0xfc01;
+/** Its status when another client holds the label (Command Disallowed); 0x12: not a valid label. */
+export const SET_LABEL_IN_USE = 0x0c;
 
 /** Header length after the type byte, and where its payload length sits. */
 const LAYOUT: Record<number, { header: number; length: (h: Buffer) => number }> = {
@@ -27,14 +29,21 @@ const LAYOUT: Record<number, { header: number; length: (h: Buffer) => number }> 
   [H4_ISO]: { header: 4, length: (h) => h.readUInt16LE(2) & 0x3fff },
 };
 
-/** Reassembles whole H4 packets (type byte included) from arbitrary stream chunks. */
+/**
+ * Reassembles whole H4 packets (type byte included) from arbitrary stream chunks: the one parser for
+ * both ends of a stream (src/radio/hci/socket.ts on the host side, firmware-sim/air on the controller
+ * side, and the test clients).
+ */
 export class H4Parser {
   private pending: Buffer = Buffer.alloc(0);
 
-  /** Returns every packet completed by this chunk; throws ADAPTER_UNAVAILABLE on an unknown type byte. */
-  push(chunk: Uint8Array): Buffer[] {
+  /**
+   * Every packet completed by this chunk, and `error` for a byte that cannot start a packet (the stream
+   * is then unusable: H4 has no way to resynchronise; what is left is discarded).
+   */
+  feed(chunk: Uint8Array): { packets: Buffer[]; error?: string } {
     this.pending = this.pending.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.pending, chunk]);
-    const out: Buffer[] = [];
+    const packets: Buffer[] = [];
     let at = 0;
     for (;;) {
       const left = this.pending.length - at;
@@ -43,19 +52,29 @@ export class H4Parser {
       const layout = LAYOUT[type];
       if (!layout) {
         this.pending = Buffer.alloc(0);
-        throw new OpenClawError("ADAPTER_UNAVAILABLE", {
-          detail: `the HCI stream sent an unknown H4 packet type 0x${type.toString(16).padStart(2, "0")} (is it really an H4 HCI stream?)`,
-        });
+        return { packets, error: `unknown H4 packet type 0x${type.toString(16).padStart(2, "0")}` };
       }
       if (left < 1 + layout.header) break;
       const total = 1 + layout.header + layout.length(this.pending.subarray(at + 1, at + 1 + layout.header));
       if (left < total) break;
-      // Copy so a packet handed to the stack never aliases bytes that are reused later.
-      out.push(Buffer.from(this.pending.subarray(at, at + total)));
+      // Copy so a packet handed on never aliases bytes that are reused later.
+      packets.push(Buffer.from(this.pending.subarray(at, at + total)));
       at += total;
     }
     this.pending = at === 0 ? this.pending : Buffer.from(this.pending.subarray(at));
-    return out;
+    return { packets };
+  }
+
+  /** As feed(), for a host: throws ADAPTER_UNAVAILABLE on an unknown type byte. */
+  push(chunk: Uint8Array): Buffer[] {
+    const { packets, error } = this.feed(chunk);
+    if (error !== undefined) {
+      throw new OpenClawError("ADAPTER_UNAVAILABLE", {
+        detail: `the HCI stream sent an ${error} (is it really an H4 HCI stream?)`,
+        transport: "stream",
+      });
+    }
+    return packets;
   }
 
   /** Bytes of a packet received only in part (0 between packets). */
@@ -129,6 +148,25 @@ export function vendorPowerEvent(packet: Buffer): boolean | undefined {
     return undefined;
   if (packet.readUInt8(3) !== VENDOR_POWER) return undefined;
   return packet.readUInt8(4) !== 0;
+}
+
+/** An H4 ACL data packet (boundary flag `pb`: 0b00 start, 0b01 continuation, 0b10 start, flushable). */
+export function aclPacket(handle: number, pb: number, payload: Uint8Array): Buffer {
+  const b = Buffer.alloc(5 + payload.length);
+  b.writeUInt8(H4_ACL, 0);
+  b.writeUInt16LE((handle & 0x0fff) | ((pb & 0x3) << 12), 1);
+  b.writeUInt16LE(payload.length, 3);
+  b.set(payload, 5);
+  return b;
+}
+
+/** An L2CAP basic frame: length, channel id, payload. */
+export function l2capFrame(cid: number, payload: Uint8Array): Buffer {
+  const b = Buffer.alloc(4 + payload.length);
+  b.writeUInt16LE(payload.length, 0);
+  b.writeUInt16LE(cid, 2);
+  b.set(payload, 4);
+  return b;
 }
 
 /** An H4 command packet. */

@@ -14,6 +14,7 @@ import Module, { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { OpenClawError } from "../../protocol/errors.js";
+import { adapterSocketClassFor, type NativeHciSocketClass } from "./adapter.js";
 import { type HciStreamSocketOptions, hciSocketClassFor } from "./socket.js";
 import { formatHciSpec, type HciSpec, parseHciSpec } from "./spec.js";
 
@@ -24,6 +25,8 @@ const STACKS = ["@abandonware/noble", "@abandonware/bleno"] as const;
 const SOCKET_PACKAGE = "@abandonware/bluetooth-hci-socket";
 /** Marks the constructors we plant, with the spec they are bound to. */
 const PLANTED = Symbol.for("openclaw-pair.hci-socket.spec");
+/** The planted spec of the guarded kernel adapter (the adapter index reaches the stacks by env var). */
+const ADAPTER = "adapter";
 
 interface Target {
   /** The file noble/bleno/the caller resolve the socket package to: the require.cache key. */
@@ -83,15 +86,15 @@ function alreadyLoaded(targets: Target[]): string | undefined {
 
 /**
  * Makes noble and bleno loaded later in this process (and thread) use `spec`: an H4 stream
- * (`unix:/path?label=x`, `tcp:host:port`) or the real adapter (`hci0`, `hci1`, undefined).
+ * (`unix:/path?label=x`, `tcp:host:port`) or the real adapter (`hci0`, `hci1`, undefined). Either way the
+ * stacks get a socket with the host guard in front (guard.ts: malformed PDUs from peers never reach them,
+ * what they throw is contained) and failures reported typed (reports.ts).
  * Call it before the first `require`/`import` of @abandonware/noble or bleno; afterwards it throws
  * ADAPTER_UNAVAILABLE (the stacks hold their socket class from load time). Calling it again with the same
  * spec is harmless. Returns the parsed spec.
  */
 export function useHci(spec: string | HciSpec | undefined, options: HciStreamSocketOptions = {}): HciSpec {
   const parsed = typeof spec === "object" ? spec : parseHciSpec(spec);
-  // No choice made (no --hci, no OPENCLAW_HCI): keep whatever a preload already chose.
-  if (parsed.kind === "adapter" && parsed.devId === undefined) return parsed;
   const text = formatHciSpec(parsed);
   const targets = findTargets();
   const planted = targets.map((t) => plantedSpec(cache[t.socketPath]?.exports));
@@ -102,15 +105,16 @@ export function useHci(spec: string | HciSpec | undefined, options: HciStreamSoc
     });
 
   if (parsed.kind === "adapter") {
-    const streamChosen = planted.some((p) => p !== undefined);
+    // No choice made (no --hci, no OPENCLAW_HCI): keep whatever a preload already chose.
+    if (parsed.devId === undefined && planted.some((p) => p !== undefined)) return parsed;
+    const streamChosen = planted.some((p) => p !== undefined && p !== ADAPTER);
     if (loaded && streamChosen) throw tooLate();
-    if (loaded) return parsed; // already on the kernel adapter: nothing can change any more
-    // Undo an earlier stream choice, and pick the adapter index the way each stack reads it.
-    targets.forEach((t, i) => {
-      if (planted[i] !== undefined) delete cache[t.socketPath];
-    });
-    process.env.NOBLE_HCI_DEVICE_ID = String(parsed.devId);
-    process.env.BLENO_HCI_DEVICE_ID = String(parsed.devId);
+    if (parsed.devId !== undefined) {
+      process.env.NOBLE_HCI_DEVICE_ID = String(parsed.devId);
+      process.env.BLENO_HCI_DEVICE_ID = String(parsed.devId);
+    }
+    if (loaded) return parsed; // on the kernel adapter already: the stacks read the index at init
+    plantAdapter(targets, planted, options);
     return parsed;
   }
 
@@ -123,8 +127,39 @@ export function useHci(spec: string | HciSpec | undefined, options: HciStreamSoc
   // The native binding already loaded (by the stacks or anyone else) cannot be swapped under them.
   if (loaded || targets.some((t, i) => cache[t.socketPath] !== undefined && planted[i] === undefined))
     throw tooLate();
+  plant(targets, hciSocketClassFor(parsed, options), text);
+  return parsed;
+}
 
-  const Socket = hciSocketClassFor(parsed, options);
+/**
+ * The guarded kernel adapter, where nothing was loaded yet: the real binding is loaded first (each
+ * target its own copy) and kept behind the guard.
+ */
+function plantAdapter(
+  targets: Target[],
+  planted: Array<string | undefined>,
+  options: HciStreamSocketOptions,
+): void {
+  targets.forEach((t, i) => {
+    if (planted[i] === ADAPTER) return;
+    if (planted[i] !== undefined) delete cache[t.socketPath]; // undo an earlier stream choice
+    if (cache[t.socketPath] !== undefined) return; // someone loaded the binding itself: leave it
+    let native: NativeHciSocketClass | undefined;
+    let failure: unknown;
+    try {
+      native = createRequire(t.socketPath)(t.socketPath) as NativeHciSocketClass;
+    } catch (err) {
+      failure = err;
+    }
+    const load = (): NativeHciSocketClass => {
+      if (!native) throw failure;
+      return native;
+    };
+    plant([t], adapterSocketClassFor(load, options.report), ADAPTER);
+  });
+}
+
+function plant(targets: Target[], Socket: new () => unknown, text: string): void {
   Object.defineProperty(Socket, PLANTED, { value: text });
   const nodeModulePaths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths;
   for (const t of targets) {
@@ -135,7 +170,6 @@ export function useHci(spec: string | HciSpec | undefined, options: HciStreamSoc
     m.paths = nodeModulePaths(dirname(t.socketPath));
     cache[t.socketPath] = m;
   }
-  return parsed;
 }
 
 /** Where the socket class was planted (for tests and `openclaw doctor`). */

@@ -9,6 +9,7 @@
  * default execArgv; a Worker given its own `execArgv` must list it again. From code, call `useHci(spec)`
  * (exported here and from ./install.js) before the first import of noble or bleno.
  */
+import { systemClock } from "../../clock/system.js";
 import { isOpenClawError } from "../../protocol/errors.js";
 import { useHci } from "./install.js";
 
@@ -18,7 +19,7 @@ export { type HciSpec, parseHciSpec } from "./spec.js";
 const spec = process.env.OPENCLAW_HCI;
 if (spec !== undefined && spec.trim() !== "") {
   try {
-    useHci(spec);
+    useHci(spec, { clock: systemClock });
   } catch (err) {
     // A bad OPENCLAW_HCI must not silently fall back to the real adapter, nor end in a stack trace.
     if (!isOpenClawError(err)) throw err;

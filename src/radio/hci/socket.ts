@@ -12,12 +12,18 @@
  * - `data` events carry one whole H4 packet each, at most one per event-loop turn: both stacks attach
  *   listeners in promise continuations, and a synchronous burst loses events.
  * - `setFilter()` is honoured like the kernel's HCI_FILTER (packet types, events, opcode).
- * - Failures are `error` events carrying an OpenClawError ADAPTER_UNAVAILABLE (both stacks only log
- *   them, so a process warning is emitted too).
+ * - Everything the controller sends passes the host guard (guard.ts) first: malformed PDUs from peers
+ *   never reach the stack, and an exception the stack throws while handling a packet is contained.
+ * - Failures are reported once, typed (ADAPTER_UNAVAILABLE, through reports.ts), and as `error` events
+ *   for the stacks (which only log them).
  */
 import { EventEmitter } from "node:events";
+import { lstatSync } from "node:fs";
 import { createConnection, type Socket } from "node:net";
+import type { Clock, TimerHandle } from "../../clock/clock.js";
+import { systemClock } from "../../clock/system.js";
 import { OpenClawError } from "../../protocol/errors.js";
+import { HostGuard } from "./guard.js";
 import {
   answeredOpcode,
   commandPacket,
@@ -27,8 +33,10 @@ import {
   PASS_ALL,
   parseHciFilter,
   passesHciFilter,
+  SET_LABEL_IN_USE,
   vendorPowerEvent,
 } from "./h4.js";
+import { type HciReport, reportHci } from "./reports.js";
 import { formatHciSpec, type HciStreamSpec } from "./spec.js";
 
 /** What getDeviceList() returns per device (same shape as the native binding). */
@@ -44,14 +52,16 @@ export interface HciDeviceInfo {
 export interface HciStreamSocketOptions {
   /** Give up connecting after this long (a TCP host that never answers). Default 5000 ms. */
   connectTimeoutMs?: number;
-  /** Also report failures with process.emitWarning (the stacks swallow `error` events). Default true. */
-  warn?: boolean;
+  /** Where the connect timeout runs (default: the system clock; entry points pass theirs). */
+  clock?: Clock;
+  /** Where failures and contained trouble are reported (default: the process-wide reports.ts). */
+  report?: (r: HciReport) => void;
 }
 
 type SocketState =
   | { kind: "unbound" }
   | { kind: "control" }
-  | { kind: "connecting"; stream: Socket; timer: NodeJS.Timeout }
+  | { kind: "connecting"; stream: Socket; timer: TimerHandle }
   | { kind: "open"; stream: Socket }
   | { kind: "failed"; error: OpenClawError<"ADAPTER_UNAVAILABLE"> }
   | { kind: "closed" };
@@ -72,17 +82,21 @@ export class HciStreamSocket extends EventEmitter {
   private power: "on" | "off" | "cycled" = "on";
   private filter: HciFilter = PASS_ALL;
   private readonly parser = new H4Parser();
+  private readonly guard: HostGuard;
   private queue: Buffer[] = [];
   private head = 0;
   private tick: NodeJS.Immediate | undefined;
   private readonly connectTimeoutMs: number;
-  private readonly warn: boolean;
+  private readonly clock: Clock;
+  private readonly reportTo: (r: HciReport) => void;
 
   constructor(spec: HciStreamSpec, options: HciStreamSocketOptions = {}) {
     super();
     this.spec = spec;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
-    this.warn = options.warn ?? true;
+    this.clock = options.clock ?? systemClock;
+    this.reportTo = options.report ?? reportHci;
+    this.guard = new HostGuard({ toController: (p) => this.writeOwn(p), report: this.reportTo });
   }
 
   /** Where this socket connects, as `unix:/path?label=x` / `tcp:host:port`. */
@@ -160,6 +174,7 @@ export class HciStreamSocket extends EventEmitter {
     switch (this.state.kind) {
       case "connecting":
       case "open":
+        this.guard.fromHost(data);
         // net.Socket queues writes made before 'connect'.
         this.state.stream.write(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
         return;
@@ -173,11 +188,17 @@ export class HciStreamSocket extends EventEmitter {
     }
   }
 
+  /** A packet the guard sends itself (not the stack's: not counted as the stack's). */
+  private writeOwn(packet: Buffer): void {
+    const s = this.state;
+    if (s.kind === "connecting" || s.kind === "open") s.stream.write(packet);
+  }
+
   /** Ends the stream (the virtual radio then disconnects this controller's links). Idempotent. */
   close(): void {
     const s = this.state;
     if (s.kind === "connecting" || s.kind === "open") {
-      if (s.kind === "connecting") clearTimeout(s.timer);
+      if (s.kind === "connecting") this.clock.clearTimeout(s.timer);
       s.stream.removeAllListeners();
       s.stream.on("error", () => {}); // a late error on a stream we are discarding is not news
       s.stream.destroy();
@@ -194,26 +215,24 @@ export class HciStreamSocket extends EventEmitter {
         ? createConnection({ path: this.spec.path })
         : createConnection({ host: this.spec.host, port: this.spec.port });
     stream.setNoDelay?.(true);
-    const timer = setTimeout(
-      () => this.fail(`no answer from ${this.target} within ${this.connectTimeoutMs} ms`),
-      this.connectTimeoutMs,
+    const timer = this.clock.setTimeout("hci-stream.connect", this.connectTimeoutMs, () =>
+      this.fail(`no answer from ${this.target} within ${this.connectTimeoutMs} ms`),
     );
-    timer.unref();
     this.state = { kind: "connecting", stream, timer };
 
     stream.on("connect", () => {
       if (this.state.kind !== "connecting") return;
-      clearTimeout(this.state.timer);
+      this.clock.clearTimeout(this.state.timer);
       this.state = { kind: "open", stream };
     });
     stream.on("data", (chunk: Buffer) => this.onChunk(chunk));
     stream.on("error", (err: NodeJS.ErrnoException) => {
-      const how = this.state.kind === "connecting" ? "cannot connect to" : "lost the stream to";
-      const hint =
-        err.code === "ENOENT" || err.code === "ECONNREFUSED"
-          ? ": is the virtual radio (`openclaw air`) running?"
-          : "";
-      this.fail(`${how} ${this.target} (${err.code ?? err.message})${hint}`, err);
+      this.fail(
+        this.state.kind === "connecting"
+          ? connectFailure(this.spec, err)
+          : `lost the stream to ${this.target} (${err.code ?? err.message})`,
+        err,
+      );
     });
     stream.on("close", () => this.fail(`the virtual radio at ${this.target} closed the stream`));
 
@@ -238,12 +257,18 @@ export class HciStreamSocket extends EventEmitter {
         if (answer?.opcode === OPCODE_SET_LABEL) {
           // Our own command: the stack never sent it, so it must not see the reply.
           this.labelReply = "none";
-          if (answer.status !== 0) {
-            this.report(
-              new OpenClawError("ADAPTER_UNAVAILABLE", {
-                detail: `${this.target} refused the label (HCI status 0x${answer.status.toString(16)}); continuing without it`,
-              }),
+          if (answer.status === SET_LABEL_IN_USE) {
+            // Two clients with one label would be one device twice (same address): refuse to run.
+            this.fail(
+              `the label "${this.spec.label}" is already in use on ${this.target}: another client (an \`openclaw sim\`, a test) is connected with it; stop that one or choose another ?label=`,
             );
+            return;
+          }
+          if (answer.status !== 0) {
+            this.fail(
+              `${this.target} refused the label "${this.spec.label}" (HCI status 0x${answer.status.toString(16)}): labels are 1 to 32 bytes of UTF-8`,
+            );
+            return;
           }
           continue;
         }
@@ -277,8 +302,9 @@ export class HciStreamSocket extends EventEmitter {
         this.queue = this.queue.slice(this.head);
         this.head = 0;
       }
-      if (!passesHciFilter(this.filter, packet)) continue;
-      this.emit("data", packet);
+      const forStack = this.guard.fromController(packet);
+      if (!forStack || !passesHciFilter(this.filter, forStack)) continue;
+      this.guard.deliver(forStack, (p) => this.emit("data", p));
       break;
     }
     const s = this.state;
@@ -290,19 +316,58 @@ export class HciStreamSocket extends EventEmitter {
   private fail(detail: string, cause?: unknown): void {
     const s = this.state;
     if (s.kind !== "connecting" && s.kind !== "open") return;
-    if (s.kind === "connecting") clearTimeout(s.timer);
+    if (s.kind === "connecting") this.clock.clearTimeout(s.timer);
     s.stream.removeAllListeners();
     s.stream.on("error", () => {});
     s.stream.destroy();
-    const error = new OpenClawError("ADAPTER_UNAVAILABLE", { detail }, { cause });
+    const error = new OpenClawError("ADAPTER_UNAVAILABLE", { detail, transport: "stream" }, { cause });
     this.state = { kind: "failed", error };
     this.report(error);
   }
 
   private report(error: OpenClawError<"ADAPTER_UNAVAILABLE">): void {
-    if (this.warn) process.emitWarning(error.message, { code: "OPENCLAW_HCI", detail: error.remedy });
-    if (this.listenerCount("error") > 0) this.emit("error", error);
+    this.reportTo({ kind: "adapter", error });
+    if (this.listenerCount("error") > 0) {
+      try {
+        this.emit("error", error);
+      } catch {
+        // the stacks' error handlers only log; a throw there must not end the process either
+      }
+    }
   }
+}
+
+/** Says what went wrong connecting to a stream, and what to start: the words a person acts on. */
+export function connectFailure(spec: HciStreamSpec, err: NodeJS.ErrnoException): string {
+  const code = err.code ?? err.message;
+  if (spec.kind === "tcp") {
+    const where = `tcp:${spec.host.includes(":") ? `[${spec.host}]` : spec.host}:${spec.port}`;
+    if (code === "ECONNREFUSED")
+      return `nothing is listening on ${where} (ECONNREFUSED): start the virtual radio there with \`openclaw air --tcp ${spec.port}\``;
+    return `cannot connect to ${where} (${code})`;
+  }
+  const path = spec.path;
+  const air = `start the virtual radio with \`openclaw air --socket ${path}\``;
+  if (code === "ENOENT") return `there is no socket at ${path} (ENOENT): ${air}, or give the path it prints`;
+  const elsewhere =
+    "start the virtual radio on a free path (`openclaw air --socket PATH`) and give that path";
+  if (code === "EACCES" || code === "EPERM") {
+    return `permission denied connecting to ${path} (${code}): the air's socket is private to the user who started \`openclaw air\` (see its --socket-mode)`;
+  }
+  if (code === "ECONNREFUSED") {
+    let what: string | undefined;
+    try {
+      const st = lstatSync(path);
+      if (!st.isSocket())
+        what = st.isDirectory() ? "a directory" : st.isFile() ? "a regular file" : "a special file";
+    } catch {
+      // gone meanwhile: the socket case below still reads right
+    }
+    if (what !== undefined)
+      return `${path} is ${what}, not a socket (ECONNREFUSED): --hci unix: needs the socket of a running \`openclaw air\`; ${elsewhere}`;
+    return `nothing is listening on ${path} (ECONNREFUSED; a socket left by an air that stopped?): ${air}`;
+  }
+  return `cannot connect to ${path} (${code}): ${air}`;
 }
 
 /**
