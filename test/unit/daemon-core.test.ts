@@ -158,8 +158,8 @@ describe("pairing", () => {
     const first = dev.code!;
     let n = 0;
     const r = await l.core.pair(dev.name.toLowerCase(), {
-      code: async (t, last) => {
-        seen.push(last && last.is("WRONG_CODE") ? last.details.attemptsLeft : undefined);
+      code: async (_t, last) => {
+        seen.push(last?.is("WRONG_CODE") ? last.details.attemptsLeft : undefined);
         return n++ < 5 ? wrong(first) : dev.code!;
       },
     });
