@@ -20,8 +20,7 @@ import {
   encodeClawRequest,
 } from "../../app/claw.js";
 import { sleep } from "../../clock/index.js";
-import type { KeyPair } from "../../protocol/accessory/types.js";
-import { Controller, type ControllerBond } from "../../protocol/controller/index.js";
+import { Controller, type ControllerBond, verifyKeys } from "../../protocol/controller/index.js";
 import { bytesToHex } from "../../protocol/crypto/primitives.js";
 import { isOpenClawError, OpenClawError } from "../../protocol/errors.js";
 import type { SessionClient } from "../../protocol/session/client.js";
@@ -53,12 +52,6 @@ import { DeviceSession, type OpenedSession } from "./session.js";
 
 const silent: CoreLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
-/** Keys to verify a bond with: a pending rotation key first (src/protocol/controller bond-record). */
-export function verifyKeysOf(b: ControllerBond): KeyPair[] {
-  const pending = (b as ControllerBond & { pendingStaticKey?: KeyPair }).pendingStaticKey;
-  return pending ? [pending, b.controllerStaticKey] : [b.controllerStaticKey];
-}
-
 type Resolved = ResolvedDevice;
 
 export function createDaemonCore(deps: DaemonCoreDeps): DaemonCore {
@@ -78,6 +71,7 @@ class Core implements DaemonCore {
   /** Candidates already tried at this contact (so a background retry happens once). */
   readonly #candidateTried = new Set<string>();
   #knownCandidates = new Set<string>();
+  readonly #auditing = new Set<Promise<unknown>>();
   #scan: RadioScan | null = null;
   #state: "new" | "running" | "closed" = "new";
   readonly #o: Required<
@@ -147,6 +141,7 @@ class Core implements DaemonCore {
     ]);
     this.#registry.close();
     this.#listeners.clear();
+    await Promise.allSettled([...this.#auditing]);
   }
 
   on(listener: (event: CoreEvent) => void): () => void {
@@ -298,7 +293,6 @@ class Core implements DaemonCore {
     const deviceId = bytesToHex(bond.deviceId);
     const replaced = (await this.#d.store.get(deviceId)) !== undefined;
     await this.#d.store.commitCandidate(deviceId);
-    await this.#d.store.markVerified(deviceId);
     this.#candidateTried.add(deviceId);
     await this.#refreshKnown();
     this.#audit({ type: "paired", deviceId, role: bond.role, replaced });
@@ -388,13 +382,13 @@ class Core implements DaemonCore {
   /** Verify with each of the bond's keys (pending first) on one link. */
   async #verify(link: ControllerLink, stored: CoreStoredBond, radioId: string): Promise<OpenedSession> {
     const deviceId = bytesToHex(stored.record.deviceId);
-    const keys = verifyKeysOf(stored.record);
+    const keys = verifyKeys(stored.record);
     let last: OpenClawError = new OpenClawError("UNKNOWN_PEER", {});
-    for (const [i, key] of keys.entries()) {
+    for (const key of keys) {
       try {
         const { role } = await link.verify(stored.record, key);
-        const pending = keys.length > 1 && i === 0;
-        await this.#d.store.markVerified(deviceId, pending ? key : undefined);
+        // With a rotation unresolved, which key worked settles it (the store keeps that one).
+        await this.#d.store.markVerified(deviceId, keys.length > 1 ? key : undefined);
         this.#audit({ type: "verified", deviceId });
         this.#emit({ type: "verified", deviceId, role });
         return { link, role, radioId };
@@ -561,8 +555,10 @@ class Core implements DaemonCore {
     if (await this.#d.store.candidate(b.deviceId)) await this.#d.store.dropCandidate(b.deviceId);
     const local = (await this.#d.store.remove(b.deviceId)) ? "removed" : "absent";
     await this.#refreshKnown();
-    this.#audit({ type: "removed", deviceId: b.deviceId, where: "device", outcome: device });
-    this.#audit({ type: "removed", deviceId: b.deviceId, where: "local", outcome: local });
+    if (device !== "skipped")
+      this.#audit({ type: "removed", deviceId: b.deviceId, where: "device", outcome: device });
+    if (local === "removed")
+      this.#audit({ type: "removed", deviceId: b.deviceId, where: "local", outcome: local });
     const stale = device === "unreachable" || device === "skipped";
     const outcome: ForgetOutcome = {
       deviceId: b.deviceId,
@@ -678,14 +674,22 @@ class Core implements DaemonCore {
     };
   }
 
+  /** Appends in the background (in order: the log chains its writes); close() waits for them. */
   #audit(e: CoreAuditEvent): void {
-    try {
-      Promise.resolve(this.#d.audit.append(e)).catch((err: unknown) =>
-        this.#log.error({ event: e.type, err: String(err) }, "audit log write failed"),
+    const fail = (err: unknown) =>
+      this.#log.error(
+        { event: e.type, error: isOpenClawError(err) ? err.toJSON() : String(err) },
+        "audit log write failed",
       );
+    let p: Promise<unknown>;
+    try {
+      p = Promise.resolve(this.#d.audit.append(e)).catch(fail);
     } catch (err) {
-      this.#log.error({ event: e.type, err: String(err) }, "audit log write failed");
+      fail(err);
+      return;
     }
+    this.#auditing.add(p);
+    void p.finally(() => this.#auditing.delete(p));
   }
 
   #emit(e: CoreEvent): void {
