@@ -458,6 +458,31 @@ describe("a device that forgot this laptop", () => {
   });
 });
 
+describe("a device that was factory-reset", () => {
+  it("says it has forgotten this laptop; pairing again works and the old bond is forgotten as already gone", async () => {
+    const w = await world();
+    const dev = w.device("reset");
+    const l = await w.laptop();
+    await l.core.pair(dev.name, { code: async () => dev.code! });
+    const oldId = dev.deviceId;
+    await w.advance(60_000);
+    dev.factoryReset(); // a new identity, no bonds, a boot window: its adverts no longer carry our tag
+    expect(dev.deviceId).not.toBe(oldId);
+    await w.advance(1000);
+    const err = await failure(w.settle(l.core.status(oldId)));
+    expect(err.code).toBe("UNKNOWN_PEER");
+    expect(err.message).toBe("this device has forgotten this laptop");
+
+    const r = await l.core.pair(undefined, { code: async () => dev.code! });
+    expect(r.bond.deviceId).toBe(dev.deviceId);
+    expect(await l.core.claw(dev.deviceId, "open")).toEqual({ claw: "open" });
+    const [o] = await w.settle(l.core.forget(oldId));
+    expect(o).toMatchObject({ deviceId: oldId, device: "already-gone", local: "removed" });
+    expect((await onDisk(w, l.paths)).list().map(idOf)).toEqual([dev.deviceId]);
+    expect(deviceBond(dev)?.provisional).toBe(false);
+  });
+});
+
 describe("sessions", () => {
   it("close after the idle time; the next command reconnects and verifies", async () => {
     const w = await world();
