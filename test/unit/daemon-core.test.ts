@@ -366,6 +366,51 @@ describe("a crash part-way through pairing leaves no half bond", () => {
   });
 });
 
+describe("the first verify after pair-setup", () => {
+  it("refused by the device: nothing is kept here, the old bond (if any) stays", async () => {
+    const w = await world();
+    const dev = w.device("verify-refused");
+    const l = await w.laptop();
+    const err = await failure(
+      l.core.pair(dev.name, {
+        code: async () => dev.code!,
+        // The device loses the fresh bond between pair-setup and the first verify.
+        onStep: (s) => {
+          if (s === "storing") dev.accessory.removeBond(LAPTOP_ID, "test", w.clock.now());
+        },
+      }),
+    );
+    expect(err.code).toBe("UNKNOWN_PEER");
+    const disk = await onDisk(w, l.paths);
+    expect(disk.list()).toEqual([]);
+    expect(disk.candidates()).toEqual([]);
+    expect(dev.bonds()).toEqual([]);
+    expect(l.events.some((e) => e.type === "bonded")).toBe(false);
+  });
+
+  it("unanswered (link lost): the candidate is kept for one try at the next contact", async () => {
+    const w = await world();
+    const dev = w.device("verify-lost");
+    const l = await w.laptop();
+    const err = await failure(
+      l.core.pair(dev.name, {
+        code: async () => dev.code!,
+        onStep: (s) => {
+          if (s === "verifying") dev.dropLinks();
+        },
+      }),
+    );
+    expect(["OUT_OF_RANGE", "PROTOCOL_ERROR"]).toContain(err.code);
+    expect((await onDisk(w, l.paths)).candidates()).toHaveLength(1);
+    // The next contact (the device is heard again) settles it: both sides bonded.
+    expect(await w.settle(l.core.status(dev.deviceId))).toMatchObject({ role: "admin" });
+    const disk = await onDisk(w, l.paths);
+    expect(disk.candidates()).toEqual([]);
+    expect(disk.list().map(idOf)).toEqual([dev.deviceId]);
+    expect(deviceBond(dev)?.provisional).toBe(false);
+  });
+});
+
 describe("forget", () => {
   it("reachable: removed on the device, then here", async () => {
     const w = await world();

@@ -470,13 +470,15 @@ class Core implements DaemonCore {
   ): Promise<T> {
     this.#needRunning();
     const r = await this.resolve(ref);
-    const bond = r.bond;
-    if (!bond) throw new OpenClawError("NOT_BONDED", { device: r.name ?? ref });
+    // A device with only a candidate (its first pairing was interrupted) gets it settled first.
+    const deviceId =
+      r.bond?.deviceId ?? (r.deviceId && (await this.#d.store.candidate(r.deviceId)) ? r.deviceId : null);
+    if (!deviceId) throw new OpenClawError("NOT_BONDED", { device: r.name ?? ref });
     try {
-      return await this.#session(bond.deviceId).use((link) => link.call(what, (s) => fn(s, bond.deviceId)));
+      return await this.#session(deviceId).use((link) => link.call(what, (s) => fn(s, deviceId)));
     } catch (err) {
       if (isOpenClawError(err) && err.is("UNKNOWN_PEER")) {
-        this.#emit({ type: "error", deviceId: bond.deviceId, radioId: r.radioId, what, error: err.toJSON() });
+        this.#emit({ type: "error", deviceId, radioId: r.radioId, what, error: err.toJSON() });
       }
       throw err;
     }
