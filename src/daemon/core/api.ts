@@ -264,8 +264,8 @@ export interface Pairing {
 
 export interface PairOptions {
   /**
-   * Asked for the code once the target is known, and again after a retryable failure (`last`).
-   * Reject (e.g. with CANCELLED) to stop.
+   * Asked for the code once the target is known, and again after a mistyped one (`last`: WRONG_CODE,
+   * MALFORMED_CODE, BAD_CHECK_CHARACTER; any other failure ends `pair`). Reject (e.g. CANCELLED) to stop.
    */
   code(target: PairTarget, last?: OpenClawError): Promise<string>;
   onStep?: (step: PairStep) => void;

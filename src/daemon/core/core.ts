@@ -55,6 +55,9 @@ const silent: CoreLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 type Resolved = ResolvedDevice;
 
+/** Failures after which `pair` asks for the code again. */
+const RETYPE = new Set(["WRONG_CODE", "MALFORMED_CODE", "BAD_CHECK_CHARACTER"]);
+
 export function createDaemonCore(deps: DaemonCoreDeps): DaemonCore {
   return new Core(deps);
 }
@@ -273,7 +276,8 @@ class Core implements DaemonCore {
         try {
           return await p.attempt(code, o.onStep ? { onStep: o.onStep } : {});
         } catch (err) {
-          if (!isOpenClawError(err) || p.state !== "ready") throw err;
+          // Only a mistyped code is worth another: anything else (expired, locked out, full) ends it.
+          if (!isOpenClawError(err) || p.state !== "ready" || !RETYPE.has(err.code)) throw err;
           last = err;
         }
       }
