@@ -16,7 +16,7 @@ import {
   encodeClawState,
   isClawOp,
 } from "../../src/app/claw.js";
-import { isOpenClawError } from "../../src/protocol/errors.js";
+import { expectProtocolError } from "../helpers/errors.js";
 
 const peer = { controllerId: new Uint8Array(16), role: "user" as const, name: "t" };
 
@@ -31,15 +31,8 @@ describe("claw and battery wire format", () => {
   });
 
   it("refuses malformed device answers with PROTOCOL_ERROR", () => {
-    for (const bad of [new Uint8Array(0), Uint8Array.of(2), Uint8Array.of(1, 1)]) {
-      let err: unknown;
-      try {
-        decodeClawState(bad);
-      } catch (e) {
-        err = e;
-      }
-      expect(isOpenClawError(err) && err.code === "PROTOCOL_ERROR").toBe(true);
-    }
+    for (const bad of [new Uint8Array(0), Uint8Array.of(2), Uint8Array.of(1, 1)])
+      expectProtocolError(() => decodeClawState(bad));
     expect(() => decodeBatteryLevel(Uint8Array.of(101))).toThrow(/percentage/);
     expect(decodeClawRequest(Uint8Array.of(9))).toBeUndefined();
   });

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import type { BondInfo, DiscoveredDevice } from "../../src/daemon/core/api.js";
 import { deviceCandidates, matchDevice } from "../../src/daemon/core/refs.js";
-import { isOpenClawError, type OpenClawError } from "../../src/protocol/errors.js";
+import { thrown } from "../helpers/errors.js";
 
 function bond(deviceId: string, name: string): BondInfo {
   return {
@@ -50,15 +50,7 @@ const heard = [
 ];
 const all = deviceCandidates(bonds, heard);
 
-function refused(ref: string): OpenClawError {
-  try {
-    matchDevice(ref, all);
-  } catch (err) {
-    if (isOpenClawError(err)) return err;
-    throw err;
-  }
-  throw new Error(`${ref} resolved`);
-}
+const refused = (ref: string) => thrown(() => matchDevice(ref, all));
 
 describe("device references", () => {
   it("merges a bonded device with its sighting (one candidate, with its address)", () => {

@@ -58,7 +58,7 @@ describe("bond store under kill -9", () => {
         if (e.type === "durable") last.set((e as Durable).device, (e as Durable).step);
 
       // The killed writer's lock is stale: taken over, as the next daemon would.
-    const lock = await lockStateDir(paths.stateDir);
+      const lock = await lockStateDir(paths.stateDir);
       try {
         const store = await BondStore.open(paths, { clock: new ManualClock() });
         expect(store.quarantined()).toEqual([]);

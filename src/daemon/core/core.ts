@@ -339,19 +339,9 @@ class Core implements DaemonCore {
     const open = () => this.#registry.list().filter((d) => d.windowOpen);
     if (open().length === 0) await this.#waitFor((d) => d.windowOpen, "finding a device in pairing mode");
     const list = open();
-    if (list.length === 1) {
-      const d = list[0]!;
-      return {
-        deviceId: d.deviceId,
-        radioId: d.radioId,
-        name: d.name,
-        address: d.address,
-        bond: null,
-        discovered: d,
-      };
-    }
-    if (list.length > 1) {
-      const all = deviceCandidates([], list);
+    const all = deviceCandidates([], list);
+    if (all.length === 1) return all[0]!;
+    if (all.length > 1) {
       throw new OpenClawError("AMBIGUOUS_DEVICE", {
         query: "(a device in pairing mode)",
         candidates: all.map((c) => `${c.name ?? "?"} (${c.address ?? c.radioId})`),
