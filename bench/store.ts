@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { systemClock } from "../src/clock/index.js";
 import { BondStore } from "../src/store/bond-store.js";
 import { resolvePaths } from "../src/store/paths.js";
-import { writeBondFiles } from "../test/fixtures/bonds.js";
+import { writeBondFiles } from "../src/store/testing.js";
 
 export async function benchStore(sizes = [100, 1000, 10_000]): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};

@@ -13,7 +13,7 @@ import { isOpenClawError } from "../../src/protocol/errors.js";
 import { BondStore, encodeBondFile } from "../../src/store/bond-store.js";
 import type { Quarantine } from "../../src/store/json-file.js";
 import { type OpenClawPaths, resolvePaths } from "../../src/store/paths.js";
-import { idHex, sampleBond, sampleKey, secretsOf, writeBondFiles } from "../fixtures/bonds.js";
+import { idHex, sampleBond, sampleKey, secretsOf, writeBondFiles } from "../../src/store/testing.js";
 import { rejection } from "../helpers/errors.js";
 
 let root: string;

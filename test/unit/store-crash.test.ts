@@ -14,7 +14,7 @@ import { AuditLog, readAudit } from "../../src/store/audit-log.js";
 import { BondStore } from "../../src/store/bond-store.js";
 import { resolvePaths } from "../../src/store/paths.js";
 import { lockStateDir } from "../../src/store/state-dir.js";
-import { idHex, sampleBond } from "../fixtures/bonds.js";
+import { idHex, sampleBond } from "../../src/store/testing.js";
 import { expectedAfter, summarise } from "../fixtures/store-steps.js";
 import { type ChildEvent, killAll, spawnProgram } from "../helpers/proc.js";
 

@@ -3,12 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock/index.js";
-import type { ControllerBond } from "../../src/protocol/controller/bond-record.js";
-import { generateKeyPair } from "../../src/protocol/crypto/noise.js";
 import { seededRandom } from "../../src/protocol/env.js";
 import type { OpenClawError } from "../../src/protocol/errors.js";
 import { loadOrCreateIdentity } from "../../src/store/identity.js";
 import { type OpenClawPaths, resolvePaths } from "../../src/store/paths.js";
+import { sampleBond } from "../../src/store/testing.js";
 import { rejection } from "../helpers/errors.js";
 
 let root: string;
@@ -24,21 +23,8 @@ afterEach(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-function bondWith(controllerId: Uint8Array, name: string): ControllerBond {
-  const r = seededRandom(`bond:${name}`);
-  return {
-    deviceId: r(8),
-    controllerId,
-    controllerStaticKey: generateKeyPair(r),
-    accessoryStaticPublicKey: r(32),
-    tagKey: r(16),
-    role: "admin",
-    accessoryName: "OpenClaw-C0DE",
-    model: "m",
-    firmware: "1",
-    controllerName: name,
-  };
-}
+const bondWith = (controllerId: Uint8Array, name: string) =>
+  sampleBond(name, name, { controllerId, controllerName: name });
 
 describe("this laptop's identity", () => {
   it("is made once (0600 in a 0700 dir) and then loaded unchanged", async () => {
