@@ -18,10 +18,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { DEFAULT_CONFIG, RealTimers } from "../firmware-sim/air/index.js";
-import type { TimerHandle } from "../firmware-sim/air/timers.js";
+import { DEFAULT_CONFIG } from "../firmware-sim/air/index.js";
 import { type Child, type ChildEvent, killAll, ROOT, spawnProgram } from "../rig/proc.js";
 import { startAir, type TestAir } from "../rig/radio.js";
+import { SystemClock, type TimerHandle, type TimerOptions } from "../src/clock/index.js";
 import type { Phase } from "./fixtures/journey-child.js";
 import { airViolations, type Figure } from "./report.js";
 import { median, round } from "./stats.js";
@@ -42,14 +42,19 @@ interface Tick {
   toC: number;
 }
 
-/** The air's timers, with a look at the link counters after every timer that fired. */
-class TimelineTimers extends RealTimers {
+/** The air's clock, with a look at the link counters after every timer that fired. */
+class TimelineClock extends SystemClock {
   after: () => void = () => {};
-  override setTimeout(fn: () => void, ms: number): TimerHandle {
-    return super.setTimeout(() => {
-      fn();
-      this.after();
-    }, ms);
+  override setTimeout(name: string, ms: number, fn: () => void, opts?: TimerOptions): TimerHandle {
+    return super.setTimeout(
+      name,
+      ms,
+      () => {
+        fn();
+        this.after();
+      },
+      opts,
+    );
   }
 }
 
@@ -197,10 +202,10 @@ function linkFloor(p: Phase): number {
 export async function benchJourneys(o: { quick?: boolean } = {}): Promise<Figure[]> {
   const reps = o.quick ? 1 : 5;
   const out: Figure[] = [];
-  const timers = new TimelineTimers();
-  const t = await startAir({ timers });
+  const clock = new TimelineClock();
+  const t = await startAir({ clock });
   const timeline = new Timeline(t);
-  timers.after = () => timeline.record();
+  clock.after = () => timeline.record();
   try {
     for (const mtu of MTUS) {
       const rig = await startRig(t, mtu);

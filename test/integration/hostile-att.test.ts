@@ -8,7 +8,7 @@
 import { describe, expect, it } from "vitest";
 import { addressFromString } from "../../firmware-sim/air/hci.js";
 import { H4TestClient, l2capFrame, type RawAttLink } from "../../firmware-sim/air/test-client.js";
-import { discovered, startCentral, type TestAir } from "../fixtures/radio.js";
+import { discovered, startCentral, type TestAir } from "../../rig/radio.js";
 import { startDriver } from "../helpers/driver.js";
 import { connected, startSim, useSimAir } from "./sim-harness.js";
 

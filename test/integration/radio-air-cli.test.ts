@@ -8,8 +8,8 @@ import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import type { TestAir } from "../fixtures/radio.js";
-import { ROOT, spawnProgram } from "../helpers/proc.js";
+import { ROOT, spawnProgram } from "../../rig/proc.js";
+import type { TestAir } from "../../rig/radio.js";
 import { startSim, stateDir, useSimAir } from "./sim-harness.js";
 
 const CLI = `${ROOT}bin/openclaw.js`;

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ROOT } from "../helpers/proc.js";
+import { ROOT } from "../../rig/proc.js";
 
 const dir = mkdtempSync(join(tmpdir(), "ocp-radio-errors-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

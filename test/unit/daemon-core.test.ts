@@ -1,0 +1,582 @@
+/**
+ * The daemon's core in-process: real accessories (the role the sim runs) over in-memory links, a
+ * ManualClock, seeded randomness, and the real bond store and audit log (src/store) in a temp dir,
+ * read back from disk. What a user depends on: pairing leaves both sides bonded (or neither), a crash
+ * anywhere leaves no half bond, wrong codes say how many attempts are left, forget reports each side.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { ClawApp } from "../../firmware-sim/device/app.js";
+import { ManualClock } from "../../src/clock/index.js";
+import { type CoreEvent, type CoreOptions, type DaemonCore, PAIR_STEPS } from "../../src/daemon/core/api.js";
+import { createDaemonCore } from "../../src/daemon/core/core.js";
+import { coreAudit, coreStore } from "../../src/daemon/core/store-port.js";
+import {
+  MemoryAir,
+  type MemoryCentral,
+  type MemoryDevice,
+} from "../../src/daemon/core/testing/memory-air.js";
+import { advance, settle } from "../../src/daemon/core/testing/settle.js";
+import { FaultyStore, IoTracker, trackedAudit } from "../../src/daemon/core/testing/store-faults.js";
+import { seededRandom } from "../../src/protocol/env.js";
+import { AuditLog, readAudit } from "../../src/store/audit-log.js";
+import { BondStore } from "../../src/store/bond-store.js";
+import { type OpenClawPaths, resolvePaths } from "../../src/store/paths.js";
+import { rejection } from "../helpers/errors.js";
+
+const LAPTOP_ID = seededRandom("laptop-id")(16);
+const LAPTOP_HEX = Buffer.from(LAPTOP_ID).toString("hex");
+
+interface Laptop {
+  core: DaemonCore;
+  central: MemoryCentral;
+  /** The real store (what is on disk) and the faulty wrapper the core uses. */
+  bonds: BondStore;
+  store: FaultyStore;
+  paths: OpenClawPaths;
+  events: CoreEvent[];
+  /** The audit log as read back from disk (event types, or whole events). */
+  audit(): Promise<string[]>;
+  auditEvents(): Promise<Array<Record<string, unknown>>>;
+}
+
+interface World {
+  clock: ManualClock;
+  air: MemoryAir;
+  io: IoTracker;
+  /** A laptop on a fresh state dir, or on `paths` (a restart: the store is loaded from disk). */
+  laptop(o?: { paths?: OpenClawPaths; options?: CoreOptions; seed?: string }): Promise<Laptop>;
+  device(seed: string): MemoryDevice;
+  /** Moves the clock, letting disk I/O finish between timers. */
+  advance(ms: number): Promise<void>;
+  settle<T>(p: Promise<T>): Promise<T>;
+}
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function world(): Promise<World> {
+  const clock = new ManualClock(1000);
+  const air = new MemoryAir({ clock });
+  const io = new IoTracker();
+  const dir = mkdtempSync(join(tmpdir(), "ocp-core-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  cleanups.push(() => air.close());
+  let n = 0;
+  const w: World = {
+    clock,
+    air,
+    io,
+    device: (seed) => air.addDevice({ seed, app: new ClawApp(() => {}) }),
+    advance: (ms) => advance(clock, ms, () => io.idle()),
+    settle: (p) => settle(clock, p, { idle: () => io.idle() }),
+    async laptop(o = {}) {
+      const paths = o.paths ?? resolvePaths({ stateDir: join(dir, `laptop-${n++}`), env: {} });
+      const bonds = await BondStore.open(paths, { clock });
+      const log = await AuditLog.open(paths, { clock });
+      cleanups.push(() => log.close());
+      const store = new FaultyStore(coreStore(bonds), io);
+      const central = air.central();
+      const core = createDaemonCore({
+        radio: central,
+        store,
+        audit: trackedAudit(coreAudit(log), io),
+        identity: { controllerId: LAPTOP_ID, name: "test laptop" },
+        clock,
+        random: seededRandom(`core:${o.seed ?? "a"}`),
+        options: o.options ?? {},
+      });
+      const events: CoreEvent[] = [];
+      core.on((e) => events.push(e));
+      await core.start();
+      cleanups.push(() => core.close());
+      // One advertising round: every device in range is in the registry.
+      await w.advance(air.advertIntervalMs);
+      const auditEvents = async () => {
+        await io.idle();
+        return (await readAudit(paths)).events as unknown as Array<Record<string, unknown>>;
+      };
+      return {
+        core,
+        central,
+        bonds,
+        store,
+        paths,
+        events,
+        auditEvents,
+        audit: async () => (await auditEvents()).map((e) => String(e.type)),
+      };
+    },
+  };
+  return w;
+}
+
+/** What a restarted process would load from `paths`. */
+async function onDisk(w: World, paths: OpenClawPaths): Promise<BondStore> {
+  await w.io.idle();
+  return BondStore.open(paths, { clock: w.clock });
+}
+
+/** A well-formed passkey that is not the device's. */
+const wrong = (code: string) => code.replace(/\d/g, (d) => String((Number(d) + 1) % 10));
+const idOf = (b: { record: { deviceId: Uint8Array } }) => Buffer.from(b.record.deviceId).toString("hex");
+
+function deviceBond(dev: MemoryDevice) {
+  return dev.bonds().find((b) => Buffer.from(b.controllerId).toString("hex") === LAPTOP_HEX);
+}
+
+describe("pairing", () => {
+  it("pairs: every step in order, both sides hold a permanent bond, the session stays open", async () => {
+    const w = await world();
+    const dev = w.device("one");
+    const l = await w.laptop();
+    const steps: string[] = [];
+    const r = await l.core.pair(undefined, { code: async () => dev.code!, onStep: (s) => steps.push(s) });
+
+    expect(steps).toEqual(["exchanging-keys", "confirming", "storing", "verifying"]);
+    const coreSteps = l.events.flatMap((e) => (e.type === "pairing-step" ? [e.step] : []));
+    expect(coreSteps).toEqual([...PAIR_STEPS]);
+    expect(r.replaced).toBe(false);
+    expect(r.bond).toMatchObject({ deviceId: dev.deviceId, name: dev.name, role: "admin", inRange: true });
+    const disk = await onDisk(w, l.paths);
+    expect(disk.list().map(idOf)).toEqual([dev.deviceId]);
+    expect(disk.list()[0]!.lastVerifiedAt).toBe(w.clock.wallNow());
+    expect(disk.candidates()).toEqual([]);
+    expect(deviceBond(dev)).toMatchObject({ provisional: false, role: "admin", name: "test laptop" });
+    expect(await l.audit()).toEqual(["pair-attempt", "paired"]);
+    expect(l.events.map((e) => e.type)).toContain("bonded");
+
+    // The session from pairing is reused: a command costs no new connection and no new verify.
+    const verifies = dev.events.filter((e) => e.type === "verified").length;
+    const st = await l.core.status(dev.deviceId);
+    expect(st).toMatchObject({ deviceId: dev.deviceId, role: "admin", controllerId: LAPTOP_HEX });
+    expect(l.central.connects).toHaveLength(1);
+    expect(dev.events.filter((e) => e.type === "verified")).toHaveLength(verifies);
+    expect(l.core.sessions()).toHaveLength(1);
+  });
+
+  it("a wrong code says how many attempts are left, keeps the link, and the right code still pairs", async () => {
+    const w = await world();
+    const dev = w.device("wrong");
+    const l = await w.laptop();
+    const p = await l.core.preparePair(dev.name);
+    expect(p.target.window).toMatchObject({ state: "open", attemptsLeft: 5, format: "passkey" });
+    const code = dev.code!;
+    for (const left of [4, 3, 2]) {
+      const err = await rejection(p.attempt(wrong(code)));
+      expect(err.code).toBe("WRONG_CODE");
+      expect(err.details).toEqual({ attemptsLeft: left });
+      expect(p.state).toBe("ready");
+      expect(p.target.window).toMatchObject({ state: "open", attemptsLeft: left });
+    }
+    // A typo in the format costs nothing.
+    expect((await rejection(p.attempt("12345"))).code).toBe("MALFORMED_CODE");
+    expect(p.target.window).toMatchObject({ attemptsLeft: 2 });
+    await p.attempt(code);
+    expect(l.central.connects).toHaveLength(1);
+    expect(deviceBond(dev)?.provisional).toBe(false);
+    const failed = (await l.auditEvents()).filter((e) => e.type === "pair-failed").map((e) => e.code);
+    expect(failed).toEqual(["WRONG_CODE", "WRONG_CODE", "WRONG_CODE", "MALFORMED_CODE"]);
+  });
+
+  it("after the last attempt the device shows a fresh code; the pairing sees it and pairs with it", async () => {
+    const w = await world();
+    const dev = w.device("burnt");
+    const l = await w.laptop();
+    const seen: Array<number | undefined> = [];
+    const first = dev.code!;
+    let n = 0;
+    const r = await l.core.pair(dev.name.toLowerCase(), {
+      code: async (_t, last) => {
+        seen.push(last?.is("WRONG_CODE") ? last.details.attemptsLeft : undefined);
+        return n++ < 5 ? wrong(first) : dev.code!;
+      },
+    });
+    expect(seen).toEqual([undefined, 4, 3, 2, 1, 0]);
+    expect(dev.code).toBeUndefined(); // used
+    expect(r.bond.deviceId).toBe(dev.deviceId);
+  });
+
+  it("an expired window is reported as such, and the idle pairing hangs up by itself", async () => {
+    const w = await world();
+    const dev = w.device("expiry");
+    const l = await w.laptop();
+    const p = await l.core.preparePair(dev.name);
+    const code = dev.code!;
+    await w.advance(121_000);
+    const err = await rejection(p.attempt(code));
+    expect(["CODE_EXPIRED", "WINDOW_CLOSED"]).toContain(err.code);
+    expect(deviceBond(dev)).toBeUndefined();
+    expect((await onDisk(w, l.paths)).candidates()).toEqual([]);
+    await w.advance(6 * 60_000);
+    expect(p.state).toBe("cancelled");
+    expect(dev.connections).toBe(0);
+  });
+
+  it("a device not in pairing mode is WINDOW_CLOSED before any code is asked", async () => {
+    const w = await world();
+    const dev = w.device("closed");
+    const l = await w.laptop();
+    await l.core.pair(dev.name, { code: async () => dev.code! });
+    await w.advance(1000);
+    expect((await rejection(l.core.preparePair(dev.name))).code).toBe("WINDOW_CLOSED");
+    let asked = false;
+    const err = await rejection(
+      l.core.pair(dev.name, {
+        code: async () => {
+          asked = true;
+          return "000000";
+        },
+      }),
+    );
+    expect(err.code).toBe("WINDOW_CLOSED");
+    expect(asked).toBe(false);
+  });
+
+  it("a failed re-pair keeps the old bond working; a successful one replaces it", async () => {
+    const w = await world();
+    const dev = w.device("repair");
+    const l = await w.laptop();
+    await l.core.pair(dev.name, { code: async () => dev.code! });
+    const keyOnDisk = async () =>
+      (await onDisk(w, l.paths)).get(dev.deviceId)!.record.controllerStaticKey.publicKey;
+    const oldKey = await keyOnDisk();
+
+    dev.press();
+    const p = await l.core.preparePair(dev.deviceId);
+    expect(p.target.alreadyBonded).toBe(true);
+    expect((await rejection(p.attempt(wrong(dev.code!)))).code).toBe("WRONG_CODE");
+    await p.cancel();
+    expect(await keyOnDisk()).toEqual(oldKey);
+    expect(await l.core.status(dev.deviceId)).toMatchObject({ role: "admin" });
+
+    dev.press();
+    const r = await l.core.pair(dev.deviceId, { code: async () => dev.code! });
+    expect(r.replaced).toBe(true);
+    expect(await keyOnDisk()).not.toEqual(oldKey);
+    expect((await onDisk(w, l.paths)).list()).toHaveLength(1);
+    expect(dev.bonds()).toHaveLength(1);
+    expect(await l.core.status(dev.deviceId)).toMatchObject({ role: "admin" });
+  });
+});
+
+describe("a crash part-way through pairing leaves no half bond", () => {
+  /** Pairs with the laptop dying in the store call `op`; returns the dead laptop's state dir. */
+  async function crashDuringPairing(
+    w: World,
+    dev: MemoryDevice,
+    at: { op: "putCandidate" | "commitCandidate"; mode: "hang" | "hang-after" },
+  ): Promise<OpenClawPaths> {
+    const a = await w.laptop();
+    a.store.failNext(at.op, at.mode);
+    const p = await a.core.preparePair(dev.name);
+    void p.attempt(dev.code!);
+    await w.advance(0);
+    // The process dies: its links drop without a goodbye, nothing else of it runs.
+    a.central.powerOff();
+    await w.advance(0);
+    return a.paths;
+  }
+
+  it("after the candidate was stored: the restarted laptop tries it once, and both sides end bonded", async () => {
+    const w = await world();
+    const dev = w.device("crash-1");
+    const paths = await crashDuringPairing(w, dev, { op: "putCandidate", mode: "hang-after" });
+    const disk = await onDisk(w, paths);
+    expect(disk.candidates()).toHaveLength(1);
+    expect(disk.list()).toEqual([]);
+    expect(deviceBond(dev)?.provisional).toBe(true);
+
+    // Restarted on the same state dir: the device is heard (its tag resolves with the candidate's
+    // key), the candidate verifies and is committed.
+    const b = await w.laptop({ paths, seed: "b" });
+    await w.advance(1000);
+    const after = await onDisk(w, paths);
+    expect(after.candidates()).toEqual([]);
+    expect(after.list().map(idOf)).toEqual([dev.deviceId]);
+    expect(deviceBond(dev)?.provisional).toBe(false);
+    expect(await b.audit()).toEqual(["pair-attempt", "paired"]);
+    expect(await b.core.status(dev.deviceId)).toMatchObject({ role: "admin" });
+  });
+
+  it("after the candidate was stored, the device's provisional bond expired: the candidate is dropped", async () => {
+    const w = await world();
+    const dev = w.device("crash-2");
+    const paths = await crashDuringPairing(w, dev, { op: "putCandidate", mode: "hang-after" });
+    await w.advance(5 * 60_000 + 1000); // the provisional bond expires on the device
+    expect(deviceBond(dev)).toBeUndefined();
+
+    const b = await w.laptop({ paths, seed: "b" });
+    // Heard by its tag (the candidate's tag key resolves it): one verify, refused, candidate dropped.
+    await w.advance(1000);
+    const after = await onDisk(w, paths);
+    expect(after.candidates()).toEqual([]);
+    expect(after.list()).toEqual([]);
+    expect(dev.bonds()).toEqual([]);
+    const audit = await b.auditEvents();
+    expect(audit.at(-1)).toMatchObject({ type: "pair-failed", deviceId: dev.deviceId, code: "UNKNOWN_PEER" });
+    expect((await rejection(w.settle(b.core.status(dev.deviceId)))).code).toBe("NO_SUCH_DEVICE");
+  });
+
+  it("after the first verify, before the commit: the restarted laptop commits (device already permanent)", async () => {
+    const w = await world();
+    const dev = w.device("crash-3");
+    const paths = await crashDuringPairing(w, dev, { op: "commitCandidate", mode: "hang" });
+    expect((await onDisk(w, paths)).candidates()).toHaveLength(1);
+    expect(deviceBond(dev)?.provisional).toBe(false);
+    const b = await w.laptop({ paths, seed: "b" });
+    expect(await w.settle(b.core.status(dev.deviceId))).toMatchObject({ role: "admin" });
+    const after = await onDisk(w, paths);
+    expect(after.candidates()).toEqual([]);
+    expect(after.list().map(idOf)).toEqual([dev.deviceId]);
+  });
+
+  it("the store refusing the candidate fails the pairing; the device's provisional bond then expires", async () => {
+    const w = await world();
+    const dev = w.device("crash-4");
+    const l = await w.laptop();
+    l.store.failNext("putCandidate", "throw", new Error("disk full"));
+    const err = await l.core.pair(dev.name, { code: async () => dev.code! }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((await onDisk(w, l.paths)).list()).toEqual([]);
+    expect(deviceBond(dev)?.provisional).toBe(true);
+    await w.advance(5 * 60_000 + 1000);
+    expect(deviceBond(dev)).toBeUndefined();
+  });
+});
+
+describe("the first verify after pair-setup", () => {
+  it("refused by the device: nothing is kept here, the old bond (if any) stays", async () => {
+    const w = await world();
+    const dev = w.device("verify-refused");
+    const l = await w.laptop();
+    const err = await rejection(
+      l.core.pair(dev.name, {
+        code: async () => dev.code!,
+        // The device loses the fresh bond between pair-setup and the first verify.
+        onStep: (s) => {
+          if (s === "storing") dev.accessory.removeBond(LAPTOP_ID, "test", w.clock.now());
+        },
+      }),
+    );
+    expect(err.code).toBe("UNKNOWN_PEER");
+    const disk = await onDisk(w, l.paths);
+    expect(disk.list()).toEqual([]);
+    expect(disk.candidates()).toEqual([]);
+    expect(dev.bonds()).toEqual([]);
+    expect(l.events.some((e) => e.type === "bonded")).toBe(false);
+  });
+
+  it("unanswered (link lost): the candidate is kept for one try at the next contact", async () => {
+    const w = await world();
+    const dev = w.device("verify-lost");
+    const l = await w.laptop();
+    const err = await rejection(
+      l.core.pair(dev.name, {
+        code: async () => dev.code!,
+        onStep: (s) => {
+          if (s === "verifying") dev.dropLinks();
+        },
+      }),
+    );
+    expect(["OUT_OF_RANGE", "PROTOCOL_ERROR"]).toContain(err.code);
+    expect((await onDisk(w, l.paths)).candidates()).toHaveLength(1);
+    // The next contact (the device is heard again) settles it: both sides bonded.
+    expect(await w.settle(l.core.status(dev.deviceId))).toMatchObject({ role: "admin" });
+    const disk = await onDisk(w, l.paths);
+    expect(disk.candidates()).toEqual([]);
+    expect(disk.list().map(idOf)).toEqual([dev.deviceId]);
+    expect(deviceBond(dev)?.provisional).toBe(false);
+  });
+});
+
+describe("forget", () => {
+  it("reachable: removed on the device, then here", async () => {
+    const w = await world();
+    const dev = w.device("forget-1");
+    const l = await w.laptop();
+    await l.core.pair(dev.name, { code: async () => dev.code! });
+    const [o] = await l.core.forget(dev.name);
+    expect(o).toMatchObject({
+      deviceId: dev.deviceId,
+      device: "removed",
+      local: "removed",
+      staleBondRemedy: null,
+    });
+    expect(dev.bonds()).toEqual([]);
+    expect((await onDisk(w, l.paths)).list()).toEqual([]);
+    expect(l.events.some((e) => e.type === "removed")).toBe(true);
+    const removed = (await l.auditEvents()).filter((e) => e.type === "removed");
+    expect(removed).toEqual([
+      expect.objectContaining({ deviceId: dev.deviceId, where: "device", outcome: "removed" }),
+      expect.objectContaining({ deviceId: dev.deviceId, where: "local", outcome: "removed" }),
+    ]);
+    expect((await rejection(l.core.status(dev.deviceId))).code).toBe("NOT_BONDED");
+  });
+
+  it("unreachable: removed here, the stale bond on the device explained", async () => {
+    const w = await world();
+    const dev = w.device("forget-2");
+    const l = await w.laptop();
+    await l.core.pair(dev.name, { code: async () => dev.code! });
+    dev.inRange = false;
+    await w.advance(15_000); // lost from the scan
+    expect(l.core.devices()).toEqual([]);
+    const [o] = await w.settle(l.core.forget(dev.deviceId));
+    expect(o).toMatchObject({ device: "unreachable", local: "removed" });
+    expect(o!.staleBondRemedy).toMatch(/admin laptop.*pairing list.*HID.*factory-reset/);
+    expect(o!.error?.code).toBe("OUT_OF_RANGE");
+    expect(deviceBond(dev)).toBeDefined();
+    expect((await onDisk(w, l.paths)).list()).toEqual([]);
+    const removed = (await l.auditEvents()).filter((e) => e.type === "removed");
+    expect(removed.map((e) => [e.where, e.outcome])).toEqual([
+      ["device", "unreachable"],
+      ["local", "removed"],
+    ]);
+  });
+
+  it("already gone: the device had forgotten us", async () => {
+    const w = await world();
+    const dev = w.device("forget-3");
+    const l = await w.laptop();
+    await l.core.pair(dev.name, { code: async () => dev.code! });
+    await w.advance(60_000);
+    expect(l.core.sessions()).toEqual([]); // idled out
+    dev.accessory.removeBond(LAPTOP_ID, "another admin", w.clock.now());
+    const [o] = await l.core.forget(dev.deviceId);
+    expect(o).toMatchObject({ device: "already-gone", local: "removed", staleBondRemedy: null });
+  });
+
+  it("localOnly: nothing is sent, the stale bond is explained", async () => {
+    const w = await world();
+    const dev = w.device("forget-4");
+    const l = await w.laptop();
+    await l.core.pair(dev.name, { code: async () => dev.code! });
+    const [o] = await l.core.forget({ all: true }, { localOnly: true });
+    expect(o).toMatchObject({ device: "skipped", local: "removed" });
+    expect(o!.staleBondRemedy).not.toBeNull();
+    expect(deviceBond(dev)).toBeDefined();
+    const removed = (await l.auditEvents()).filter((e) => e.type === "removed");
+    expect(removed.map((e) => [e.where, e.outcome])).toEqual([["local", "removed"]]);
+  });
+});
+
+describe("a device that forgot this laptop", () => {
+  it("is reported as UNKNOWN_PEER with the catalogue's words", async () => {
+    const w = await world();
+    const dev = w.device("forgot");
+    const l = await w.laptop();
+    await l.core.pair(dev.name, { code: async () => dev.code! });
+    await w.advance(60_000);
+    dev.accessory.removeBond(LAPTOP_ID, "another admin", w.clock.now());
+    const err = await rejection(l.core.claw(dev.deviceId, "open"));
+    expect(err.code).toBe("UNKNOWN_PEER");
+    expect(err.message).toBe("this device has forgotten this laptop");
+    expect(err.remedy).toMatch(/forget the device here.*pair again/i);
+    expect(l.events.some((e) => e.type === "error" && e.error.code === "UNKNOWN_PEER")).toBe(true);
+    expect((await l.auditEvents()).at(-1)).toMatchObject({
+      type: "verify-failed",
+      deviceId: dev.deviceId,
+      code: "UNKNOWN_PEER",
+    });
+  });
+});
+
+describe("a device that was factory-reset", () => {
+  it("says it has forgotten this laptop; pairing again works and the old bond is forgotten as already gone", async () => {
+    const w = await world();
+    const dev = w.device("reset");
+    const l = await w.laptop();
+    await l.core.pair(dev.name, { code: async () => dev.code! });
+    const oldId = dev.deviceId;
+    await w.advance(60_000);
+    dev.factoryReset(); // a new identity, no bonds, a boot window: its adverts no longer carry our tag
+    expect(dev.deviceId).not.toBe(oldId);
+    await w.advance(1000);
+    const err = await rejection(w.settle(l.core.status(oldId)));
+    expect(err.code).toBe("UNKNOWN_PEER");
+    expect(err.message).toBe("this device has forgotten this laptop");
+
+    const r = await l.core.pair(undefined, { code: async () => dev.code! });
+    expect(r.bond.deviceId).toBe(dev.deviceId);
+    expect(await l.core.claw(dev.deviceId, "open")).toEqual({ claw: "open" });
+    const [o] = await w.settle(l.core.forget(oldId));
+    expect(o).toMatchObject({ deviceId: oldId, device: "already-gone", local: "removed" });
+    expect((await onDisk(w, l.paths)).list().map(idOf)).toEqual([dev.deviceId]);
+    expect(deviceBond(dev)?.provisional).toBe(false);
+  });
+});
+
+describe("sessions", () => {
+  it("close after the idle time; the next command reconnects and verifies", async () => {
+    const w = await world();
+    const dev = w.device("idle");
+    const l = await w.laptop({ options: { sessionIdleMs: 20_000 } });
+    await l.core.pair(dev.name, { code: async () => dev.code! });
+    expect(await l.core.claw(dev.name, "open")).toEqual({ claw: "open" });
+    await w.advance(19_000);
+    expect(dev.connections).toBe(1);
+    await w.advance(2000);
+    expect(dev.connections).toBe(0);
+    expect(w.clock.pending().map((t) => t.name)).not.toContain(expect.stringMatching(/^session idle/));
+    expect(await l.core.claw(dev.name, "status")).toEqual({ claw: "open" });
+    expect(await l.core.battery(dev.name)).toEqual({ percent: 87 });
+    expect(l.central.connects).toHaveLength(2);
+  });
+
+  it("retry the connection with backoff when the device is briefly unreachable", async () => {
+    const w = await world();
+    const dev = w.device("backoff");
+    const l = await w.laptop({ options: { sessionIdleMs: 1000, reconnectBackoffMs: [500, 2000] } });
+    await l.core.pair(dev.name, { code: async () => dev.code! });
+    await w.advance(2000);
+    dev.inRange = false; // connect attempts time out...
+    const p = l.core.status(dev.deviceId);
+    await w.advance(0);
+    expect(l.central.connects).toHaveLength(2);
+    dev.inRange = true; // ...until it is back
+    expect(await w.settle(p)).toMatchObject({ role: "admin" });
+    expect(l.central.connects).toHaveLength(3);
+  });
+
+  it("serve two devices at once, each on its own link", async () => {
+    const w = await world();
+    const d1 = w.device("two-a");
+    const l = await w.laptop();
+    await l.core.pair(d1.name, { code: async () => d1.code! });
+    const d2 = w.device("two-b");
+    await w.advance(1000);
+    await l.core.pair(d2.name, { code: async () => d2.code! });
+    const [a, b] = await Promise.all([l.core.claw(d1.name, "open"), l.core.claw(d2.name, "close")]);
+    expect(a).toEqual({ claw: "open" });
+    expect(b).toEqual({ claw: "closed" });
+    expect(l.central.links).toBe(2);
+    expect(
+      l.core
+        .sessions()
+        .map((s) => s.deviceId)
+        .sort(),
+    ).toEqual([d1.deviceId, d2.deviceId].sort());
+    const bonds = await l.core.bonds();
+    expect(bonds.map((x) => x.connected)).toEqual([true, true]);
+    const outcomes = await l.core.forget({ all: true });
+    expect(outcomes.map((o) => o.device)).toEqual(["removed", "removed"]);
+    expect(d1.bonds()).toEqual([]);
+    expect(d2.bonds()).toEqual([]);
+  });
+
+  it("close() leaves no timer and no link behind", async () => {
+    const w = await world();
+    const dev = w.device("close");
+    const l = await w.laptop();
+    await l.core.pair(dev.name, { code: async () => dev.code! });
+    await l.core.close();
+    expect(dev.connections).toBe(0);
+    const ours = w.clock.pending().filter((t) => !/^device |^memory air/.test(t.name));
+    expect(ours).toEqual([]);
+  });
+});
