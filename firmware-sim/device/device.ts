@@ -124,7 +124,7 @@ export class SimDevice {
       });
     this.identityStore = new IdentityStore(options.stateDir, onQuarantine);
     this.bondStore = new BondStore(options.stateDir, bondCodec(this.clock, options), onQuarantine);
-    this.guardStore = new GuardStore(options.stateDir, onQuarantine);
+    this.guardStore = new GuardStore(options.stateDir);
     this.app = new ClawApp((r) => this.accessory.emit({ type: "app", op: r.op, detail: r.detail }));
   }
 
@@ -215,12 +215,19 @@ export class SimDevice {
     }
     // The guard is kept even when the identity is new: it protects the device, not its bonds, and a
     // lost identity file must not reset it. Only a factory reset clears it (see reboot()).
-    const guard = await this.guardStore.load();
+    const loaded = await this.guardStore.load();
+    // A lost guard is restored as null: the accessory then starts at the limit, locked out.
+    const guard = loaded.kind === "ok" ? loaded.guard : loaded.kind === "lost" ? null : undefined;
     this.makeAccessory(identity, bonds, guard);
-    if (this.accessory.guardRestore?.restored === false) {
+    const restore = this.accessory.guardRestore;
+    if (restore?.restored === false) {
+      const why =
+        loaded.kind === "lost"
+          ? `${loaded.quarantine.reason}; moved it to ${loaded.quarantine.quarantinedAs}`
+          : restore.reason;
       this.emit({
         type: "warning",
-        message: `${this.guardStore.path}: ${this.accessory.guardRestore.reason}; started without it`,
+        message: `${this.guardStore.path}: ${why}. The count of failed attempts is lost, so the device starts at the limit: pairing is locked for ${Math.ceil(restore.lockedForMs / 1000)} s`,
       });
     }
   }
@@ -228,7 +235,7 @@ export class SimDevice {
   private makeAccessory(
     identity: Accessory["identity"],
     bonds: BondTable | undefined,
-    guard?: GuardSnapshot,
+    guard?: GuardSnapshot | null,
   ): void {
     this.profile = {
       name: this.options.name ?? defaultDeviceName(identity.deviceId),
@@ -250,7 +257,7 @@ export class SimDevice {
         lockoutMaxMs: Math.max(lockoutMs, HOUR_MS),
       },
       session: createSessionFactory({ random: this.random, app: this.app }),
-      ...(guard ? { guard: { snapshot: guard, now: this.clock() } } : {}),
+      ...(guard !== undefined ? { guard: { snapshot: guard, now: this.clock() } } : {}),
     });
     this.tag = rotateTag(identity.tagKey, this.random);
   }

@@ -15,20 +15,33 @@ const GuardFileSchema = z.object({ version: z.literal(1), guard: GuardSnapshotSc
 const isEmpty = (g: GuardSnapshot) =>
   g.failuresInLastHour === 0 && g.lockouts === 0 && g.lockedForMs === 0 && (g.unsettled ?? 0) === 0;
 
+/** What boot found: a guard, none (never any failures), or a file that did not read back (quarantined). */
+export type LoadedGuard =
+  | { kind: "none" }
+  | { kind: "ok"; guard: GuardSnapshot }
+  | { kind: "lost"; quarantine: Quarantine };
+
 export class GuardStore {
   private readonly file: JsonStateFile<typeof GuardFileSchema>;
+  private lost: Quarantine | undefined;
 
-  constructor(dir: string, onQuarantine?: (q: Quarantine) => void) {
-    this.file = new JsonStateFile(dir, "guard.json", GuardFileSchema, onQuarantine);
+  constructor(dir: string) {
+    this.file = new JsonStateFile(dir, "guard.json", GuardFileSchema, (q) => {
+      this.lost = q;
+    });
   }
 
   get path(): string {
     return this.file.path;
   }
 
-  /** The stored guard, or undefined (none yet, or a corrupt file now quarantined). */
-  async load(): Promise<GuardSnapshot | undefined> {
-    return (await this.file.load())?.guard;
+  /** The stored guard; a corrupt file is quarantined and reported as lost (the device then starts at the limit). */
+  async load(): Promise<LoadedGuard> {
+    this.lost = undefined;
+    const stored = await this.file.load();
+    if (stored) return { kind: "ok", guard: stored.guard };
+    if (this.lost) return { kind: "lost", quarantine: this.lost };
+    return { kind: "none" };
   }
 
   async save(guard: GuardSnapshot): Promise<void> {

@@ -85,6 +85,31 @@ export function wrong(code: string): string {
   return code.replace(/\d/g, (d) => String((Number(d) + 1) % 10));
 }
 
+/** Pulls the battery: SIGKILL to the sim's process group, no chance to save anything; resolves once it is gone. */
+export async function killHard(dev: SimHandle): Promise<void> {
+  try {
+    process.kill(-dev.child.pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
+  await dev.child.exited;
+}
+
+/** Events the device reported as errors (a save that failed, a bug): a healthy run has none. */
+export function errorEvents(dev: SimHandle): Array<Extract<SimChildEvent, { type: "error" }>> {
+  return dev.child.events.filter((e): e is Extract<SimChildEvent, { type: "error" }> => e.type === "error");
+}
+
+/**
+ * One wrong-code attempt on a fresh connection (the device drops a link after a failed exchange):
+ * resolves with the device's error.
+ */
+export async function failOnce(laptop: DriverProcess, dev: SimHandle, code: string): Promise<DriverError> {
+  await laptop.disconnect().catch(() => null);
+  await connected(laptop, dev);
+  return driverFailure(laptop.pair(code));
+}
+
 /** The laptop finds the device by name and connects. */
 export async function connected(laptop: DriverProcess, dev: SimHandle): Promise<void> {
   await laptop.ready();
