@@ -5,7 +5,7 @@
  * so the sim and a firmware port cannot disagree on what a bond is.
  */
 import { z } from "zod";
-import { JsonStateFile, type Quarantine } from "./state-file.js";
+import { JsonStateFile, type Quarantine } from "../../src/store/json-file.js";
 
 export interface BondTableCodec<T> {
   serialise(table: T): unknown;
@@ -28,14 +28,20 @@ export class BondStore<T> {
     private readonly codec: BondTableCodec<T>,
     onQuarantine?: (q: Quarantine) => void,
   ) {
-    this.file = new JsonStateFile(dir, "bonds.json", Envelope, onQuarantine);
+    this.file = new JsonStateFile(dir, "bonds.json", Envelope, {
+      ...(onQuarantine ? { onQuarantine } : {}),
+      formatVersion: 1,
+    });
   }
 
   get path(): string {
     return this.file.path;
   }
 
-  /** The stored table, or undefined when there is none (first boot, or a corrupt file now quarantined). */
+  /**
+   * The stored table, or undefined when there is none (first boot, or a corrupt file now quarantined).
+   * A file written by a newer version throws STATE_TOO_NEW.
+   */
   async load(): Promise<T | undefined> {
     const stored = await this.file.load();
     if (!stored) return undefined;
@@ -54,5 +60,10 @@ export class BondStore<T> {
 
   async clear(): Promise<void> {
     await this.file.remove();
+  }
+
+  /** Moves the file aside (kept for inspection, never deleted), e.g. when its identity is gone. */
+  quarantine(reason: string): Promise<Quarantine> {
+    return this.file.quarantine(reason);
   }
 }

@@ -199,7 +199,7 @@ export class SimDevice {
 
   private async bootState(): Promise<void> {
     await ensureStateDir(this.options.stateDir);
-    const { identity, created } = await this.identityStore.loadOrCreate(this.random);
+    // Bonds first: a newer bonds.json must stop the boot before a new identity is made.
     let bonds = await this.bondStore.load().catch((err: unknown) => {
       if (err instanceof SlotsMismatch) {
         throw new OpenClawError("INVALID_ARGUMENT", {
@@ -208,11 +208,21 @@ export class SimDevice {
       }
       throw err;
     });
-    if (created && bonds) {
-      // A new identity cannot verify old bonds: they belong to a device that no longer exists.
+    const stored = await this.identityStore.load();
+    if (!stored && bonds) {
+      // A new identity cannot verify old bonds (they belong to a device that no longer exists), but they
+      // are a person's data: moved aside and reported, never deleted.
+      const held = bonds.used;
       bonds = undefined;
-      await this.bondStore.clear();
+      const q = await this.bondStore.quarantine("belongs to a device identity that is gone");
+      this.emit({
+        type: "warning",
+        message: `${this.identityStore.path} was missing or unusable, so this device starts as a new one; its ${held} bond${held === 1 ? "" : "s"} could no longer verify and ${held === 1 ? "was" : "were"} moved (kept, not deleted) to ${q.quarantinedAs}`,
+      });
     }
+    // Made (and saved) only once the old bonds are out of the way: a crash in between never pairs the
+    // new identity with bonds of the old one.
+    const identity = stored ?? (await this.identityStore.create(this.random));
     // The guard is kept even when the identity is new: it protects the device, not its bonds, and a
     // lost identity file must not reset it. Only a factory reset clears it (see reboot()).
     const loaded = await this.guardStore.load();

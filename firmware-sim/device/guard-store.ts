@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { type GuardSnapshot, GuardSnapshotSchema } from "../../src/protocol/window/guard.js";
-import { JsonStateFile, type Quarantine } from "./state-file.js";
+import { JsonStateFile, type Quarantine } from "../../src/store/json-file.js";
 
 const GuardFileSchema = z.object({ version: z.literal(1), guard: GuardSnapshotSchema });
 
@@ -26,8 +26,11 @@ export class GuardStore {
   private lost: Quarantine | undefined;
 
   constructor(dir: string) {
-    this.file = new JsonStateFile(dir, "guard.json", GuardFileSchema, (q) => {
-      this.lost = q;
+    this.file = new JsonStateFile(dir, "guard.json", GuardFileSchema, {
+      onQuarantine: (q) => {
+        this.lost = q;
+      },
+      formatVersion: 1,
     });
   }
 

@@ -10,7 +10,7 @@ import { advertisedName } from "../../src/protocol/advert.js";
 import { keyPairFromPrivateKey } from "../../src/protocol/crypto/noise.js";
 import type { RandomBytes } from "../../src/protocol/env.js";
 import { DEVICE_ID_LEN } from "../../src/protocol/messages/constants.js";
-import { JsonStateFile, type Quarantine } from "./state-file.js";
+import { JsonStateFile, type Quarantine } from "../../src/store/json-file.js";
 
 export const DEVICE_ID_BYTES = DEVICE_ID_LEN;
 
@@ -52,26 +52,42 @@ export class IdentityStore {
   private readonly file: JsonStateFile<typeof IdentityFileSchema>;
 
   constructor(dir: string, onQuarantine?: (q: Quarantine) => void) {
-    this.file = new JsonStateFile(dir, "identity.json", IdentityFileSchema, onQuarantine);
+    this.file = new JsonStateFile(dir, "identity.json", IdentityFileSchema, {
+      ...(onQuarantine ? { onQuarantine } : {}),
+      formatVersion: 1,
+    });
   }
 
-  /** Loads the identity, or makes and persists a new one (first boot, or after a corrupt file). */
-  async loadOrCreate(random: RandomBytes): Promise<{ identity: DeviceIdentity; created: boolean }> {
+  get path(): string {
+    return this.file.path;
+  }
+
+  /**
+   * Loads the identity, or makes and persists a new one (first boot, or after a corrupt file, which is
+   * quarantined). A file written by a newer version throws STATE_TOO_NEW and is left as it is.
+   */
+  async load(): Promise<DeviceIdentity | undefined> {
     const stored = await this.file.load();
-    if (stored) {
-      // A public key that does not belong to the private key is corruption too; recompute rather than trust.
-      return {
-        identity: {
-          deviceId: fromHex(stored.deviceId),
-          staticKey: keyPairFromPrivateKey(fromHex(stored.staticPrivateKey)),
-          tagKey: fromHex(stored.tagKey),
-        },
-        created: false,
-      };
-    }
+    if (!stored) return undefined;
+    // A public key that does not belong to the private key is corruption too; recompute rather than trust.
+    return {
+      deviceId: fromHex(stored.deviceId),
+      staticKey: keyPairFromPrivateKey(fromHex(stored.staticPrivateKey)),
+      tagKey: fromHex(stored.tagKey),
+    };
+  }
+
+  /** Makes and persists a new identity (first boot, or after the old one was lost). */
+  async create(random: RandomBytes): Promise<DeviceIdentity> {
     const identity = generateIdentity(random);
     await this.save(identity);
-    return { identity, created: true };
+    return identity;
+  }
+
+  async loadOrCreate(random: RandomBytes): Promise<{ identity: DeviceIdentity; created: boolean }> {
+    const identity = await this.load();
+    if (identity) return { identity, created: false };
+    return { identity: await this.create(random), created: true };
   }
 
   async save(identity: DeviceIdentity): Promise<void> {

@@ -117,6 +117,43 @@ export async function connected(laptop: DriverProcess, dev: SimHandle): Promise<
   await laptop.connect(found.id);
 }
 
+/** How a sim that was expected to refuse to start ended: exit code, its JSON events, its stderr. */
+export interface SimExit {
+  code: number | null;
+  events: SimChildEvent[];
+  stderr: string;
+  /** stdout lines that are not JSON events (the screen, in human mode). */
+  text: string[];
+}
+
+/**
+ * Runs `openclaw sim` to its end (it must exit by itself within `timeoutMs`): for start-up refusals.
+ * `json: false` runs it as a person would (the screen on stdout) instead of with --json-events.
+ */
+export async function runSimToExit(
+  t: TestAir,
+  label: string,
+  args: string[],
+  o: {
+    json?: boolean;
+    timeoutMs?: number;
+    env?: Record<string, string | undefined>;
+    /** Send `quit` at once: a sim that boots reads it after booting and stops (its boot output is all in). */
+    quit?: boolean;
+  } = {},
+): Promise<SimExit> {
+  const child = spawnProgram<SimChildEvent>(`${ROOT}bin/openclaw.js`, {
+    name: label,
+    args: ["sim", ...(o.json === false ? [] : ["--json-events"]), "--hci", t.spec(label), ...args],
+    ...(o.env ? { env: o.env } : {}),
+  });
+  if (o.quit) child.send({ cmd: "quit" });
+  const timer = setTimeout(() => void child.kill(), o.timeoutMs ?? 15_000);
+  const exit = await child.exited;
+  clearTimeout(timer);
+  return { code: exit.code, events: child.events, stderr: child.stderrTail(1000), text: child.text };
+}
+
 export async function startSim(t: TestAir, label: string, o: StartSimOptions = {}): Promise<SimHandle> {
   const dir = o.dir ?? stateDir();
   const child = spawnProgram<SimChildEvent>(`${ROOT}bin/openclaw.js`, {

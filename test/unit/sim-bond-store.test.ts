@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -16,6 +16,7 @@ const codec: BondTableCodec<Table> = { serialise: (t) => t, deserialise: (j) => 
 let dir: string;
 beforeEach(async () => {
   dir = join(await mkdtemp(join(tmpdir(), "sim-store-")), "state");
+  await mkdir(dir, { mode: 0o700 });
 });
 afterEach(async () => {
   await rm(join(dir, ".."), { recursive: true, force: true });
