@@ -14,7 +14,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { Accessory, type AccessoryLink } from "../../src/protocol/accessory/accessory.js";
-import { BondTable, BondTableJson } from "../../src/protocol/accessory/bonds.js";
+import type { BondTable } from "../../src/protocol/accessory/bonds.js";
 import type {
   AccessoryEvent,
   AccessoryOutput,
@@ -23,22 +23,22 @@ import type {
 import { buildAdvertising, rotateTag } from "../../src/protocol/advert.js";
 import { displayCode } from "../../src/protocol/codes/index.js";
 import type { RandomBytes } from "../../src/protocol/env.js";
-import { isOpenClawError, OpenClawError } from "../../src/protocol/errors.js";
+import { isOpenClawError, type OpenClawError } from "../../src/protocol/errors.js";
 import { GATT_UUIDS_DASHED } from "../../src/protocol/gatt.js";
 import { PROTOCOL_VERSION } from "../../src/protocol/messages/constants.js";
 import { createSessionFactory } from "../../src/protocol/verify/handler.js";
 import type { GuardSnapshot } from "../../src/protocol/window/guard.js";
 import { HOUR_MS } from "../../src/protocol/window/policy.js";
 import { Peripheral, type PeripheralConnection } from "../../src/radio/peripheral.js";
+import type { WritePoint } from "../../src/store/json-file.js";
 import { MessageChannel } from "../../src/transport/channel.js";
 import { ClawApp } from "./app.js";
-import { BondStore, type BondTableCodec } from "./bond-store.js";
 import type { Screen } from "./display.js";
 import type { EventSink, SimEvent } from "./events.js";
-import { GuardStore } from "./guard-store.js";
-import { defaultDeviceName, deviceIdText, IdentityStore } from "./identity.js";
+import { defaultDeviceName, deviceIdText } from "./identity.js";
 import type { DeviceOptions } from "./options.js";
-import { ensureStateDir, type Quarantine } from "./state-file.js";
+import { DeviceStateStore, type SaveCause } from "./state.js";
+import { ensureStateDir } from "./state-file.js";
 
 export const SIM_MODEL = "OpenClaw Sim";
 
@@ -54,6 +54,8 @@ export interface DeviceDeps {
   timeScale?: number;
   /** The device cannot go on (its HCI stream closed): the program should stop with this error. */
   onFatal?: (err: OpenClawError) => void;
+  /** Testing seam: called at each step of each state write (crash-consistency tests stop the process there). */
+  onWritePoint?: (causes: readonly SaveCause[], point: WritePoint) => void | Promise<void>;
 }
 
 /** One central's connection: its GATT link, the framing channel on it and the accessory's view of it. */
@@ -66,25 +68,6 @@ interface Connection {
 }
 
 const systemRandom: RandomBytes = (n) => new Uint8Array(randomBytes(n));
-
-/** Bond table codec: corruption quarantines; a table too big for --slots stops the boot instead. */
-class SlotsMismatch extends Error {}
-function bondCodec(now: () => number, options: DeviceOptions): BondTableCodec<BondTable> {
-  return {
-    serialise: (t) => t.toJSON(),
-    deserialise: (json) => {
-      const parsed = BondTableJson.safeParse(json);
-      if (!parsed.success) throw new Error("invalid bond table");
-      const held = parsed.data.entries.filter((e) => e !== null).length;
-      if (held > options.slots) throw new SlotsMismatch(String(held));
-      return BondTable.fromJSON(json, now(), {
-        slots: options.slots,
-        provisionalTtlMs: options.provisionalTtlMs,
-      });
-    },
-    isSettingsError: (err) => err instanceof SlotsMismatch,
-  };
-}
 
 export class SimDevice {
   private accessory!: Accessory;
@@ -102,9 +85,7 @@ export class SimDevice {
   private stopped = false;
   private rebootPending = false;
   private readonly app: ClawApp;
-  private readonly identityStore: IdentityStore;
-  private readonly bondStore: BondStore<BondTable>;
-  private readonly guardStore: GuardStore;
+  private readonly state: DeviceStateStore;
   readonly clock: () => number;
   private readonly random: RandomBytes;
   private readonly timeScale: number;
@@ -117,14 +98,13 @@ export class SimDevice {
     const scale = this.timeScale;
     this.clock = deps.clock ?? (() => performance.now() * scale);
     this.random = deps.random ?? systemRandom;
-    const onQuarantine = (q: Quarantine) =>
-      this.emit({
-        type: "warning",
-        message: `${q.file} ${q.reason}; moved it to ${q.quarantinedAs} and started without it`,
-      });
-    this.identityStore = new IdentityStore(options.stateDir, onQuarantine);
-    this.bondStore = new BondStore(options.stateDir, bondCodec(this.clock, options), onQuarantine);
-    this.guardStore = new GuardStore(options.stateDir);
+    this.state = new DeviceStateStore(options.stateDir, {
+      slots: options.slots,
+      provisionalTtlMs: options.provisionalTtlMs,
+      now: this.clock,
+      random: this.random,
+      ...(deps.onWritePoint ? { onWritePoint: deps.onWritePoint } : {}),
+    });
     this.app = new ClawApp((r) => this.accessory.emit({ type: "app", op: r.op, detail: r.detail }));
   }
 
@@ -199,47 +179,32 @@ export class SimDevice {
 
   private async bootState(): Promise<void> {
     await ensureStateDir(this.options.stateDir);
-    // Bonds first: a newer bonds.json must stop the boot before a new identity is made.
-    let bonds = await this.bondStore.load().catch((err: unknown) => {
-      if (err instanceof SlotsMismatch) {
-        throw new OpenClawError("INVALID_ARGUMENT", {
-          detail: `${this.bondStore.path} holds ${err.message} bonds, more than --slots ${this.options.slots}; start with a larger --slots (or another --state-dir)`,
-        });
-      }
-      throw err;
-    });
-    const stored = await this.identityStore.load();
-    if (!stored && bonds) {
-      // A new identity cannot verify old bonds (they belong to a device that no longer exists), but they
-      // are a person's data: moved aside and reported, never deleted.
-      const held = bonds.used;
-      bonds = undefined;
-      const q = await this.bondStore.quarantine("belongs to a device identity that is gone");
-      this.emit({
-        type: "warning",
-        message: `${this.identityStore.path} was missing or unusable, so this device starts as a new one; its ${held} bond${held === 1 ? "" : "s"} could no longer verify and ${held === 1 ? "was" : "were"} moved (kept, not deleted) to ${q.quarantinedAs}`,
-      });
+    const booted = await this.state.boot();
+    for (const n of booted.notices) {
+      this.emit({ type: "warning", message: n.message, ...(n.error ? { error: n.error.toJSON() } : {}) });
     }
-    // Made (and saved) only once the old bonds are out of the way: a crash in between never pairs the
-    // new identity with bonds of the old one.
-    const identity = stored ?? (await this.identityStore.create(this.random));
-    // The guard is kept even when the identity is new: it protects the device, not its bonds, and a
-    // lost identity file must not reset it. Only a factory reset clears it (see reboot()).
-    const loaded = await this.guardStore.load();
-    // A lost guard is restored as null: the accessory then starts at the limit, locked out.
-    const guard = loaded.kind === "ok" ? loaded.guard : loaded.kind === "lost" ? null : undefined;
-    this.makeAccessory(identity, bonds, guard);
+    // An empty guard needs no restore (a restore re-reports itself as a change to persist).
+    const guard = booted.guard && isEmptyGuard(booted.guard) ? undefined : booted.guard;
+    this.makeAccessory(booted.identity, booted.bonds, guard);
     const restore = this.accessory.guardRestore;
     if (restore?.restored === false) {
-      const why =
-        loaded.kind === "lost"
-          ? `${loaded.quarantine.reason}; moved it to ${loaded.quarantine.quarantinedAs}`
-          : restore.reason;
       this.emit({
         type: "warning",
-        message: `${this.guardStore.path}: ${why}. The count of failed attempts is lost, so the device starts at the limit: pairing is locked for ${Math.ceil(restore.lockedForMs / 1000)} s`,
+        message: `${this.state.path}: the count of failed pairing attempts is lost (${restore.reason}), so the device starts at the limit: pairing is locked for ${Math.ceil(restore.lockedForMs / 1000)} s`,
       });
     }
+    // One write before the radio comes up: a new identity, a repair and a restored guard are on disk
+    // before anyone can talk to the device.
+    await this.state.save(this.snapshot(), ["boot"]);
+  }
+
+  /** The whole state document as it is now. */
+  private snapshot(): { identity: Accessory["identity"]; bonds: BondTable; guard: GuardSnapshot } {
+    return {
+      identity: this.accessory.identity,
+      bonds: this.accessory.bondTable,
+      guard: this.accessory.guardSnapshot(this.clock()),
+    };
   }
 
   private makeAccessory(
@@ -396,6 +361,7 @@ export class SimDevice {
   private apply(events: AccessoryEvent[]): void {
     let advert = false;
     let reboot = false;
+    const causes = new Set<SaveCause>();
     const batch: SimEvent[] = [];
     const emit = (e: SimEvent) => batch.push(e);
     for (const ev of events) {
@@ -450,23 +416,25 @@ export class SimDevice {
           break;
         case "factory-reset":
           emit({ type: "factory-reset" });
+          causes.add("reset");
           reboot = true;
           break;
         case "bonds-changed":
           advert = true;
-          this.persistBonds();
+          causes.add("bonds");
           break;
         case "identity-changed":
-          this.persistIdentity();
+          causes.add("identity");
           break;
         case "guard-changed":
-          this.persistGuard();
+          causes.add("guard");
           break;
         case "app":
           emit({ type: "app", op: ev.op, ...(ev.detail ? { detail: ev.detail } : {}) });
           break;
       }
     }
+    if (causes.size > 0) this.persist([...causes]);
     // Events go out once what they report is on "flash": a tester who sees `bonded` finds the bond stored.
     const saved = this.saveQueue;
     this.emitQueue = this.emitQueue
@@ -494,37 +462,27 @@ export class SimDevice {
   private async reboot(): Promise<void> {
     this.peripheral.disconnect();
     for (const c of this.connections.values()) c.channel.close();
-    await this.saveQueue;
     // A factory reset is an owner's act (an admin session or HID, someone with the device) and DESIGN
-    // says it leaves nothing half behind: the attempt guard goes with the bonds and the identity. The
-    // accessory's reset already emptied it (and guard-changed removed the file); this makes sure.
-    await this.guardStore
-      .clear()
-      .catch((err: unknown) => this.emit({ type: "error", code: "STORAGE", message: errorText(err) }));
+    // says it leaves nothing half behind: the attempt guard went with the bonds and the identity, in
+    // the one write persist() queued for it.
+    await this.saveQueue;
     const identity = this.accessory.identity;
     this.lastBonded = undefined;
     this.makeAccessory(identity, undefined);
     await this.comeUp();
   }
 
-  private persistBonds(): void {
-    const table = this.accessory.bondTable;
+  /**
+   * Queues one write of the whole state document, as it is now (so writes land in the order of the
+   * changes). A factory reset is one write of the new identity with no bonds and no guard.
+   */
+  private persist(causes: SaveCause[]): void {
+    const snap = this.snapshot();
+    const write = causes.includes("reset")
+      ? () => this.state.reset(snap.identity)
+      : () => this.state.save(snap, causes);
     this.saveQueue = this.saveQueue
-      .then(() => (table.used === 0 ? this.bondStore.clear() : this.bondStore.save(table)))
-      .catch((err: unknown) => this.emit({ type: "error", code: "STORAGE", message: errorText(err) }));
-  }
-
-  private persistIdentity(): void {
-    const identity = this.accessory.identity;
-    this.saveQueue = this.saveQueue
-      .then(() => this.identityStore.save(identity))
-      .catch((err: unknown) => this.emit({ type: "error", code: "STORAGE", message: errorText(err) }));
-  }
-
-  private persistGuard(): void {
-    const guard = this.accessory.guardSnapshot(this.clock());
-    this.saveQueue = this.saveQueue
-      .then(() => this.guardStore.save(guard))
+      .then(write)
       .catch((err: unknown) => this.emit({ type: "error", code: "STORAGE", message: errorText(err) }));
   }
 
@@ -649,6 +607,10 @@ export class SimDevice {
   private emit(event: SimEvent): void {
     this.emitQueue = this.emitQueue.then(() => this.deps.sink.emit(event));
   }
+}
+
+function isEmptyGuard(g: GuardSnapshot): boolean {
+  return g.failuresInLastHour === 0 && g.lockouts === 0 && g.lockedForMs === 0 && (g.unsettled ?? 0) === 0;
 }
 
 function errorText(err: unknown): string {

@@ -8,6 +8,7 @@ import { createInterface, emitKeypressEvents, type Key } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 
 import type { Role, WindowCloseReason, WindowOpenReason } from "../../src/protocol/accessory/types.js";
+import type { OpenClawErrorJson } from "../../src/protocol/errors.js";
 import type { CodeFormatName } from "../../src/protocol/messages/info.js";
 
 export type { CodeFormatName, Role, WindowCloseReason, WindowOpenReason };
@@ -49,7 +50,8 @@ export type SimEvent =
   | { type: "factory-reset" }
   | { type: "app"; op: string; detail?: Readonly<Record<string, string | number | boolean>> }
   | { type: "status"; bonds: number; slots: number; windowOpen: boolean; connected: boolean }
-  | { type: "warning"; message: string }
+  /** Something the device repaired or had to refuse; `error` is the catalogue error when there is one. */
+  | { type: "warning"; message: string; error?: OpenClawErrorJson }
   | { type: "error"; code: string; message: string; remedy?: string }
   /** Answer to a JSON request; carries its number as both `req` and `id` (test/helpers/proc.ts uses req). */
   | {

@@ -5,35 +5,15 @@
  * the device holds no bond or a provisional one, and a new attempt pairs and verifies. A provisional
  * bond that is never verified expires.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { TestAir } from "../fixtures/radio.js";
 import { DriverError, type DriverProcess, type StopAt, startDriver } from "../helpers/driver.js";
-import { type SimHandle, startSim, useSimAir } from "./sim-harness.js";
+import { type SimHandle, startSim, storedBonds, useSimAir } from "./sim-harness.js";
 
 let t: TestAir;
 useSimAir((air) => {
   t = air;
 });
-
-interface StoredBond {
-  controllerId: string;
-  state: { kind: "provisional" | "permanent" };
-}
-
-/** What the device has on "flash" right now. */
-function storedBonds(dev: SimHandle): StoredBond[] {
-  try {
-    const j = JSON.parse(readFileSync(join(dev.dir, "bonds.json"), "utf8")) as {
-      table: { entries: Array<StoredBond | null> };
-    };
-    return j.table.entries.filter((e): e is StoredBond => e !== null);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw err;
-  }
-}
 
 async function connect(laptop: DriverProcess, dev: SimHandle): Promise<void> {
   const found = await laptop.find(dev.ready.name);
@@ -55,7 +35,7 @@ async function recoverAndCheck(
   code: string,
   what: string,
 ): Promise<string> {
-  const bonds = storedBonds(dev);
+  const bonds = storedBonds(dev.dir);
   expect(bonds.length, what).toBeLessThanOrEqual(1);
   for (const b of bonds) {
     expect(b.controllerId, what).toBe(controllerId);
@@ -68,7 +48,7 @@ async function recoverAndCheck(
   await connect(laptop, dev);
   expect(await laptop.verify(), what).toEqual({ role: "admin" });
   expect(
-    storedBonds(dev).map((b) => b.state.kind),
+    storedBonds(dev.dir).map((b) => b.state.kind),
     what,
   ).toEqual(["permanent"]);
   // Back to a device with no bonds and an open window for the next round.
@@ -136,7 +116,7 @@ describe("openclaw sim: link loss during pair-setup", () => {
       if (outcome === "paired") {
         // The laptop got its bond; the device must hold it (provisional until the first verify).
         expect(
-          storedBonds(dev).map((b) => b.state.kind),
+          storedBonds(dev.dir).map((b) => b.state.kind),
           what,
         ).toEqual(["provisional"]);
       }
@@ -152,10 +132,10 @@ describe("openclaw sim: link loss during pair-setup", () => {
     const bonded = await laptop.pair(dev.firstDisplay!.code);
     expect(bonded).not.toBeNull();
     await laptop.disconnect();
-    expect(storedBonds(dev).map((b) => b.state.kind)).toEqual(["provisional"]);
+    expect(storedBonds(dev.dir).map((b) => b.state.kind)).toEqual(["provisional"]);
     const gone = await dev.next("bond-expired", 10_000);
     expect(gone.peerId).toBe(bonded!.controllerId);
-    expect(storedBonds(dev)).toEqual([]);
+    expect(storedBonds(dev.dir)).toEqual([]);
     await connect(laptop, dev);
     const err = await laptop.verify().catch((e: unknown) => e);
     expect((err as DriverError).code).toBe("UNKNOWN_PEER");

@@ -4,7 +4,7 @@
  * is still locked out. A guard file that cannot be read starts the device at the limit (locked out), not
  * with a fresh set of guesses. Real noble and bleno on the virtual air.
  */
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { TestAir } from "../fixtures/radio.js";
@@ -15,6 +15,7 @@ import {
   errorEvents,
   failOnce,
   killHard,
+  readState,
   startSim,
   useSimAir,
   wrong,
@@ -25,17 +26,8 @@ useSimAir((air) => {
   t = air;
 });
 
-interface StoredGuard {
-  failuresInLastHour: number;
-  lockouts: number;
-  lockedForMs: number;
-  unsettled?: number;
-}
-
 /** The attempt guard as the device has it on "flash". */
-function storedGuard(dir: string): StoredGuard {
-  return (JSON.parse(readFileSync(join(dir, "guard.json"), "utf8")) as { guard: StoredGuard }).guard;
-}
+const storedGuard = (dir: string) => readState(dir).guard;
 
 describe("openclaw sim: the attempt guard across a reboot", () => {
   it("a lockout is on disk while it runs, and survives kill -9 and a boot on the same state dir", async () => {
@@ -49,7 +41,7 @@ describe("openclaw sim: the attempt guard across a reboot", () => {
     expect((await failOnce(laptop, dev, wrong(code))).code).toBe("LOCKED_OUT");
     await dev.next("locked-out");
     // The guard is on "flash" before the controller hears LOCKED_OUT: 0600, counts only, the lockout in it.
-    expect(statSync(join(dev.dir, "guard.json")).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dev.dir, "device.json")).mode & 0o777).toBe(0o600);
     const stored = storedGuard(dev.dir);
     expect(stored).toMatchObject({ failuresInLastHour: 3, lockouts: 1, unsettled: 0 });
     expect(Number.isInteger(stored.lockedForMs)).toBe(true);
@@ -88,11 +80,18 @@ describe("openclaw sim: the attempt guard across a reboot", () => {
     await killHard(dev);
     await laptop.disconnect().catch(() => {});
 
-    // A damaged flash page: the count of failures is lost.
-    writeFileSync(join(dev.dir, "guard.json"), '{"version":1,"guard":{"failuresInLa');
+    // A damaged flash page: the count of failures is lost (identity and bonds are fine).
+    const state = readState(dev.dir);
+    writeFileSync(
+      join(dev.dir, "device.json"),
+      JSON.stringify({ ...state, guard: { failuresInLastHour: "?" } }),
+    );
     const again = await startSim(t, "dev-gc2", { args, dir: dev.dir, expectWindow: false });
-    const warning = await again.next("warning", 5000, (e) => e.message.includes("guard.json"));
-    expect(warning.message).toMatch(/locked/i);
+    expect(again.ready.id).toBe(dev.ready.id);
+    const warning = await again.next("warning", 5000, (e) => /locked/i.test(e.message));
+    expect(warning.message).toContain("device.json");
+    // On disk at the limit at once: a second power cycle gives no fresh guesses either.
+    expect(readState(dev.dir).guard).toMatchObject({ failuresInLastHour: 20, lockouts: 1 });
     const locked = await again.next("locked-out");
     expect(locked.retryAfterMs).toBeGreaterThan(0);
     const refused = await again.child.call("button").catch((e: Error & { code?: string }) => e);

@@ -2,7 +2,7 @@
  * Shared by the sim-*.test.ts files: the compiled CLI's `openclaw sim --json-events` as a child on the
  * virtual air (it picks its HCI from --hci itself, as a user runs it), with typed events and commands.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Violation } from "../../firmware-sim/air/index.js";
@@ -78,11 +78,46 @@ export interface StartSimOptions {
   /** Wait for the first-boot display event (default true when the state dir is new). */
   expectWindow?: boolean;
   timeoutMs?: number;
+  env?: Record<string, string | undefined>;
 }
 
 /** A well-formed passkey that is not the one on screen (each digit shifted by one). */
 export function wrong(code: string): string {
   return code.replace(/\d/g, (d) => String((Number(d) + 1) % 10));
+}
+
+/** device.json as the device wrote it (its "flash"): identity, bond table and attempt guard in one document. */
+export interface StoredState {
+  version: number;
+  identity: { deviceId: string; staticPrivateKey: string; staticPublicKey: string; tagKey: string };
+  bonds: {
+    slots: number;
+    provisionalTtlMs: number;
+    entries: Array<{
+      controllerId: string;
+      controllerStaticPublicKey: string;
+      name: string;
+      role: string;
+      state: { kind: "provisional" | "permanent" };
+      createdAt: number;
+      replaces?: { controllerStaticPublicKey: string; role: string; name: string; createdAt: number };
+    } | null>;
+  };
+  guard: { failuresInLastHour: number; lockouts: number; lockedForMs: number; unsettled?: number };
+}
+
+export function readState(dir: string): StoredState {
+  return JSON.parse(readFileSync(join(dir, "device.json"), "utf8")) as StoredState;
+}
+
+/** The bonds on "flash" (no file yet: none). */
+export function storedBonds(dir: string): Array<NonNullable<StoredState["bonds"]["entries"][number]>> {
+  try {
+    return readState(dir).bonds.entries.filter((e) => e !== null);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw err;
+  }
 }
 
 /** Pulls the battery: SIGKILL to the sim's process group, no chance to save anything; resolves once it is gone. */
@@ -159,6 +194,7 @@ export async function startSim(t: TestAir, label: string, o: StartSimOptions = {
   const child = spawnProgram<SimChildEvent>(`${ROOT}bin/openclaw.js`, {
     name: label,
     args: ["sim", "--json-events", "--hci", t.spec(label), "--state-dir", dir, ...(o.args ?? [])],
+    ...(o.env ? { env: o.env } : {}),
   });
   const timeoutMs = o.timeoutMs ?? 10_000;
   const next: SimHandle["next"] = (type, ms = 10_000, test) =>

@@ -216,14 +216,16 @@ export class BondTable {
   }
 
   /**
-   * Loads a persisted table (zod-validated; INVALID_ARGUMENT when it does not validate or does not fit
-   * the configured slots). Provisional bonds get a fresh lifetime from `now` (the clock restarted).
+   * Loads a persisted table, zod-validated: STORE_CORRUPT (naming `opts.path`, where it was read from)
+   * when it does not validate; INVALID_ARGUMENT when it holds more bonds than the `slots` asked for (a
+   * setting, not damage). Provisional bonds get a fresh lifetime from `now` (the clock restarted).
    */
-  static fromJSON(json: unknown, now: number, opts: BondTableOptions = {}): BondTable {
+  static fromJSON(json: unknown, now: number, opts: BondTableOptions & { path?: string } = {}): BondTable {
     const p = BondTableJson.safeParse(json);
     if (!p.success) {
-      throw new OpenClawError("INVALID_ARGUMENT", {
-        detail: `bond table: invalid ${p.error.issues[0]?.path.join(".") || "table"}`,
+      throw new OpenClawError("STORE_CORRUPT", {
+        path: opts.path ?? "bond table",
+        detail: `invalid ${p.error.issues[0]?.path.join(".") || "table"}`,
       });
     }
     const stored = p.data.entries.filter((e) => e !== null);
@@ -256,15 +258,4 @@ export class BondTable {
     });
     return table;
   }
-}
-
-/** Adapter for firmware-sim/device/bond-store.ts (BondTableCodec<BondTable>). */
-export function bondTableCodec(
-  now: () => number,
-  opts: BondTableOptions = {},
-): { serialise(t: BondTable): unknown; deserialise(json: unknown): BondTable } {
-  return {
-    serialise: (t) => t.toJSON(),
-    deserialise: (json) => BondTable.fromJSON(json, now(), opts),
-  };
 }
