@@ -8,7 +8,7 @@
 import { describe, expect, it } from "vitest";
 import type { TestAir } from "../fixtures/radio.js";
 import { DriverError, type DriverProcess, type StopAt, startDriver } from "../helpers/driver.js";
-import { type SimHandle, startSim, storedBonds, useSimAir } from "./sim-harness.js";
+import { driverFailure, type SimHandle, startSim, storedBonds, useSimAir } from "./sim-harness.js";
 
 let t: TestAir;
 useSimAir((air) => {
@@ -140,4 +140,51 @@ describe("openclaw sim: link loss during pair-setup", () => {
     const err = await laptop.verify().catch((e: unknown) => e);
     expect((err as DriverError).code).toBe("UNKNOWN_PEER");
   }, 60_000);
+
+  it("a re-pair cut after the device stored the new bond keeps the laptop's working bond", async () => {
+    const laptop = startDriver(t.spec("laptop-rp"), { controllerId: "e1".repeat(16) });
+    const dev = await startSim(t, "dev-rp", { args: ["--provisional-ttl", "60s", "--time-scale", "20"] });
+    await laptop.ready();
+    await connect(laptop, dev);
+    await laptop.pair(dev.firstDisplay!.code);
+    await laptop.disconnect();
+    await connect(laptop, dev);
+    expect(await laptop.verify()).toEqual({ role: "admin" });
+    await dev.next("bond-confirmed");
+    const working = await laptop.exportBond();
+    await laptop.disconnect();
+
+    // Pair again (a person pressed the button to re-pair), but the link drops right after the laptop's
+    // last message: the device stored a new provisional bond, the laptop never heard PairSetupDone.
+    const code = (await dev.press()).code;
+    await connect(laptop, dev);
+    expect(await laptop.pair(code, { sent: 2 })).toBeNull();
+    await dev.next("bonded", 5000, (e) => e.provisional);
+    await dev.next("disconnected", 5000);
+    expect(storedBonds(dev.dir).map((b) => b.state.kind)).toEqual(["provisional"]);
+
+    // The bond the laptop still holds keeps working, before and after the new one expires unverified.
+    await connect(laptop, dev);
+    expect(await laptop.verify()).toEqual({ role: "admin" });
+    await laptop.disconnect();
+    await dev.next("bond-expired", 10_000);
+    expect(storedBonds(dev.dir).map((b) => b.state.kind)).toEqual(["permanent"]);
+    await connect(laptop, dev);
+    expect(await laptop.verify()).toEqual({ role: "admin" });
+    await laptop.disconnect();
+
+    // A re-pair that completes replaces it once the new bond verifies: the old key is refused then.
+    const again = (await dev.press()).code;
+    await connect(laptop, dev);
+    expect(await laptop.pair(again)).toMatchObject({ role: "admin" });
+    await laptop.disconnect();
+    await connect(laptop, dev);
+    expect(await laptop.verify()).toEqual({ role: "admin" });
+    await dev.next("bond-confirmed");
+    await laptop.disconnect();
+    expect(storedBonds(dev.dir).map((b) => b.state.kind)).toEqual(["permanent"]);
+    await laptop.importBond(working);
+    await connect(laptop, dev);
+    expect((await driverFailure(laptop.verify())).code).toBe("UNKNOWN_PEER");
+  }, 90_000);
 });
