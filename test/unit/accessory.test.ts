@@ -244,3 +244,24 @@ it("timer events found while the bond list is read are not lost", () => {
   expect(acc.bonds(40_000)).toEqual([]); // the expiry is noticed here first...
   expect(acc.tick(40_000).events).toEqual([{ type: "window-closed", reason: "expired" }]); // ...and reported
 });
+
+describe("accessory: Error messages from the controller", () => {
+  it("never answers an Error with an Error, however malformed the Error (PROTOCOL §3.4, §12)", () => {
+    const acc = make();
+    const link = acc.connect();
+    const malformed = [
+      "017f", // no code
+      "017f010001ee", // a code that is not in the catalogue
+      "017f0100", // truncated TLV length
+      "017f0100020102", // code of the wrong length
+      "017f02000104010001 02".replace(/ /g, ""), // tags out of order
+      "017f01000102ff000100", // an unknown tag
+      "027f01000102", // another protocol version
+      "017f01000102", // a well-formed Error (WRONG_CODE) with no exchange to end
+    ];
+    for (const hex of malformed) {
+      const out = link.handle(new Uint8Array(Buffer.from(hex, "hex")), 0);
+      expect(out.replies, hex).toEqual([]);
+    }
+  });
+});

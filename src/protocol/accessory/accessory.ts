@@ -15,7 +15,7 @@
 import type { RandomBytes } from "../env.js";
 import { isOpenClawError, type OpenClawError, protocolError } from "../errors.js";
 import { decodeMessage, encodeMessage } from "../messages/codec.js";
-import { PROTOCOL_VERSION } from "../messages/constants.js";
+import { MESSAGE_HEADER, MessageType, PROTOCOL_VERSION } from "../messages/constants.js";
 import { errorToMessage } from "../messages/errors.js";
 import { type AccessoryInfo, encodeInfo } from "../messages/info.js";
 import { AccessoryPairSetup, DEFAULT_STEP_TIMEOUT_MS, type LinkId } from "../pairsetup/accessory.js";
@@ -347,6 +347,11 @@ export class AccessoryLink {
       msg = decodeMessage(bytes);
     } catch (err) {
       if (!isOpenClawError(err)) throw err;
+      // Never answer an Error with an Error (§3.4), however malformed it is or whatever its version:
+      // two sides that both do would answer each other forever.
+      if (bytes.length >= MESSAGE_HEADER && bytes[1] === MessageType.Error) {
+        return { replies: [], events: this.#fault(now) };
+      }
       return { replies: [errorReply(err)], events: this.#fault(now) };
     }
     switch (msg.type) {
