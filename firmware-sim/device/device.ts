@@ -13,7 +13,7 @@
  * the pace, as it would for a device.
  */
 import { randomBytes } from "node:crypto";
-import { Accessory, type AccessoryLink } from "../../src/protocol/accessory/accessory.js";
+import { Accessory, type AccessoryLink, LINK_IDLE_MS } from "../../src/protocol/accessory/accessory.js";
 import type { BondTable } from "../../src/protocol/accessory/bonds.js";
 import type {
   AccessoryEvent,
@@ -232,6 +232,8 @@ export class SimDevice {
         lockoutMaxMs: Math.max(lockoutMs, HOUR_MS),
       },
       session: createSessionFactory({ random: this.random, app: this.app }),
+      // Link bounds are about the radio, which --time-scale does not speed up: they stay in real time.
+      linkIdleMs: LINK_IDLE_MS * this.timeScale,
       ...(guard !== undefined ? { guard: { snapshot: guard, now: this.clock() } } : {}),
     });
     this.tag = rotateTag(identity.tagKey, this.random);
@@ -295,7 +297,12 @@ export class SimDevice {
     this.emit({ type: "connected", peer: conn.peer });
     // Transport timeouts stay in real time: the time scale is for the device's own deadlines only.
     const channel = new MessageChannel(conn);
-    const c: Connection = { conn, channel, link: this.accessory.connect(), queue: Promise.resolve() };
+    const c: Connection = {
+      conn,
+      channel,
+      link: this.accessory.connect(this.clock()),
+      queue: Promise.resolve(),
+    };
     this.connections.set(conn, c);
     channel.onMessage((message) => {
       c.queue = c.queue.then(() => this.onMessage(c, message)).catch((err: unknown) => this.internal(err));
@@ -304,6 +311,8 @@ export class SimDevice {
       // The channel resets itself; a pair-setup exchange on this link cannot continue.
       if (!channel.closed) this.emit({ type: "error", code: err.code, message: err.message });
     });
+    // The link's idle bound starts now (an unauthenticated central must make progress to stay).
+    this.armDeadline();
   }
 
   private onDisconnect(conn: PeripheralConnection, reason: string): void {
@@ -337,7 +346,11 @@ export class SimDevice {
   }
 
   /** Persist and show what happened, then send the replies, then hang up if asked. */
-  private async deliver(c: Connection, out: AccessoryOutput): Promise<void> {
+  private async deliver(
+    c: Connection,
+    out: AccessoryOutput,
+    from: "message" | "timer" = "message",
+  ): Promise<void> {
     await this.applyAndPersist(out.events);
     try {
       for (const reply of out.replies) await c.channel.send(reply);
@@ -346,7 +359,19 @@ export class SimDevice {
         this.emit({ type: "error", code: err.code, message: err.message });
       }
     }
-    if (out.disconnect && this.connections.has(c.conn)) this.peripheral.disconnect();
+    if (out.disconnect && this.connections.has(c.conn)) {
+      if (!c.link.authenticated) {
+        this.emit({
+          type: "hang-up",
+          peer: c.conn.peer,
+          reason:
+            from === "timer"
+              ? "it made no progress in time (an unpaired central gets 10 s, and each pair-setup step its step timeout)"
+              : "its pairing exchange failed or was refused",
+        });
+      }
+      this.peripheral.disconnect();
+    }
     await this.maybeReboot();
   }
 
@@ -376,6 +401,7 @@ export class SimDevice {
               code: ev.display,
               format: ev.format,
               expiresInMs: ev.expiresInMs,
+              expiresAt: Math.round(ev.expiresAt),
               attemptsLeft: ev.attemptsLeft,
               reason: ev.reason,
             });
@@ -586,7 +612,9 @@ export class SimDevice {
       const d = c.link.nextDeadline();
       if (d !== undefined && d <= now) {
         const out = c.link.tick(now);
-        c.queue = c.queue.then(() => this.deliver(c, out)).catch((err: unknown) => this.internal(err));
+        c.queue = c.queue
+          .then(() => this.deliver(c, out, "timer"))
+          .catch((err: unknown) => this.internal(err));
       }
     }
     this.armDeadline();

@@ -30,6 +30,8 @@ export type SimEvent =
       code: string;
       format: CodeFormatName;
       expiresInMs: number;
+      /** When it expires, on the device's monotonic clock (the clock of every event's `t`). */
+      expiresAt: number;
       attemptsLeft: number;
       /** Why this code is on screen. */
       reason: WindowOpenReason;
@@ -42,6 +44,8 @@ export type SimEvent =
   | { type: "connected"; peer: string }
   | { type: "mtu"; peer: string; mtu: number }
   | { type: "disconnected"; peer: string; reason: string }
+  /** The device dropped an unauthenticated central (no progress in time, or a failed exchange). */
+  | { type: "hang-up"; peer: string; reason: string }
   | { type: "bonded"; peerId: string; role: Role; name: string; provisional: boolean }
   | { type: "verified"; peerId: string; role: Role }
   | { type: "bond-confirmed"; peerId: string }

@@ -37,6 +37,8 @@ function humanLine(e: SimEvent): string | undefined {
       return `connected: ${e.peer}`;
     case "disconnected":
       return `disconnected: ${e.peer}`;
+    case "hang-up":
+      return `hung up on ${e.peer}: ${e.reason}`;
     case "bonded":
       return `paired with ${e.name} (${e.role}${e.provisional ? ", until it reconnects once" : ""})`;
     case "verified":
