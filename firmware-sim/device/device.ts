@@ -31,6 +31,7 @@ import type { GuardSnapshot } from "../../src/protocol/window/guard.js";
 import { HOUR_MS } from "../../src/protocol/window/policy.js";
 import { Peripheral, type PeripheralConnection } from "../../src/radio/peripheral.js";
 import type { WritePoint } from "../../src/store/json-file.js";
+import { ensurePrivateDir, lockStateDir, type StateLock } from "../../src/store/state-dir.js";
 import { MessageChannel } from "../../src/transport/channel.js";
 import { ClawApp } from "./app.js";
 import type { Screen } from "./display.js";
@@ -38,7 +39,6 @@ import type { EventSink, SimEvent } from "./events.js";
 import { defaultDeviceName, deviceIdText } from "./identity.js";
 import type { DeviceOptions } from "./options.js";
 import { DeviceStateStore, type SaveCause } from "./state.js";
-import { ensureStateDir } from "./state-file.js";
 
 export const SIM_MODEL = "OpenClaw Sim";
 
@@ -86,6 +86,7 @@ export class SimDevice {
   private rebootPending = false;
   private readonly app: ClawApp;
   private readonly state: DeviceStateStore;
+  private lock: StateLock | undefined;
   readonly clock: () => number;
   private readonly random: RandomBytes;
   private readonly timeScale: number;
@@ -173,13 +174,23 @@ export class SimDevice {
     await this.peripheral?.close().catch(() => {});
     await this.saveQueue.catch(() => {});
     await this.emitQueue.catch(() => {});
+    await this.lock?.release();
   }
 
   // ---- boot ----
 
   private async bootState(): Promise<void> {
-    await ensureStateDir(this.options.stateDir);
-    const booted = await this.state.boot();
+    // Never chmod what a person named: a directory others can reach is refused with the reason. One
+    // device per directory: a second process on it is STATE_LOCKED with the first one's pid.
+    await ensurePrivateDir(this.options.stateDir);
+    this.lock = await lockStateDir(this.options.stateDir);
+    let booted: Awaited<ReturnType<DeviceStateStore["boot"]>>;
+    try {
+      booted = await this.state.boot();
+    } catch (err) {
+      await this.lock.release();
+      throw err;
+    }
     for (const n of booted.notices) {
       this.emit({ type: "warning", message: n.message, ...(n.error ? { error: n.error.toJSON() } : {}) });
     }

@@ -59,6 +59,12 @@ function filesMentioning(dir: string, text: string): string[] {
   });
 }
 
+/** The state dir's files, without the lock (a SIGKILLed holder leaves it; the next start takes it over). */
+const stateFiles = (dir: string) =>
+  readdirSync(dir)
+    .filter((n) => n !== "lock")
+    .sort();
+
 /** Temp files of an interrupted write (they may hold a private key or laptop names). */
 const temps = (dir: string) => readdirSync(dir).filter((n) => /\.json\.\d+$/.test(n));
 
@@ -117,13 +123,13 @@ describe("openclaw sim: an older state directory (identity.json, bonds.json, gua
     const path = join(dev.dir, "identity.json");
     const newer = { ...JSON.parse(readFileSync(path, "utf8")), version: 99 };
     writeFileSync(path, JSON.stringify(newer));
-    const before = readdirSync(dev.dir).sort();
+    const before = stateFiles(dev.dir);
     const run = await runSimToExit(t, "dev-id-new2", ["--state-dir", dev.dir]);
     expect(run.code).not.toBe(0);
     expect(run.events.find((e) => e.type === "error")).toMatchObject({ code: "STATE_TOO_NEW" });
     expect(run.stderr).toMatch(/newer/);
     expect(run.events.some((e) => e.type === "ready")).toBe(false);
-    expect(readdirSync(dev.dir).sort()).toEqual(before);
+    expect(stateFiles(dev.dir)).toEqual(before);
     expect(JSON.parse(readFileSync(path, "utf8"))).toEqual(newer);
     expect(existsSync(join(dev.dir, "bonds.json"))).toBe(true);
   }, 60_000);
@@ -160,11 +166,11 @@ describe("openclaw sim: device.json damaged or newer", () => {
     const dev = await bondedThenKilled("dev-newer");
     const newer = { ...readState(dev.dir), version: 7 };
     writeFileSync(join(dev.dir, "device.json"), JSON.stringify(newer));
-    const before = readdirSync(dev.dir).sort();
+    const before = stateFiles(dev.dir);
     const run = await runSimToExit(t, "dev-newer2", ["--state-dir", dev.dir]);
     expect(run.code).not.toBe(0);
     expect(run.events.find((e) => e.type === "error")).toMatchObject({ code: "STATE_TOO_NEW" });
-    expect(readdirSync(dev.dir).sort()).toEqual(before);
+    expect(stateFiles(dev.dir)).toEqual(before);
     expect(readState(dev.dir)).toEqual(newer);
   }, 60_000);
 });
