@@ -13,8 +13,8 @@
  * the pace, as it would for a device.
  */
 import { randomBytes } from "node:crypto";
-import { Accessory, type AccessoryLink } from "../../src/protocol/accessory/accessory.js";
-import { BondTable, BondTableJson } from "../../src/protocol/accessory/bonds.js";
+import { Accessory, type AccessoryLink, LINK_IDLE_MS } from "../../src/protocol/accessory/accessory.js";
+import type { BondTable } from "../../src/protocol/accessory/bonds.js";
 import type {
   AccessoryEvent,
   AccessoryOutput,
@@ -23,22 +23,22 @@ import type {
 import { buildAdvertising, rotateTag } from "../../src/protocol/advert.js";
 import { displayCode } from "../../src/protocol/codes/index.js";
 import type { RandomBytes } from "../../src/protocol/env.js";
-import { isOpenClawError, OpenClawError } from "../../src/protocol/errors.js";
+import { isOpenClawError, type OpenClawError } from "../../src/protocol/errors.js";
 import { GATT_UUIDS_DASHED } from "../../src/protocol/gatt.js";
 import { PROTOCOL_VERSION } from "../../src/protocol/messages/constants.js";
 import { createSessionFactory } from "../../src/protocol/verify/handler.js";
 import type { GuardSnapshot } from "../../src/protocol/window/guard.js";
 import { HOUR_MS } from "../../src/protocol/window/policy.js";
 import { Peripheral, type PeripheralConnection } from "../../src/radio/peripheral.js";
+import type { WritePoint } from "../../src/store/json-file.js";
+import { ensurePrivateDir, lockStateDir, type StateLock } from "../../src/store/state-dir.js";
 import { MessageChannel } from "../../src/transport/channel.js";
 import { ClawApp } from "./app.js";
-import { BondStore, type BondTableCodec } from "./bond-store.js";
 import type { Screen } from "./display.js";
 import type { EventSink, SimEvent } from "./events.js";
-import { GuardStore } from "./guard-store.js";
-import { defaultDeviceName, deviceIdText, IdentityStore } from "./identity.js";
+import { defaultDeviceName, deviceIdText } from "./identity.js";
 import type { DeviceOptions } from "./options.js";
-import { ensureStateDir, type Quarantine } from "./state-file.js";
+import { DeviceStateStore, type SaveCause } from "./state.js";
 
 export const SIM_MODEL = "OpenClaw Sim";
 
@@ -54,6 +54,8 @@ export interface DeviceDeps {
   timeScale?: number;
   /** The device cannot go on (its HCI stream closed): the program should stop with this error. */
   onFatal?: (err: OpenClawError) => void;
+  /** Testing seam: called at each step of each state write (crash-consistency tests stop the process there). */
+  onWritePoint?: (causes: readonly SaveCause[], point: WritePoint) => void | Promise<void>;
 }
 
 /** One central's connection: its GATT link, the framing channel on it and the accessory's view of it. */
@@ -66,25 +68,6 @@ interface Connection {
 }
 
 const systemRandom: RandomBytes = (n) => new Uint8Array(randomBytes(n));
-
-/** Bond table codec: corruption quarantines; a table too big for --slots stops the boot instead. */
-class SlotsMismatch extends Error {}
-function bondCodec(now: () => number, options: DeviceOptions): BondTableCodec<BondTable> {
-  return {
-    serialise: (t) => t.toJSON(),
-    deserialise: (json) => {
-      const parsed = BondTableJson.safeParse(json);
-      if (!parsed.success) throw new Error("invalid bond table");
-      const held = parsed.data.entries.filter((e) => e !== null).length;
-      if (held > options.slots) throw new SlotsMismatch(String(held));
-      return BondTable.fromJSON(json, now(), {
-        slots: options.slots,
-        provisionalTtlMs: options.provisionalTtlMs,
-      });
-    },
-    isSettingsError: (err) => err instanceof SlotsMismatch,
-  };
-}
 
 export class SimDevice {
   private accessory!: Accessory;
@@ -102,9 +85,8 @@ export class SimDevice {
   private stopped = false;
   private rebootPending = false;
   private readonly app: ClawApp;
-  private readonly identityStore: IdentityStore;
-  private readonly bondStore: BondStore<BondTable>;
-  private readonly guardStore: GuardStore;
+  private readonly state: DeviceStateStore;
+  private lock: StateLock | undefined;
   readonly clock: () => number;
   private readonly random: RandomBytes;
   private readonly timeScale: number;
@@ -117,14 +99,13 @@ export class SimDevice {
     const scale = this.timeScale;
     this.clock = deps.clock ?? (() => performance.now() * scale);
     this.random = deps.random ?? systemRandom;
-    const onQuarantine = (q: Quarantine) =>
-      this.emit({
-        type: "warning",
-        message: `${q.file} ${q.reason}; moved it to ${q.quarantinedAs} and started without it`,
-      });
-    this.identityStore = new IdentityStore(options.stateDir, onQuarantine);
-    this.bondStore = new BondStore(options.stateDir, bondCodec(this.clock, options), onQuarantine);
-    this.guardStore = new GuardStore(options.stateDir, onQuarantine);
+    this.state = new DeviceStateStore(options.stateDir, {
+      slots: options.slots,
+      provisionalTtlMs: options.provisionalTtlMs,
+      now: this.clock,
+      random: this.random,
+      ...(deps.onWritePoint ? { onWritePoint: deps.onWritePoint } : {}),
+    });
     this.app = new ClawApp((r) => this.accessory.emit({ type: "app", op: r.op, detail: r.detail }));
   }
 
@@ -193,42 +174,54 @@ export class SimDevice {
     await this.peripheral?.close().catch(() => {});
     await this.saveQueue.catch(() => {});
     await this.emitQueue.catch(() => {});
+    await this.lock?.release();
   }
 
   // ---- boot ----
 
   private async bootState(): Promise<void> {
-    await ensureStateDir(this.options.stateDir);
-    const { identity, created } = await this.identityStore.loadOrCreate(this.random);
-    let bonds = await this.bondStore.load().catch((err: unknown) => {
-      if (err instanceof SlotsMismatch) {
-        throw new OpenClawError("INVALID_ARGUMENT", {
-          detail: `${this.bondStore.path} holds ${err.message} bonds, more than --slots ${this.options.slots}; start with a larger --slots (or another --state-dir)`,
-        });
-      }
+    // Never chmod what a person named: a directory others can reach is refused with the reason. One
+    // device per directory: a second process on it is STATE_LOCKED with the first one's pid.
+    await ensurePrivateDir(this.options.stateDir);
+    this.lock = await lockStateDir(this.options.stateDir);
+    let booted: Awaited<ReturnType<DeviceStateStore["boot"]>>;
+    try {
+      booted = await this.state.boot();
+    } catch (err) {
+      await this.lock.release();
       throw err;
-    });
-    if (created && bonds) {
-      // A new identity cannot verify old bonds: they belong to a device that no longer exists.
-      bonds = undefined;
-      await this.bondStore.clear();
     }
-    // The guard is kept even when the identity is new: it protects the device, not its bonds, and a
-    // lost identity file must not reset it. Only a factory reset clears it (see reboot()).
-    const guard = await this.guardStore.load();
-    this.makeAccessory(identity, bonds, guard);
-    if (this.accessory.guardRestore?.restored === false) {
+    for (const n of booted.notices) {
+      this.emit({ type: "warning", message: n.message, ...(n.error ? { error: n.error.toJSON() } : {}) });
+    }
+    // An empty guard needs no restore (a restore re-reports itself as a change to persist).
+    const guard = booted.guard && isEmptyGuard(booted.guard) ? undefined : booted.guard;
+    this.makeAccessory(booted.identity, booted.bonds, guard);
+    const restore = this.accessory.guardRestore;
+    if (restore?.restored === false) {
       this.emit({
         type: "warning",
-        message: `${this.guardStore.path}: ${this.accessory.guardRestore.reason}; started without it`,
+        message: `${this.state.path}: the count of failed pairing attempts is lost (${restore.reason}), so the device starts at the limit: pairing is locked for ${Math.ceil(restore.lockedForMs / 1000)} s`,
       });
     }
+    // One write before the radio comes up: a new identity, a repair and a restored guard are on disk
+    // before anyone can talk to the device.
+    await this.state.save(this.snapshot(), ["boot"]);
+  }
+
+  /** The whole state document as it is now. */
+  private snapshot(): { identity: Accessory["identity"]; bonds: BondTable; guard: GuardSnapshot } {
+    return {
+      identity: this.accessory.identity,
+      bonds: this.accessory.bondTable,
+      guard: this.accessory.guardSnapshot(this.clock()),
+    };
   }
 
   private makeAccessory(
     identity: Accessory["identity"],
     bonds: BondTable | undefined,
-    guard?: GuardSnapshot,
+    guard?: GuardSnapshot | null,
   ): void {
     this.profile = {
       name: this.options.name ?? defaultDeviceName(identity.deviceId),
@@ -250,7 +243,9 @@ export class SimDevice {
         lockoutMaxMs: Math.max(lockoutMs, HOUR_MS),
       },
       session: createSessionFactory({ random: this.random, app: this.app }),
-      ...(guard ? { guard: { snapshot: guard, now: this.clock() } } : {}),
+      // Link bounds are about the radio, which --time-scale does not speed up: they stay in real time.
+      linkIdleMs: LINK_IDLE_MS * this.timeScale,
+      ...(guard !== undefined ? { guard: { snapshot: guard, now: this.clock() } } : {}),
     });
     this.tag = rotateTag(identity.tagKey, this.random);
   }
@@ -313,7 +308,12 @@ export class SimDevice {
     this.emit({ type: "connected", peer: conn.peer });
     // Transport timeouts stay in real time: the time scale is for the device's own deadlines only.
     const channel = new MessageChannel(conn);
-    const c: Connection = { conn, channel, link: this.accessory.connect(), queue: Promise.resolve() };
+    const c: Connection = {
+      conn,
+      channel,
+      link: this.accessory.connect(this.clock()),
+      queue: Promise.resolve(),
+    };
     this.connections.set(conn, c);
     channel.onMessage((message) => {
       c.queue = c.queue.then(() => this.onMessage(c, message)).catch((err: unknown) => this.internal(err));
@@ -322,6 +322,8 @@ export class SimDevice {
       // The channel resets itself; a pair-setup exchange on this link cannot continue.
       if (!channel.closed) this.emit({ type: "error", code: err.code, message: err.message });
     });
+    // The link's idle bound starts now (an unauthenticated central must make progress to stay).
+    this.armDeadline();
   }
 
   private onDisconnect(conn: PeripheralConnection, reason: string): void {
@@ -355,7 +357,11 @@ export class SimDevice {
   }
 
   /** Persist and show what happened, then send the replies, then hang up if asked. */
-  private async deliver(c: Connection, out: AccessoryOutput): Promise<void> {
+  private async deliver(
+    c: Connection,
+    out: AccessoryOutput,
+    from: "message" | "timer" = "message",
+  ): Promise<void> {
     await this.applyAndPersist(out.events);
     try {
       for (const reply of out.replies) await c.channel.send(reply);
@@ -364,7 +370,19 @@ export class SimDevice {
         this.emit({ type: "error", code: err.code, message: err.message });
       }
     }
-    if (out.disconnect && this.connections.has(c.conn)) this.peripheral.disconnect();
+    if (out.disconnect && this.connections.has(c.conn)) {
+      if (!c.link.authenticated) {
+        this.emit({
+          type: "hang-up",
+          peer: c.conn.peer,
+          reason:
+            from === "timer"
+              ? "it made no progress in time (an unpaired central gets 10 s, and each pair-setup step its step timeout)"
+              : "its pairing exchange failed or was refused",
+        });
+      }
+      this.peripheral.disconnect();
+    }
     await this.maybeReboot();
   }
 
@@ -379,6 +397,7 @@ export class SimDevice {
   private apply(events: AccessoryEvent[]): void {
     let advert = false;
     let reboot = false;
+    const causes = new Set<SaveCause>();
     const batch: SimEvent[] = [];
     const emit = (e: SimEvent) => batch.push(e);
     for (const ev of events) {
@@ -393,6 +412,7 @@ export class SimDevice {
               code: ev.display,
               format: ev.format,
               expiresInMs: ev.expiresInMs,
+              expiresAt: Math.round(ev.expiresAt),
               attemptsLeft: ev.attemptsLeft,
               reason: ev.reason,
             });
@@ -433,23 +453,25 @@ export class SimDevice {
           break;
         case "factory-reset":
           emit({ type: "factory-reset" });
+          causes.add("reset");
           reboot = true;
           break;
         case "bonds-changed":
           advert = true;
-          this.persistBonds();
+          causes.add("bonds");
           break;
         case "identity-changed":
-          this.persistIdentity();
+          causes.add("identity");
           break;
         case "guard-changed":
-          this.persistGuard();
+          causes.add("guard");
           break;
         case "app":
           emit({ type: "app", op: ev.op, ...(ev.detail ? { detail: ev.detail } : {}) });
           break;
       }
     }
+    if (causes.size > 0) this.persist([...causes]);
     // Events go out once what they report is on "flash": a tester who sees `bonded` finds the bond stored.
     const saved = this.saveQueue;
     this.emitQueue = this.emitQueue
@@ -477,37 +499,27 @@ export class SimDevice {
   private async reboot(): Promise<void> {
     this.peripheral.disconnect();
     for (const c of this.connections.values()) c.channel.close();
-    await this.saveQueue;
     // A factory reset is an owner's act (an admin session or HID, someone with the device) and DESIGN
-    // says it leaves nothing half behind: the attempt guard goes with the bonds and the identity. The
-    // accessory's reset already emptied it (and guard-changed removed the file); this makes sure.
-    await this.guardStore
-      .clear()
-      .catch((err: unknown) => this.emit({ type: "error", code: "STORAGE", message: errorText(err) }));
+    // says it leaves nothing half behind: the attempt guard went with the bonds and the identity, in
+    // the one write persist() queued for it.
+    await this.saveQueue;
     const identity = this.accessory.identity;
     this.lastBonded = undefined;
     this.makeAccessory(identity, undefined);
     await this.comeUp();
   }
 
-  private persistBonds(): void {
-    const table = this.accessory.bondTable;
+  /**
+   * Queues one write of the whole state document, as it is now (so writes land in the order of the
+   * changes). A factory reset is one write of the new identity with no bonds and no guard.
+   */
+  private persist(causes: SaveCause[]): void {
+    const snap = this.snapshot();
+    const write = causes.includes("reset")
+      ? () => this.state.reset(snap.identity)
+      : () => this.state.save(snap, causes);
     this.saveQueue = this.saveQueue
-      .then(() => (table.used === 0 ? this.bondStore.clear() : this.bondStore.save(table)))
-      .catch((err: unknown) => this.emit({ type: "error", code: "STORAGE", message: errorText(err) }));
-  }
-
-  private persistIdentity(): void {
-    const identity = this.accessory.identity;
-    this.saveQueue = this.saveQueue
-      .then(() => this.identityStore.save(identity))
-      .catch((err: unknown) => this.emit({ type: "error", code: "STORAGE", message: errorText(err) }));
-  }
-
-  private persistGuard(): void {
-    const guard = this.accessory.guardSnapshot(this.clock());
-    this.saveQueue = this.saveQueue
-      .then(() => this.guardStore.save(guard))
+      .then(write)
       .catch((err: unknown) => this.emit({ type: "error", code: "STORAGE", message: errorText(err) }));
   }
 
@@ -611,7 +623,9 @@ export class SimDevice {
       const d = c.link.nextDeadline();
       if (d !== undefined && d <= now) {
         const out = c.link.tick(now);
-        c.queue = c.queue.then(() => this.deliver(c, out)).catch((err: unknown) => this.internal(err));
+        c.queue = c.queue
+          .then(() => this.deliver(c, out, "timer"))
+          .catch((err: unknown) => this.internal(err));
       }
     }
     this.armDeadline();
@@ -632,6 +646,10 @@ export class SimDevice {
   private emit(event: SimEvent): void {
     this.emitQueue = this.emitQueue.then(() => this.deps.sink.emit(event));
   }
+}
+
+function isEmptyGuard(g: GuardSnapshot): boolean {
+  return g.failuresInLastHour === 0 && g.lockouts === 0 && g.lockedForMs === 0 && (g.unsettled ?? 0) === 0;
 }
 
 function errorText(err: unknown): string {

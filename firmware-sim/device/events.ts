@@ -8,6 +8,7 @@ import { createInterface, emitKeypressEvents, type Key } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 
 import type { Role, WindowCloseReason, WindowOpenReason } from "../../src/protocol/accessory/types.js";
+import type { OpenClawErrorJson } from "../../src/protocol/errors.js";
 import type { CodeFormatName } from "../../src/protocol/messages/info.js";
 
 export type { CodeFormatName, Role, WindowCloseReason, WindowOpenReason };
@@ -29,6 +30,8 @@ export type SimEvent =
       code: string;
       format: CodeFormatName;
       expiresInMs: number;
+      /** When it expires, on the device's monotonic clock (the clock of every event's `t`). */
+      expiresAt: number;
       attemptsLeft: number;
       /** Why this code is on screen. */
       reason: WindowOpenReason;
@@ -41,6 +44,8 @@ export type SimEvent =
   | { type: "connected"; peer: string }
   | { type: "mtu"; peer: string; mtu: number }
   | { type: "disconnected"; peer: string; reason: string }
+  /** The device dropped an unauthenticated central (no progress in time, or a failed exchange). */
+  | { type: "hang-up"; peer: string; reason: string }
   | { type: "bonded"; peerId: string; role: Role; name: string; provisional: boolean }
   | { type: "verified"; peerId: string; role: Role }
   | { type: "bond-confirmed"; peerId: string }
@@ -49,7 +54,8 @@ export type SimEvent =
   | { type: "factory-reset" }
   | { type: "app"; op: string; detail?: Readonly<Record<string, string | number | boolean>> }
   | { type: "status"; bonds: number; slots: number; windowOpen: boolean; connected: boolean }
-  | { type: "warning"; message: string }
+  /** Something the device repaired or had to refuse; `error` is the catalogue error when there is one. */
+  | { type: "warning"; message: string; error?: OpenClawErrorJson }
   | { type: "error"; code: string; message: string; remedy?: string }
   /** Answer to a JSON request; carries its number as both `req` and `id` (test/helpers/proc.ts uses req). */
   | {

@@ -7,7 +7,7 @@
 import { fstatSync } from "node:fs";
 import { isOpenClawError } from "../../src/protocol/errors.js";
 import { VERSION } from "../../src/version.js";
-import { SimDevice } from "./device.js";
+import { type DeviceDeps, SimDevice } from "./device.js";
 import { TtyDisplay } from "./display.js";
 import {
   type EventSink,
@@ -21,6 +21,7 @@ import {
   type SimEvent,
 } from "./events.js";
 import type { DeviceOptions } from "./options.js";
+import type { SaveCause } from "./state.js";
 
 export interface RunOptions {
   /** Device time runs this much faster than real time (hidden testing option). */
@@ -36,6 +37,8 @@ function humanLine(e: SimEvent): string | undefined {
       return `connected: ${e.peer}`;
     case "disconnected":
       return `disconnected: ${e.peer}`;
+    case "hang-up":
+      return `hung up on ${e.peer}: ${e.reason}`;
     case "bonded":
       return `paired with ${e.name} (${e.role}${e.provisional ? ", until it reconnects once" : ""})`;
     case "verified":
@@ -69,6 +72,21 @@ function stdinIsDriven(): boolean {
   }
 }
 
+/**
+ * Testing hook for crash-consistency tests: `OPENCLAW_SIM_CRASH_AT=<cause>:<point>` (cause: boot,
+ * identity, bonds, guard or reset; point: temp-written or renamed) kills this process with SIGKILL at that
+ * step of the first state write made for that cause — a power cut at a chosen instant.
+ */
+export function crashHook(spec: string | undefined): DeviceDeps["onWritePoint"] {
+  if (!spec) return undefined;
+  const [cause, point] = spec.split(":");
+  return async (causes, at) => {
+    if (at !== point || !causes.includes(cause as SaveCause)) return;
+    process.kill(process.pid, "SIGKILL");
+    await new Promise(() => {}); // SIGKILL lands before this write goes any further
+  };
+}
+
 export async function runDevice(options: DeviceOptions, run: RunOptions = {}): Promise<number> {
   const timeScale = run.timeScale ?? 1;
   const clock = () => performance.now() * timeScale;
@@ -95,6 +113,9 @@ export async function runDevice(options: DeviceOptions, run: RunOptions = {}): P
     clock,
     firmware: VERSION,
     timeScale,
+    ...(process.env["OPENCLAW_SIM_CRASH_AT"]
+      ? { onWritePoint: crashHook(process.env["OPENCLAW_SIM_CRASH_AT"]) }
+      : {}),
   });
 
   return new Promise<number>((resolve) => {

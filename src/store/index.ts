@@ -30,7 +30,13 @@ export {
   loadOrCreateIdentity,
   saveIdentity,
 } from "./identity.js";
-export { type JsonFileOptions, JsonStateFile, type Quarantine } from "./json-file.js";
+export {
+  type Inspected,
+  type JsonFileOptions,
+  JsonStateFile,
+  type Quarantine,
+  type WritePoint,
+} from "./json-file.js";
 export { MAX_SOCKET_PATH, type OpenClawPaths, type ResolvePathsOptions, resolvePaths } from "./paths.js";
 export { quarantineError } from "./quarantine.js";
 export { describeFsError, ensurePrivateDir, fsyncDir, lockStateDir, type StateLock } from "./state-dir.js";

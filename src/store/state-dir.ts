@@ -8,7 +8,7 @@
  */
 import { constants as fsConstants, unlinkSync } from "node:fs";
 import { link, mkdir, open, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { OpenClawError } from "../protocol/errors.js";
 
 /** fsync a directory so a rename or unlink inside it is durable. Some filesystems refuse: not fatal. */
@@ -57,11 +57,7 @@ export function describeFsError(err: unknown): string {
  * refused with STORAGE when it is a file, not ours, reachable by group/others, or not writable.
  */
 export async function ensurePrivateDir(dir: string): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-  } catch (err) {
-    throw storage(dir, describeFsError(err), err);
-  }
+  await makeDirs(dir);
   let st: Awaited<ReturnType<typeof stat>>;
   try {
     st = await stat(dir);
@@ -81,6 +77,45 @@ export async function ensurePrivateDir(dir: string): Promise<void> {
       dir,
       `other users can reach it (mode ${mode.toString(8).padStart(4, "0")}); keys must live in a private directory — name a new one, or restrict this one yourself (chmod 700)`,
     );
+}
+
+/**
+ * `mkdir -p` that fails instead of spinning: Node's recursive mkdir loops forever under /proc (mkdir
+ * there says ENOENT although the parent exists). Finds the nearest existing ancestor, then creates each
+ * missing level (0700); every failure is STORAGE naming `dir` and the level that could not be made.
+ */
+async function makeDirs(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let d = resolve(dir); ; ) {
+    try {
+      const st = await stat(d);
+      if (!st.isDirectory())
+        throw storage(
+          dir,
+          d === resolve(dir) ? "it is a file, not a directory" : `${d} is a file, not a directory`,
+        );
+      break;
+    } catch (err) {
+      if (err instanceof OpenClawError) throw err;
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw storage(dir, describeFsError(err), err);
+    }
+    missing.unshift(d);
+    const up = dirname(d);
+    if (up === d) break;
+    d = up;
+  }
+  for (const m of missing) {
+    try {
+      await mkdir(m, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST") continue; // made by someone else meanwhile
+      const why =
+        (err as NodeJS.ErrnoException).code === "ENOENT"
+          ? "directories cannot be made there"
+          : describeFsError(err);
+      throw storage(dir, m === resolve(dir) ? `cannot create it: ${why}` : `cannot create ${m}: ${why}`, err);
+    }
+  }
 }
 
 export interface StateLock {

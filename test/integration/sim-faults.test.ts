@@ -5,35 +5,15 @@
  * the device holds no bond or a provisional one, and a new attempt pairs and verifies. A provisional
  * bond that is never verified expires.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { TestAir } from "../../rig/radio.js";
 import { DriverError, type DriverProcess, type StopAt, startDriver } from "../helpers/driver.js";
-import { type SimHandle, startSim, useSimAir } from "./sim-harness.js";
+import { driverFailure, type SimHandle, startSim, storedBonds, useSimAir } from "./sim-harness.js";
 
 let t: TestAir;
 useSimAir((air) => {
   t = air;
 });
-
-interface StoredBond {
-  controllerId: string;
-  state: { kind: "provisional" | "permanent" };
-}
-
-/** What the device has on "flash" right now. */
-function storedBonds(dev: SimHandle): StoredBond[] {
-  try {
-    const j = JSON.parse(readFileSync(join(dev.dir, "bonds.json"), "utf8")) as {
-      table: { entries: Array<StoredBond | null> };
-    };
-    return j.table.entries.filter((e): e is StoredBond => e !== null);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw err;
-  }
-}
 
 async function connect(laptop: DriverProcess, dev: SimHandle): Promise<void> {
   const found = await laptop.find(dev.ready.name);
@@ -55,7 +35,7 @@ async function recoverAndCheck(
   code: string,
   what: string,
 ): Promise<string> {
-  const bonds = storedBonds(dev);
+  const bonds = storedBonds(dev.dir);
   expect(bonds.length, what).toBeLessThanOrEqual(1);
   for (const b of bonds) {
     expect(b.controllerId, what).toBe(controllerId);
@@ -68,7 +48,7 @@ async function recoverAndCheck(
   await connect(laptop, dev);
   expect(await laptop.verify(), what).toEqual({ role: "admin" });
   expect(
-    storedBonds(dev).map((b) => b.state.kind),
+    storedBonds(dev.dir).map((b) => b.state.kind),
     what,
   ).toEqual(["permanent"]);
   // Back to a device with no bonds and an open window for the next round.
@@ -136,7 +116,7 @@ describe("openclaw sim: link loss during pair-setup", () => {
       if (outcome === "paired") {
         // The laptop got its bond; the device must hold it (provisional until the first verify).
         expect(
-          storedBonds(dev).map((b) => b.state.kind),
+          storedBonds(dev.dir).map((b) => b.state.kind),
           what,
         ).toEqual(["provisional"]);
       }
@@ -152,12 +132,59 @@ describe("openclaw sim: link loss during pair-setup", () => {
     const bonded = await laptop.pair(dev.firstDisplay!.code);
     expect(bonded).not.toBeNull();
     await laptop.disconnect();
-    expect(storedBonds(dev).map((b) => b.state.kind)).toEqual(["provisional"]);
+    expect(storedBonds(dev.dir).map((b) => b.state.kind)).toEqual(["provisional"]);
     const gone = await dev.next("bond-expired", 10_000);
     expect(gone.peerId).toBe(bonded!.controllerId);
-    expect(storedBonds(dev)).toEqual([]);
+    expect(storedBonds(dev.dir)).toEqual([]);
     await connect(laptop, dev);
     const err = await laptop.verify().catch((e: unknown) => e);
     expect((err as DriverError).code).toBe("UNKNOWN_PEER");
   }, 60_000);
+
+  it("a re-pair cut after the device stored the new bond keeps the laptop's working bond", async () => {
+    const laptop = startDriver(t.spec("laptop-rp"), { controllerId: "e1".repeat(16) });
+    const dev = await startSim(t, "dev-rp", { args: ["--provisional-ttl", "60s", "--time-scale", "20"] });
+    await laptop.ready();
+    await connect(laptop, dev);
+    await laptop.pair(dev.firstDisplay!.code);
+    await laptop.disconnect();
+    await connect(laptop, dev);
+    expect(await laptop.verify()).toEqual({ role: "admin" });
+    await dev.next("bond-confirmed");
+    const working = await laptop.exportBond();
+    await laptop.disconnect();
+
+    // Pair again (a person pressed the button to re-pair), but the link drops right after the laptop's
+    // last message: the device stored a new provisional bond, the laptop never heard PairSetupDone.
+    const code = (await dev.press()).code;
+    await connect(laptop, dev);
+    expect(await laptop.pair(code, { sent: 2 })).toBeNull();
+    await dev.next("bonded", 5000, (e) => e.provisional);
+    await dev.next("disconnected", 5000);
+    expect(storedBonds(dev.dir).map((b) => b.state.kind)).toEqual(["provisional"]);
+
+    // The bond the laptop still holds keeps working, before and after the new one expires unverified.
+    await connect(laptop, dev);
+    expect(await laptop.verify()).toEqual({ role: "admin" });
+    await laptop.disconnect();
+    await dev.next("bond-expired", 10_000);
+    expect(storedBonds(dev.dir).map((b) => b.state.kind)).toEqual(["permanent"]);
+    await connect(laptop, dev);
+    expect(await laptop.verify()).toEqual({ role: "admin" });
+    await laptop.disconnect();
+
+    // A re-pair that completes replaces it once the new bond verifies: the old key is refused then.
+    const again = (await dev.press()).code;
+    await connect(laptop, dev);
+    expect(await laptop.pair(again)).toMatchObject({ role: "admin" });
+    await laptop.disconnect();
+    await connect(laptop, dev);
+    expect(await laptop.verify()).toEqual({ role: "admin" });
+    await dev.next("bond-confirmed");
+    await laptop.disconnect();
+    expect(storedBonds(dev.dir).map((b) => b.state.kind)).toEqual(["permanent"]);
+    await laptop.importBond(working);
+    await connect(laptop, dev);
+    expect((await driverFailure(laptop.verify())).code).toBe("UNKNOWN_PEER");
+  }, 90_000);
 });

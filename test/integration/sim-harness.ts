@@ -2,7 +2,7 @@
  * Shared by the sim-*.test.ts files: the compiled CLI's `openclaw sim --json-events` as a child on the
  * virtual air (it picks its HCI from --hci itself, as a user runs it), with typed events and commands.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Violation } from "../../firmware-sim/air/index.js";
@@ -78,11 +78,71 @@ export interface StartSimOptions {
   /** Wait for the first-boot display event (default true when the state dir is new). */
   expectWindow?: boolean;
   timeoutMs?: number;
+  env?: Record<string, string | undefined>;
 }
 
 /** A well-formed passkey that is not the one on screen (each digit shifted by one). */
 export function wrong(code: string): string {
   return code.replace(/\d/g, (d) => String((Number(d) + 1) % 10));
+}
+
+/** device.json as the device wrote it (its "flash"): identity, bond table and attempt guard in one document. */
+export interface StoredState {
+  version: number;
+  identity: { deviceId: string; staticPrivateKey: string; staticPublicKey: string; tagKey: string };
+  bonds: {
+    slots: number;
+    provisionalTtlMs: number;
+    entries: Array<{
+      controllerId: string;
+      controllerStaticPublicKey: string;
+      name: string;
+      role: string;
+      state: { kind: "provisional" | "permanent" };
+      createdAt: number;
+      replaces?: { controllerStaticPublicKey: string; role: string; name: string; createdAt: number };
+    } | null>;
+  };
+  guard: { failuresInLastHour: number; lockouts: number; lockedForMs: number; unsettled?: number };
+}
+
+export function readState(dir: string): StoredState {
+  return JSON.parse(readFileSync(join(dir, "device.json"), "utf8")) as StoredState;
+}
+
+/** The bonds on "flash" (no file yet: none). */
+export function storedBonds(dir: string): Array<NonNullable<StoredState["bonds"]["entries"][number]>> {
+  try {
+    return readState(dir).bonds.entries.filter((e) => e !== null);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw err;
+  }
+}
+
+/** Pulls the battery: SIGKILL to the sim's process group, no chance to save anything; resolves once it is gone. */
+export async function killHard(dev: SimHandle): Promise<void> {
+  try {
+    process.kill(-dev.child.pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
+  await dev.child.exited;
+}
+
+/** Events the device reported as errors (a save that failed, a bug): a healthy run has none. */
+export function errorEvents(dev: SimHandle): Array<Extract<SimChildEvent, { type: "error" }>> {
+  return dev.child.events.filter((e): e is Extract<SimChildEvent, { type: "error" }> => e.type === "error");
+}
+
+/**
+ * One wrong-code attempt on a fresh connection (the device drops a link after a failed exchange):
+ * resolves with the device's error.
+ */
+export async function failOnce(laptop: DriverProcess, dev: SimHandle, code: string): Promise<DriverError> {
+  await laptop.disconnect().catch(() => null);
+  await connected(laptop, dev);
+  return driverFailure(laptop.pair(code));
 }
 
 /** The laptop finds the device by name and connects. */
@@ -92,11 +152,49 @@ export async function connected(laptop: DriverProcess, dev: SimHandle): Promise<
   await laptop.connect(found.id);
 }
 
+/** How a sim that was expected to refuse to start ended: exit code, its JSON events, its stderr. */
+export interface SimExit {
+  code: number | null;
+  events: SimChildEvent[];
+  stderr: string;
+  /** stdout lines that are not JSON events (the screen, in human mode). */
+  text: string[];
+}
+
+/**
+ * Runs `openclaw sim` to its end (it must exit by itself within `timeoutMs`): for start-up refusals.
+ * `json: false` runs it as a person would (the screen on stdout) instead of with --json-events.
+ */
+export async function runSimToExit(
+  t: TestAir,
+  label: string,
+  args: string[],
+  o: {
+    json?: boolean;
+    timeoutMs?: number;
+    env?: Record<string, string | undefined>;
+    /** Send `quit` at once: a sim that boots reads it after booting and stops (its boot output is all in). */
+    quit?: boolean;
+  } = {},
+): Promise<SimExit> {
+  const child = spawnProgram<SimChildEvent>(`${ROOT}bin/openclaw.js`, {
+    name: label,
+    args: ["sim", ...(o.json === false ? [] : ["--json-events"]), "--hci", t.spec(label), ...args],
+    ...(o.env ? { env: o.env } : {}),
+  });
+  if (o.quit) child.send({ cmd: "quit" });
+  const timer = setTimeout(() => void child.kill(), o.timeoutMs ?? 15_000);
+  const exit = await child.exited;
+  clearTimeout(timer);
+  return { code: exit.code, events: child.events, stderr: child.stderrTail(1000), text: child.text };
+}
+
 export async function startSim(t: TestAir, label: string, o: StartSimOptions = {}): Promise<SimHandle> {
   const dir = o.dir ?? stateDir();
   const child = spawnProgram<SimChildEvent>(`${ROOT}bin/openclaw.js`, {
     name: label,
     args: ["sim", "--json-events", "--hci", t.spec(label), "--state-dir", dir, ...(o.args ?? [])],
+    ...(o.env ? { env: o.env } : {}),
   });
   const timeoutMs = o.timeoutMs ?? 10_000;
   const next: SimHandle["next"] = (type, ms = 10_000, test) =>

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { TestAir } from "../../rig/radio.js";
 import { startDriver } from "../helpers/driver.js";
-import { driverFailure, startSim, useSimAir } from "./sim-harness.js";
+import { driverFailure, readState, startSim, storedBonds, useSimAir } from "./sim-harness.js";
 
 let t: TestAir;
 useSimAir((air) => {
@@ -38,11 +38,9 @@ describe("openclaw sim: pairing journey", () => {
     await dev.next("window-closed", 2000, (e) => e.reason === "used");
 
     // On "flash" before the laptop heard PairSetupDone: one provisional bond, owner-only file.
-    const bondsFile = join(dev.dir, "bonds.json");
-    expect(statSync(bondsFile).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dev.dir, "device.json")).mode & 0o777).toBe(0o600);
     expect(statSync(dev.dir).mode & 0o777).toBe(0o700);
-    const stored = JSON.parse(readFileSync(bondsFile, "utf8")) as { table: { entries: unknown[] } };
-    expect(stored.table.entries.filter((e) => e !== null)).toHaveLength(1);
+    expect(storedBonds(dev.dir)).toHaveLength(1);
 
     await laptop.disconnect();
     await dev.next("disconnected");
@@ -65,16 +63,7 @@ describe("openclaw sim: pairing journey", () => {
 
     expect(await laptop.removePairing()).toMatchObject({ removedSelf: true });
     await dev.next("removed", 3000, (e) => e.peerId === bonded.peerId);
-    const afterRemove = JSON.parse(
-      (() => {
-        try {
-          return readFileSync(bondsFile, "utf8");
-        } catch {
-          return '{"table":{"entries":[]}}';
-        }
-      })(),
-    ) as { table: { entries: unknown[] } };
-    expect(afterRemove.table.entries.filter((e) => e !== null)).toHaveLength(0);
+    expect(storedBonds(dev.dir)).toHaveLength(0);
 
     // The code is on the display and nowhere else: not in any other event, not on stderr, not on disk.
     const shown = dev.firstDisplay!.code;
@@ -83,7 +72,7 @@ describe("openclaw sim: pairing journey", () => {
       ...dev.child.events.filter((e) => e.type !== "display").map((e) => JSON.stringify(e)),
       ...dev.child.text,
       dev.child.stderrTail(100_000),
-      readFileSync(join(dev.dir, "identity.json"), "utf8"),
+      readFileSync(join(dev.dir, "device.json"), "utf8"),
     ].join("\n");
     expect(elsewhere).not.toContain(canonical);
     expect(elsewhere).not.toContain(shown);
@@ -117,8 +106,7 @@ describe("openclaw sim: pairing journey", () => {
     // First boot again: no bonds, so a window opens by itself.
     const fresh = await dev.next("display", 5000, (e) => e.reason === "boot");
     expect(fresh.code).toMatch(/^\d{3} \d{3}$/);
-    expect(JSON.parse(readFileSync(join(dev.dir, "identity.json"), "utf8")).deviceId).toBe(
-      String(reborn["id"]).toLowerCase(),
-    );
+    expect(readState(dev.dir).identity.deviceId).toBe(String(reborn["id"]).toLowerCase());
+    expect(storedBonds(dev.dir)).toEqual([]);
   }, 60_000);
 });

@@ -5,10 +5,14 @@ import {
   type AccessoryCore,
   type AccessorySessionFactory,
   generateAccessoryIdentity,
+  LINK_IDLE_MS,
 } from "../../src/protocol/accessory/index.js";
 import { Controller } from "../../src/protocol/controller/index.js";
 import { seededRandom } from "../../src/protocol/env.js";
 import { decodeInfo, decodeMessage, encodeMessage } from "../../src/protocol/messages/index.js";
+import { DEFAULT_STEP_TIMEOUT_MS } from "../../src/protocol/pairsetup/accessory.js";
+import { verifyExchange } from "../../src/protocol/verify/exchange.js";
+import { createSessionFactory } from "../../src/protocol/verify/handler.js";
 
 function make(session?: AccessorySessionFactory) {
   const random = seededRandom("accessory-test");
@@ -243,4 +247,114 @@ it("timer events found while the bond list is read are not lost", () => {
   acc.openWindow({ ttlMs: 30_000 }, 0);
   expect(acc.bonds(40_000)).toEqual([]); // the expiry is noticed here first...
   expect(acc.tick(40_000).events).toEqual([{ type: "window-closed", reason: "expired" }]); // ...and reported
+});
+
+describe("accessory: Error messages from the controller", () => {
+  it("never answers an Error with an Error, however malformed the Error (PROTOCOL §3.4, §12)", () => {
+    const acc = make();
+    const link = acc.connect();
+    const malformed = [
+      "017f", // no code
+      "017f010001ee", // a code that is not in the catalogue
+      "017f0100", // truncated TLV length
+      "017f0100020102", // code of the wrong length
+      "017f02000104010001 02".replace(/ /g, ""), // tags out of order
+      "017f01000102ff000100", // an unknown tag
+      "027f01000102", // another protocol version
+      "017f01000102", // a well-formed Error (WRONG_CODE) with no exchange to end
+    ];
+    for (const hex of malformed) {
+      const out = link.handle(new Uint8Array(Buffer.from(hex, "hex")), 0);
+      expect(out.replies, hex).toEqual([]);
+    }
+  });
+});
+
+describe("accessory: unauthenticated links are bounded (PROTOCOL §7)", () => {
+  const withSessions = () => {
+    const random = seededRandom("link-bounds");
+    return new Accessory({
+      identity: generateAccessoryIdentity(random),
+      profile: { name: "OpenClaw-LINK", model: "Claw 1", firmware: "1.0.0" },
+      random,
+      session: createSessionFactory({ random }),
+    });
+  };
+  const controller = (n: number) =>
+    new Controller({
+      controllerId: new Uint8Array(16).fill(n),
+      name: `c${n}`,
+      random: seededRandom(`c${n}`),
+    });
+
+  it("a link that sends nothing is dropped LINK_IDLE_MS after it connected", () => {
+    const acc = withSessions();
+    const link = acc.connect(1000);
+    expect(link.nextDeadline()).toBe(1000 + LINK_IDLE_MS);
+    expect(link.tick(1000 + LINK_IDLE_MS - 1).disconnect).toBeUndefined();
+    expect(link.tick(1000 + LINK_IDLE_MS).disconnect).toBe(true);
+    // Info reads are no protocol messages; a malformed Error costs nothing but is no progress either.
+    const other = acc.connect(20_000);
+    expect(other.handle(Uint8Array.of(1, 0x7f), 25_000)).toMatchObject({ replies: [] });
+    expect(other.handle(Uint8Array.of(1, 0x7f), 25_000).disconnect).toBeUndefined();
+    expect(other.nextDeadline()).toBe(20_000 + LINK_IDLE_MS);
+  });
+
+  it("a pair-setup that stalls is dropped at its step timeout; a wrong code drops the link at once", () => {
+    const acc = withSessions();
+    const w = acc.openWindow({}, 0);
+    const stalled = acc.connect(0);
+    const ps = controller(1).pairSetup(decodeInfo(acc.infoBytes(0)), w.code);
+    const challenge = stalled.handle(ps.firstMessage, 5000);
+    expect(decodeMessage(challenge.replies[0]!).type).toBe("PairSetupChallenge");
+    expect(challenge.disconnect).toBeUndefined();
+    // Bounded by the step timeout now, not the idle bound.
+    expect(stalled.nextDeadline()).toBe(5000 + DEFAULT_STEP_TIMEOUT_MS);
+    expect(stalled.tick(5000 + LINK_IDLE_MS).disconnect).toBeUndefined();
+    acc.tick(5000 + DEFAULT_STEP_TIMEOUT_MS);
+    expect(stalled.tick(5000 + DEFAULT_STEP_TIMEOUT_MS).disconnect).toBe(true);
+
+    const t = 40_000;
+    const fresh = acc.openWindow({}, t);
+    const link = acc.connect(t);
+    const wrongPs = controller(2).pairSetup(
+      decodeInfo(acc.infoBytes(t)),
+      fresh.code === "123456" ? "654321" : "123456",
+    );
+    const step = wrongPs.handle(link.handle(wrongPs.firstMessage, t).replies[0]!);
+    const verdict = link.handle(step.replies[0]!, t); // PairSetupAbort → Error WRONG_CODE
+    expect(decodeMessage(verdict.replies[0]!)).toMatchObject({ type: "Error", code: "WRONG_CODE" });
+    expect(verdict.disconnect).toBe(true);
+  });
+
+  it("a refused start (BUSY) drops that link; a bond made restarts the idle bound until verify", () => {
+    const acc = withSessions();
+    const w = acc.openWindow({}, 0);
+    const owner = acc.connect(0);
+    const ps = controller(3).pairSetup(decodeInfo(acc.infoBytes(0)), w.code);
+    const challenge = owner.handle(ps.firstMessage, 100);
+    const busy = acc
+      .connect(200)
+      .handle(controller(4).pairSetup(decodeInfo(acc.infoBytes(200)), w.code).firstMessage, 200);
+    expect(decodeMessage(busy.replies[0]!)).toMatchObject({ type: "Error", code: "BUSY" });
+    expect(busy.disconnect).toBe(true);
+
+    const finish = ps.handle(challenge.replies[0]!);
+    const done = owner.handle(finish.replies[0]!, 3000);
+    expect(decodeMessage(done.replies[0]!).type).toBe("PairSetupDone");
+    expect(done.disconnect).toBeUndefined();
+    expect(owner.nextDeadline()).toBe(3000 + LINK_IDLE_MS);
+    const bond = ps.handle(done.replies[0]!).outcome;
+    if (bond?.kind !== "ok") throw new Error("no bond");
+    const v = verifyExchange(bond.value, {
+      random: seededRandom("v"),
+      clock: { now: () => 4000 },
+      send: () => {},
+    });
+    const accepted = owner.handle(v.firstMessage, 4000);
+    expect(accepted.events.map((e) => e.type)).toContain("verified");
+    expect(owner.authenticated).toBe(true);
+    expect(owner.nextDeadline()).toBeUndefined();
+    expect(owner.tick(4000 + 10 * LINK_IDLE_MS).disconnect).toBeUndefined();
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BondTable, bondTableCodec } from "../../src/protocol/accessory/bonds.js";
+import { BondTable } from "../../src/protocol/accessory/bonds.js";
 
 const id = (n: number) => new Uint8Array(16).fill(n);
 const key = (n: number) => new Uint8Array(32).fill(n);
@@ -45,8 +45,7 @@ describe("bond table", () => {
       ["c1", "admin", { kind: "permanent" }],
       ["c2", "user", { kind: "provisional", expiresAt: 1_000_000 + 300_000 }],
     ]);
-    const codec = bondTableCodec(() => 7);
-    expect(codec.deserialise(codec.serialise(t)).list()).toHaveLength(2);
+    expect(BondTable.fromJSON(JSON.parse(JSON.stringify(t.toJSON())), 7).list()).toHaveLength(2);
     const bad = [
       null,
       {},
@@ -55,8 +54,12 @@ describe("bond table", () => {
       { slots: 2, provisionalTtlMs: 300_000, entries: [{ controllerId: "zz" }] },
     ];
     for (const b of bad) {
-      expect(() => BondTable.fromJSON(b, 0)).toThrowError(
-        expect.objectContaining({ code: "INVALID_ARGUMENT" }) as unknown as Error,
+      // Damaged data is STORE_CORRUPT naming where it came from, not a bad argument.
+      expect(() => BondTable.fromJSON(b, 0, { path: "/x/device.json" })).toThrowError(
+        expect.objectContaining({
+          code: "STORE_CORRUPT",
+          details: expect.objectContaining({ path: "/x/device.json" }),
+        }) as unknown as Error,
       );
     }
     const dup = t.toJSON();
@@ -78,5 +81,59 @@ describe("bond table", () => {
     );
     expect(t.list().map((b) => b.name)).toEqual(["again", "c2"]);
     expect(t.find(id(1))?.controllerStaticPublicKey).toEqual(key(9));
+  });
+
+  it("a re-pair keeps the permanent bond until the new one verifies, and gives it back if it expires", () => {
+    const t = new BondTable({ slots: 2, provisionalTtlMs: 1000 });
+    add(t, 1, 0, "admin");
+    t.confirm(id(1));
+    // Re-pair with a new key: the old permanent bond stays verifiable beside the provisional one.
+    t.addProvisional(
+      { controllerId: id(1), controllerStaticPublicKey: key(9), role: "admin", name: "new" },
+      100,
+    );
+    expect(t.used).toBe(1);
+    expect(t.views().map((v) => [v.controllerStaticPublicKey[0], v.provisional])).toEqual([
+      [9, true],
+      [1, false],
+    ]);
+    const json = JSON.parse(JSON.stringify(t.toJSON()));
+    expect(BondTable.fromJSON(json, 0).views()).toHaveLength(2);
+    // Expiry without a verify: the slot holds the old bond again, permanent.
+    expect(t.expire(1100).map((b) => b.name)).toEqual(["new"]);
+    expect(t.list().map((b) => [b.name, b.state.kind, b.controllerStaticPublicKey[0]])).toEqual([
+      ["c1", "permanent", 1],
+    ]);
+    // A re-pair that verifies: the old bond goes.
+    t.addProvisional(
+      { controllerId: id(1), controllerStaticPublicKey: key(8), role: "admin", name: "newer" },
+      2000,
+    );
+    expect(t.confirm(id(1))).toBe(true);
+    expect(t.views().map((v) => v.controllerStaticPublicKey[0])).toEqual([8]);
+    // Only a provisional bond may carry the one it replaces.
+    const bad = t.toJSON();
+    const e = bad.entries[0]!;
+    const replaces = {
+      controllerStaticPublicKey: e.controllerStaticPublicKey,
+      role: e.role,
+      name: "x",
+      createdAt: 0,
+    };
+    expect(() => BondTable.fromJSON({ ...bad, entries: [{ ...e, replaces }, null] }, 0)).toThrow();
+    const provisional = { ...e, state: { kind: "provisional" as const, expiresAt: 5 }, replaces };
+    expect(BondTable.fromJSON({ ...bad, entries: [provisional, null] }, 0).views()).toHaveLength(2);
+  });
+
+  it("a key rotation during a pending re-pair rotates the bond the session verified with (the old one)", () => {
+    const t = new BondTable({ slots: 2 });
+    add(t, 1);
+    t.confirm(id(1));
+    t.addProvisional(
+      { controllerId: id(1), controllerStaticPublicKey: key(9), role: "user", name: "new" },
+      0,
+    );
+    t.setStaticKey(id(1), key(5));
+    expect(t.views().map((v) => v.controllerStaticPublicKey[0])).toEqual([9, 5]);
   });
 });

@@ -7,7 +7,12 @@ import { describe, expect, it } from "vitest";
 import { Accessory } from "../../src/protocol/accessory/accessory.js";
 import { generateAccessoryIdentity } from "../../src/protocol/accessory/identity.js";
 import { FakeClock, seededRandom } from "../../src/protocol/env.js";
-import { HOUR_MS, PairingWindow, type WindowPolicy } from "../../src/protocol/window/index.js";
+import {
+  GuardSnapshotSchema,
+  HOUR_MS,
+  PairingWindow,
+  type WindowPolicy,
+} from "../../src/protocol/window/index.js";
 
 const newWindow = (p: Partial<WindowPolicy> = {}) => new PairingWindow(seededRandom("guard"), p);
 
@@ -116,7 +121,7 @@ describe("attempt guard snapshot and restore", () => {
     for (let i = 0; i < 19; i++) expect(fail(w, clock.now())).toBe("WRONG_CODE");
   });
 
-  it("a malformed snapshot is ignored and reported, never thrown", () => {
+  it("a malformed snapshot is reported, never thrown, and the device starts at the limit instead", () => {
     for (const bad of [
       undefined,
       null,
@@ -129,16 +134,16 @@ describe("attempt guard snapshot and restore", () => {
       { failuresInLastHour: 1, lockouts: 0, lockedForMs: Number.POSITIVE_INFINITY },
       { failuresInLastHour: 1, lockouts: 0, lockedForMs: 0, code: "123456" },
     ]) {
-      const { w, r } = reboot(bad);
+      const { w, r, clock } = reboot(bad);
       expect(r.restored).toBe(false);
-      expect(r).toMatchObject({ reason: expect.stringMatching(/invalid guard snapshot/) });
+      expect(r).toMatchObject({ reason: expect.stringMatching(/guard/), lockedForMs: 60_000 });
       expect(w.guardSnapshot(5)).toEqual({
-        failuresInLastHour: 0,
-        lockouts: 0,
-        lockedForMs: 0,
+        failuresInLastHour: 20,
+        lockouts: 1,
+        lockedForMs: 60_000,
         unsettled: 0,
       });
-      expect(w.guardVersion).toBe(0);
+      expect(w.state).toEqual({ kind: "locked-out", until: clock.now() + 60_000 });
     }
   });
 
@@ -172,11 +177,32 @@ describe("the accessory: restore option, accessor and guard-changed", () => {
     expect(a.guardSnapshot(7100)).toMatchObject({ lockedForMs: 0, lockouts: 1 });
   });
 
-  it("ignores an invalid snapshot and says so", () => {
-    const a = make({ snapshot: { lockouts: "lots" }, now: 0 });
-    expect(a.guardRestore).toMatchObject({ restored: false });
-    expect(a.guardSnapshot(0)).toEqual({ failuresInLastHour: 0, lockouts: 0, lockedForMs: 0, unsettled: 0 });
-    expect(a.tick(1).events).toEqual([]);
+  it("an invalid or lost snapshot starts the device at the limit, locked out, and says so", () => {
+    for (const snapshot of [{ lockouts: "lots" }, null]) {
+      const a = make({ snapshot, now: 0 });
+      expect(a.guardRestore).toMatchObject({ restored: false, lockedForMs: 10_000 });
+      expect(a.info(0).window).toEqual({ state: "locked-out", retryAfterMs: 10_000 });
+      expect(() => a.openWindow({}, 0)).toThrowError(
+        expect.objectContaining({ code: "LOCKED_OUT" }) as unknown as Error,
+      );
+      // At the limit: once the lockout ends, the next failure locks again, for twice as long.
+      expect(a.guardSnapshot(0)).toEqual({
+        failuresInLastHour: 2,
+        lockouts: 1,
+        lockedForMs: 10_000,
+        unsettled: 0,
+      });
+    }
+  });
+
+  it("a snapshot taken at any instant of a lockout is whole milliseconds that validate (rounded up)", () => {
+    const a = make({ snapshot: { failuresInLastHour: 2, lockouts: 1, lockedForMs: 7000 }, now: 100.25 });
+    for (const now of [100.25, 1234.567, 7099.9]) {
+      const snap = a.guardSnapshot(now);
+      expect(Number.isInteger(snap.lockedForMs)).toBe(true);
+      expect(snap.lockedForMs).toBeGreaterThanOrEqual(7100.25 - now);
+      expect(GuardSnapshotSchema.safeParse(snap).success).toBe(true);
+    }
   });
 
   it("factory reset clears a restored guard and reports it", () => {

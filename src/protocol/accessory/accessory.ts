@@ -13,11 +13,12 @@
  * handler that the session factory makes for the link (see types.ts for the plug points).
  */
 import type { RandomBytes } from "../env.js";
-import { isOpenClawError, type OpenClawError, protocolError } from "../errors.js";
+import { isOpenClawError, OpenClawError, protocolError } from "../errors.js";
 import { decodeMessage, encodeMessage } from "../messages/codec.js";
-import { PROTOCOL_VERSION } from "../messages/constants.js";
+import { MESSAGE_HEADER, PROTOCOL_VERSION } from "../messages/constants.js";
 import { errorToMessage } from "../messages/errors.js";
 import { type AccessoryInfo, encodeInfo } from "../messages/info.js";
+import { MessageType } from "../messages/schema.js";
 import { AccessoryPairSetup, DEFAULT_STEP_TIMEOUT_MS, type LinkId } from "../pairsetup/accessory.js";
 import type { GuardRestore, GuardSnapshot } from "../window/guard.js";
 import type { WindowPolicy } from "../window/policy.js";
@@ -48,6 +49,12 @@ export interface AccessoryOptions {
   window?: Partial<WindowPolicy>;
   /** How long the device waits for the controller's next pair-setup message (default 30 s). */
   stepTimeoutMs?: number;
+  /**
+   * How long an unauthenticated link may go without progress before the device drops it (default
+   * LINK_IDLE_MS): from connecting to the first pair-setup or verify message, and from a bond made to
+   * the verify that should follow. A running pair-setup is bounded by its step timeout instead.
+   */
+  linkIdleMs?: number;
   session?: AccessorySessionFactory;
   /**
    * The attempt guard saved before a reboot (`guardSnapshot`, persisted on `guard-changed`) and the boot
@@ -56,6 +63,12 @@ export interface AccessoryOptions {
    */
   guard?: { snapshot: unknown; now: number };
 }
+
+/**
+ * An unauthenticated link that makes no progress for this long is dropped (PROTOCOL §7): the device
+ * has one connection, and a central that connects and does nothing must not keep laptops out.
+ */
+export const LINK_IDLE_MS = 10_000;
 
 export class Accessory implements AccessoryCore {
   readonly profile: AccessoryProfile;
@@ -72,8 +85,14 @@ export class Accessory implements AccessoryCore {
   #guardSeen: number;
   /** How restoring `AccessoryOptions.guard` went (undefined when none was given). */
   readonly guardRestore: GuardRestore | undefined;
+  /** @internal */
+  readonly linkIdleMs: number;
 
   constructor(o: AccessoryOptions) {
+    this.linkIdleMs = o.linkIdleMs ?? LINK_IDLE_MS;
+    if (!Number.isFinite(this.linkIdleMs) || this.linkIdleMs < 1000) {
+      throw new OpenClawError("INVALID_ARGUMENT", { detail: "the link idle bound must be at least 1 s" });
+    }
     this.#identity = o.identity;
     this.profile = o.profile;
     this.#random = o.random;
@@ -127,8 +146,9 @@ export class Accessory implements AccessoryCore {
     return this.#pairSetup.state;
   }
 
-  connect(): AccessoryLink {
-    const link = new AccessoryLink(this, this.#nextLink++);
+  /** A central connected (at `now`; without it the link's idle bound starts at its first message). */
+  connect(now?: number): AccessoryLink {
+    const link = new AccessoryLink(this, this.#nextLink++, now === undefined ? undefined : this.clamp(now));
     this.#links.add(link);
     return link;
   }
@@ -281,44 +301,117 @@ export class Accessory implements AccessoryCore {
 
 const errorReply = (err: OpenClawError) => encodeMessage(errorToMessage(err));
 
-/** One connection to the accessory. */
+const isErrorMessage = (m: Uint8Array) => m.length >= MESSAGE_HEADER && m[1] === MessageType.Error;
+
+/**
+ * One connection to the accessory. Until a verify succeeds on it, the link is unauthenticated and
+ * bounded (PROTOCOL §7): it must make progress — start pair-setup or verify within `linkIdleMs` of
+ * connecting, finish each pair-setup step within the step timeout, verify within `linkIdleMs` of the
+ * bond being made — and it is dropped after an exchange that fails or is refused (`disconnect` in the
+ * output, or `tick` at `nextDeadline`). A verified link has no such bound: it belongs to a bonded laptop.
+ */
 export class AccessoryLink {
   #session: AccessorySessionHandler | undefined;
   #closed = false;
+  #authenticated = false;
+  /** When the link last made progress (connected, exchange started, bond made). */
+  #progressAt: number | undefined;
+  /** The step deadline of the pair-setup exchange this link runs (kept after it ends by timeout). */
+  #exchangeDeadline: number | undefined;
 
   constructor(
     private readonly accessory: Accessory,
     readonly id: LinkId,
-  ) {}
+    connectedAt?: number,
+  ) {
+    this.#progressAt = connectedAt;
+  }
 
   /** The session handler for this link, once a verify/session message has arrived. */
   get session(): AccessorySessionHandler | undefined {
     return this.#session;
   }
 
+  /** True once a verify succeeded on this link. */
+  get authenticated(): boolean {
+    return this.#authenticated;
+  }
+
   handle(bytes: Uint8Array, now: number): AccessoryOutput {
     if (this.#closed) throw new Error("handle() on a closed link");
     const a = this.accessory;
     const t = a.clamp(now);
+    this.#progressAt ??= t;
     const events = a.sweep(t);
     const result = this.#dispatch(bytes, t);
+    const all = [...events, ...result.events, ...a.drainEmitted(), ...a.guardEvents()];
+    const disconnect = this.#bound(result, all, t, bytes);
     return {
       replies: result.replies,
-      events: [...events, ...result.events, ...a.drainEmitted(), ...a.guardEvents()],
-      ...(result.disconnect ? { disconnect: true } : {}),
+      events: all,
+      ...(result.disconnect || disconnect ? { disconnect: true } : {}),
     };
   }
 
-  /** Session timers (rekey etc.) for this link. */
+  /** Session timers (rekey etc.) for this link, and its idle bound while unauthenticated. */
   tick(now: number): AccessoryOutput {
     const a = this.accessory;
     const t = a.clamp(now);
+    const bound = this.#unauthenticatedDeadline();
+    if (bound !== undefined && t >= bound) {
+      // No progress in time (or the exchange stalled at its step timeout): hang up on it.
+      this.#exchangeDeadline = undefined;
+      return {
+        replies: [],
+        events: [...a.sweep(t), ...a.drainEmitted(), ...a.guardEvents()],
+        disconnect: true,
+      };
+    }
     const r = this.#session?.tick?.(t) ?? { replies: [], events: [] };
     return { ...r, events: [...a.sweep(t), ...r.events, ...a.drainEmitted(), ...a.guardEvents()] };
   }
 
   nextDeadline(): number | undefined {
-    return this.#session?.nextDeadline?.();
+    const ds = [this.#session?.nextDeadline?.(), this.#unauthenticatedDeadline()];
+    const defined = ds.filter((d): d is number => d !== undefined);
+    return defined.length ? Math.min(...defined) : undefined;
+  }
+
+  #unauthenticatedDeadline(): number | undefined {
+    if (this.#authenticated || this.#closed) return undefined;
+    if (this.#exchangeDeadline !== undefined) return this.#exchangeDeadline;
+    return this.#progressAt === undefined ? undefined : this.#progressAt + this.accessory.linkIdleMs;
+  }
+
+  /** Updates the link's progress after one message; true when the link should now be dropped. */
+  #bound(result: AccessoryOutput, events: AccessoryEvent[], now: number, bytes: Uint8Array): boolean {
+    if (this.#authenticated) return false;
+    if (events.some((e) => e.type === "verified")) {
+      this.#authenticated = true;
+      this.#exchangeDeadline = undefined;
+      return false;
+    }
+    const ps = this.accessory.pairSetup;
+    if (ps.owner === this.id) {
+      // An exchange started (or goes on) on this link: its step timeout bounds it now.
+      if (this.#exchangeDeadline === undefined) this.#progressAt = now;
+      this.#exchangeDeadline = ps.nextDeadline();
+      return false;
+    }
+    if (this.#exchangeDeadline !== undefined) {
+      // This link's exchange just ended: a bond (time to verify now), or a failure (hang up).
+      this.#exchangeDeadline = undefined;
+      if (events.some((e) => e.type === "bonded")) {
+        this.#progressAt = now;
+        return false;
+      }
+      return true;
+    }
+    // Verify and session messages: their handler decides (an unknown peer may retry a couple of times).
+    const type = bytes.length >= MESSAGE_HEADER ? bytes[1] : undefined;
+    if (type === MessageType.VerifyStart || type === MessageType.Session) return false;
+    // A refused start (BUSY, LOCKED_OUT, WINDOW_CLOSED, …) or a malformed or misdirected message.
+    return result.replies.some(isErrorMessage);
   }
 
   /** The connection is gone: a pair-setup exchange it owned ends as a failed attempt. */
@@ -347,6 +440,11 @@ export class AccessoryLink {
       msg = decodeMessage(bytes);
     } catch (err) {
       if (!isOpenClawError(err)) throw err;
+      // Never answer an Error with an Error (§3.4), however malformed it is or whatever its version:
+      // two sides that both do would answer each other forever.
+      if (bytes.length >= MESSAGE_HEADER && bytes[1] === MessageType.Error) {
+        return { replies: [], events: this.#fault(now) };
+      }
       return { replies: [errorReply(err)], events: this.#fault(now) };
     }
     switch (msg.type) {

@@ -18,6 +18,14 @@ export const DEFAULT_PROVISIONAL_TTL_MS = 5 * 60_000;
 
 export type BondState = { kind: "provisional"; expiresAt: number } | { kind: "permanent" };
 
+/** The permanent bond a re-pair's provisional bond will replace, kept until the new one verifies. */
+export interface ReplacedBond {
+  controllerStaticPublicKey: Uint8Array;
+  role: Role;
+  name: string;
+  createdAt: number;
+}
+
 export interface Bond {
   controllerId: Uint8Array;
   controllerStaticPublicKey: Uint8Array;
@@ -25,6 +33,11 @@ export interface Bond {
   name: string;
   state: BondState;
   createdAt: number;
+  /**
+   * Set on a provisional bond made by re-pairing a controller that held a permanent bond: that bond,
+   * still valid for verify until the new one verifies (then it goes) or expires (then it is back).
+   */
+  replaces?: ReplacedBond;
 }
 
 const hex = (len: number) =>
@@ -32,6 +45,15 @@ const hex = (len: number) =>
     .string()
     .length(len * 2)
     .regex(/^[0-9a-f]+$/);
+
+const ReplacedJson = z
+  .object({
+    controllerStaticPublicKey: hex(X25519_KEY_LEN),
+    role: z.enum(["admin", "user"]),
+    name: z.string().max(MAX_TEXT),
+    createdAt: z.number().finite(),
+  })
+  .strict();
 
 const BondJson = z
   .object({
@@ -44,8 +66,13 @@ const BondJson = z
       z.object({ kind: z.literal("permanent") }).strict(),
     ]),
     createdAt: z.number().finite(),
+    replaces: ReplacedJson.optional(),
   })
-  .strict();
+  .strict()
+  .refine((b) => b.replaces === undefined || b.state.kind === "provisional", {
+    message: "only a provisional bond replaces another",
+    path: ["replaces"],
+  });
 
 export const BondTableJson = z
   .object({
@@ -114,44 +141,67 @@ export class BondTable {
   }
 
   hasAdmin(): boolean {
-    return this.list().some((b) => b.role === "admin");
+    return this.list().some((b) => b.role === "admin" || b.replaces?.role === "admin");
   }
 
   /**
-   * Adds a provisional bond, replacing the same controller's bond if there is one (same slot).
+   * Adds a provisional bond in the same controller's slot if it has one, else in a free slot. A
+   * permanent bond of that controller is not dropped: it is kept as `replaces`, still good for verify,
+   * until the new bond verifies (a re-pair that fails halfway must not unpair a working laptop).
    * Throws BOND_TABLE_FULL when there is no slot.
    */
   addProvisional(
     b: { controllerId: Uint8Array; controllerStaticPublicKey: Uint8Array; role: Role; name: string },
     now: number,
+    createdAt: number = now,
   ): Bond {
+    const existing = this.#entries.findIndex((e) => e !== null && sameBytes(e.controllerId, b.controllerId));
+    const slot = existing >= 0 ? existing : this.#entries.indexOf(null);
+    if (slot < 0) throw new OpenClawError("BOND_TABLE_FULL", { slots: this.slots });
+    const old = existing >= 0 ? this.#entries[existing]! : undefined;
+    const replaces: ReplacedBond | undefined =
+      old?.state.kind === "permanent"
+        ? {
+            controllerStaticPublicKey: old.controllerStaticPublicKey,
+            role: old.role,
+            name: old.name,
+            createdAt: old.createdAt,
+          }
+        : old?.replaces;
     const bond: Bond = {
       controllerId: b.controllerId.slice(),
       controllerStaticPublicKey: b.controllerStaticPublicKey.slice(),
       role: b.role,
       name: b.name,
       state: { kind: "provisional", expiresAt: now + this.provisionalTtlMs },
-      createdAt: now,
+      createdAt,
+      ...(replaces ? { replaces } : {}),
     };
-    const existing = this.#entries.findIndex((e) => e !== null && sameBytes(e.controllerId, b.controllerId));
-    const slot = existing >= 0 ? existing : this.#entries.indexOf(null);
-    if (slot < 0) throw new OpenClawError("BOND_TABLE_FULL", { slots: this.slots });
     this.#entries[slot] = bond;
     return bond;
   }
 
-  /** Provisional → permanent. Returns false when there is no such bond or it is already permanent. */
+  /**
+   * Provisional → permanent (the bond it replaces, if any, goes now). Returns false when there is no
+   * such bond or it is already permanent.
+   */
   confirm(controllerId: Uint8Array): boolean {
     const b = this.find(controllerId);
     if (!b || b.state.kind === "permanent") return false;
     b.state = { kind: "permanent" };
+    delete b.replaces;
     return true;
   }
 
+  /**
+   * Rotates the controller's key. While a re-pair is pending, a session can only have verified with
+   * the replaced bond (verifying the new one confirms it), so that is the one rotated.
+   */
   setStaticKey(controllerId: Uint8Array, publicKey: Uint8Array): boolean {
     const b = this.find(controllerId);
     if (!b) return false;
-    b.controllerStaticPublicKey = publicKey.slice();
+    if (b.replaces) b.replaces.controllerStaticPublicKey = publicKey.slice();
+    else b.controllerStaticPublicKey = publicKey.slice();
     return true;
   }
 
@@ -167,13 +217,17 @@ export class BondTable {
     this.#entries.fill(null);
   }
 
-  /** Removes provisional bonds whose time is up; returns them. */
+  /**
+   * Removes provisional bonds whose time is up; returns them. A re-pair's bond that expires gives its
+   * slot back to the permanent bond it would have replaced.
+   */
   expire(now: number): Bond[] {
     const gone: Bond[] = [];
     this.#entries = this.#entries.map((e) => {
       if (e && e.state.kind === "provisional" && now >= e.state.expiresAt) {
         gone.push(e);
-        return null;
+        if (!e.replaces) return null;
+        return { controllerId: e.controllerId, ...e.replaces, state: { kind: "permanent" } };
       }
       return e;
     });
@@ -185,15 +239,33 @@ export class BondTable {
     return times.length ? Math.min(...times) : undefined;
   }
 
+  /**
+   * One view per bond a controller may verify with: a pending re-pair shows both its provisional bond
+   * and the permanent one it replaces (same controller id), so either key verifies.
+   */
   views(): BondView[] {
-    return this.list().map((b) => ({
-      controllerId: b.controllerId.slice(),
-      controllerStaticPublicKey: b.controllerStaticPublicKey.slice(),
-      role: b.role,
-      name: b.name,
-      provisional: b.state.kind === "provisional",
-      createdAt: b.createdAt,
-    }));
+    return this.list().flatMap((b) => {
+      const view: BondView = {
+        controllerId: b.controllerId.slice(),
+        controllerStaticPublicKey: b.controllerStaticPublicKey.slice(),
+        role: b.role,
+        name: b.name,
+        provisional: b.state.kind === "provisional",
+        createdAt: b.createdAt,
+      };
+      if (!b.replaces) return [view];
+      return [
+        view,
+        {
+          controllerId: b.controllerId.slice(),
+          controllerStaticPublicKey: b.replaces.controllerStaticPublicKey.slice(),
+          role: b.replaces.role,
+          name: b.replaces.name,
+          provisional: false,
+          createdAt: b.replaces.createdAt,
+        },
+      ];
+    });
   }
 
   toJSON(): BondTableJson {
@@ -210,20 +282,32 @@ export class BondTable {
               name: e.name,
               state: e.state.kind === "provisional" ? { ...e.state } : { kind: "permanent" as const },
               createdAt: e.createdAt,
+              ...(e.replaces
+                ? {
+                    replaces: {
+                      controllerStaticPublicKey: idHex(e.replaces.controllerStaticPublicKey),
+                      role: e.replaces.role,
+                      name: e.replaces.name,
+                      createdAt: e.replaces.createdAt,
+                    },
+                  }
+                : {}),
             },
       ),
     };
   }
 
   /**
-   * Loads a persisted table (zod-validated; INVALID_ARGUMENT when it does not validate or does not fit
-   * the configured slots). Provisional bonds get a fresh lifetime from `now` (the clock restarted).
+   * Loads a persisted table, zod-validated: STORE_CORRUPT (naming `opts.path`, where it was read from)
+   * when it does not validate; INVALID_ARGUMENT when it holds more bonds than the `slots` asked for (a
+   * setting, not damage). Provisional bonds get a fresh lifetime from `now` (the clock restarted).
    */
-  static fromJSON(json: unknown, now: number, opts: BondTableOptions = {}): BondTable {
+  static fromJSON(json: unknown, now: number, opts: BondTableOptions & { path?: string } = {}): BondTable {
     const p = BondTableJson.safeParse(json);
     if (!p.success) {
-      throw new OpenClawError("INVALID_ARGUMENT", {
-        detail: `bond table: invalid ${p.error.issues[0]?.path.join(".") || "table"}`,
+      throw new OpenClawError("STORE_CORRUPT", {
+        path: opts.path ?? "bond table",
+        detail: `invalid ${p.error.issues[0]?.path.join(".") || "table"}`,
       });
     }
     const stored = p.data.entries.filter((e) => e !== null);
@@ -252,19 +336,18 @@ export class BondTable {
             ? { kind: "provisional", expiresAt: now + table.provisionalTtlMs }
             : { kind: "permanent" },
         createdAt: e.createdAt,
+        ...(e.replaces
+          ? {
+              replaces: {
+                controllerStaticPublicKey: fromHex(e.replaces.controllerStaticPublicKey),
+                role: e.replaces.role,
+                name: e.replaces.name,
+                createdAt: e.replaces.createdAt,
+              },
+            }
+          : {}),
       };
     });
     return table;
   }
-}
-
-/** Adapter for firmware-sim/device/bond-store.ts (BondTableCodec<BondTable>). */
-export function bondTableCodec(
-  now: () => number,
-  opts: BondTableOptions = {},
-): { serialise(t: BondTable): unknown; deserialise(json: unknown): BondTable } {
-  return {
-    serialise: (t) => t.toJSON(),
-    deserialise: (json) => BondTable.fromJSON(json, now(), opts),
-  };
 }

@@ -167,6 +167,11 @@ export class AccessorySession {
       if (mayDo(this.peer.role, "app")) this.#host.app?.onAppNotify?.(this.peer, msg);
       return { replies: [], events: [] };
     }
+    if (p.kind === "error") {
+      // A controller never answers; an error response from it ends the session, but is not answered
+      // with another error (§3.4: never answer an Error with an Error, encrypted or not).
+      return { replies: [], events: this.end("the controller sent an error response") };
+    }
     if (p.kind !== "request") throw protocolError("a controller sent a response");
     const name = commandFromWire(p.command);
     const events: AccessorySessionEvent[] = [];

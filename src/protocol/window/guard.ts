@@ -3,6 +3,10 @@
  * boot, so no timestamp is kept: only counts and the lockout time left. No secrets (no code, no nonce).
  */
 import { z } from "zod";
+import type { WindowPolicy } from "./policy.js";
+
+/** The longest lockout a snapshot can carry (the policy's maximum is at most a day). */
+export const MAX_LOCKED_FOR_MS = 24 * 60 * 60_000;
 
 export const GuardSnapshotSchema = z
   .object({
@@ -11,11 +15,7 @@ export const GuardSnapshotSchema = z
     /** Lockouts since the guard was last reset (sets the next backoff). */
     lockouts: z.number().int().min(0).max(1000),
     /** Time left of a running lockout (0: not locked out). */
-    lockedForMs: z
-      .number()
-      .int()
-      .min(0)
-      .max(24 * 60 * 60_000),
+    lockedForMs: z.number().int().min(0).max(MAX_LOCKED_FOR_MS),
     /** Attempts that were counted but never settled: a reboot mid-exchange ends them as failures. */
     unsettled: z.number().int().min(0).max(1000).optional(),
   })
@@ -23,4 +23,24 @@ export const GuardSnapshotSchema = z
 
 export type GuardSnapshot = z.infer<typeof GuardSnapshotSchema>;
 
-export type GuardRestore = { restored: true } | { restored: false; reason: string };
+/**
+ * How a restore went. `restored: false`: the snapshot was unusable and the device started at the limit
+ * instead (`lostGuardSnapshot`), locked out for `lockedForMs`.
+ */
+export type GuardRestore = { restored: true } | { restored: false; reason: string; lockedForMs: number };
+
+/**
+ * What a device restores when its stored guard is lost (a corrupt file, a torn flash page): the limit
+ * reached just now — failures at the threshold, one lockout behind it, and that lockout running. A lost
+ * count costs a legitimate owner one lockout period; it never gives an attacker fresh guesses.
+ */
+export function lostGuardSnapshot(
+  policy: Pick<WindowPolicy, "failuresPerHour" | "lockoutBaseMs">,
+): GuardSnapshot {
+  return {
+    failuresInLastHour: policy.failuresPerHour,
+    lockouts: 1,
+    lockedForMs: policy.lockoutBaseMs,
+    unsettled: 0,
+  };
+}

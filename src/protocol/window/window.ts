@@ -26,7 +26,13 @@ import { OpenClawError } from "../errors.js";
 import { WINDOW_NONCE_LEN } from "../messages/constants.js";
 import type { CodeFormatName, CodeSource, InfoWindow } from "../messages/info.js";
 import type { ExpiryReason } from "../messages/schema.js";
-import { type GuardRestore, type GuardSnapshot, GuardSnapshotSchema } from "./guard.js";
+import {
+  type GuardRestore,
+  type GuardSnapshot,
+  GuardSnapshotSchema,
+  lostGuardSnapshot,
+  MAX_LOCKED_FOR_MS,
+} from "./guard.js";
 import { checkTtl, HOUR_MS, makePolicy, type WindowPolicy } from "./policy.js";
 
 export interface OpenWindowState {
@@ -284,7 +290,10 @@ export class PairingWindow {
     return {
       failuresInLastHour: this.failuresInHour(now),
       lockouts: this.#lockouts,
-      lockedForMs: s.kind === "locked-out" ? Math.max(0, s.until - now) : 0,
+      // Whole milliseconds, rounded up: a lockout never comes back shorter than it was (and the stored
+      // form is an integer — a fraction made every save during a lockout fail).
+      lockedForMs:
+        s.kind === "locked-out" ? Math.min(MAX_LOCKED_FOR_MS, Math.ceil(Math.max(0, s.until - now))) : 0,
       unsettled: this.#unsettled,
     };
   }
@@ -294,16 +303,21 @@ export class PairingWindow {
    * (it stays for a full hour), the backoff level is kept, a running lockout resumes for all the time it
    * had left (power-off time is unknown, so it does not count), and attempts that were never settled
    * are recorded as failures now (a link lost mid-exchange is a failure, §5.4), which may lock out.
-   * Meant for boot, on a fresh window; an invalid snapshot changes nothing and is reported.
+   * Meant for boot, on a fresh window. A snapshot that is invalid (or `null`: the device lost it) is
+   * reported and replaced by `lostGuardSnapshot`: the device starts at the limit, locked out, because
+   * a lost count must never hand out a fresh set of guesses.
    */
   restoreGuard(snapshot: unknown, now: number): GuardRestore & { events: AccessoryEvent[] } {
     const parsed = GuardSnapshotSchema.safeParse(snapshot);
-    if (!parsed.success) {
+    let g: GuardSnapshot;
+    let lost: string | undefined;
+    if (parsed.success) g = parsed.data;
+    else {
       const issue = parsed.error.issues[0];
       const where = issue && issue.path.length > 0 ? issue.path.join(".") : "(root)";
-      return { restored: false, reason: `invalid guard snapshot at ${where}`, events: [] };
+      lost = snapshot === null ? "the stored guard was lost" : `invalid guard snapshot at ${where}`;
+      g = lostGuardSnapshot(this.policy);
     }
-    const g = parsed.data;
     const events: AccessoryEvent[] = [];
     this.#failures = Array.from({ length: g.failuresInLastHour }, () => now);
     this.#lastFailureAt = g.failuresInLastHour > 0 ? now : undefined;
@@ -323,6 +337,10 @@ export class PairingWindow {
       this.#state = { kind: "locked-out", until: now + lockedFor };
     }
     this.#guardVersion += 1;
+    if (lost !== undefined) {
+      const lockedForMs = this.#state.kind === "locked-out" ? this.#state.until - now : 0;
+      return { restored: false, reason: lost, lockedForMs, events };
+    }
     return { restored: true, events };
   }
 
