@@ -9,13 +9,12 @@
  * Anything else is answered with INVALID_ARGUMENT. Every bonded role may use both (least privilege is
  * about pairing management; a `user` pairing exists to use the device).
  */
+import { APP_CHANNEL, CLAW_OP, type ClawState } from "../../src/app/claw.js";
 import { OpenClawError } from "../../src/protocol/errors.js";
 import type { AppHandler, Peer } from "../../src/protocol/session/accessory.js";
 import type { AppMessage } from "../../src/protocol/session/commands.js";
 
-export const APP_CHANNEL = { battery: 1, claw: 2 } as const;
-export const CLAW_OP = { status: 0, open: 1, close: 2 } as const;
-export type ClawState = "open" | "closed";
+export { APP_CHANNEL, CLAW_OP, type ClawState } from "../../src/app/claw.js";
 
 export interface AppReport {
   op: string;
