@@ -1,2 +1,32 @@
+export {
+  AUDIT_KEEP,
+  AUDIT_MAX_BYTES,
+  AuditEvent,
+  type AuditEventInput,
+  type AuditEventType,
+  AuditLog,
+  type AuditLogOptions,
+  type AuditReadProblem,
+  type AuditReadResult,
+  readAudit,
+} from "./audit-log.js";
+export {
+  BOND_FILE_VERSION,
+  BondStore,
+  type BondStoreOptions,
+  type SkippedBondFile,
+  type StoredBond,
+} from "./bond-store.js";
+export {
+  fitName,
+  IDENTITY_FORMAT_VERSION,
+  type Identity,
+  type IdentityOptions,
+  type IdentityResult,
+  loadOrCreateIdentity,
+  saveIdentity,
+} from "./identity.js";
 export { type JsonFileOptions, JsonStateFile, type Quarantine } from "./json-file.js";
+export { MAX_SOCKET_PATH, type OpenClawPaths, type ResolvePathsOptions, resolvePaths } from "./paths.js";
+export { quarantineError } from "./quarantine.js";
 export { describeFsError, ensurePrivateDir, fsyncDir, lockStateDir, type StateLock } from "./state-dir.js";

@@ -136,12 +136,12 @@ export class SessionClient {
   }
 
   /**
-   * Replaces this controller's static key in its bond. Resolves with the new key pair once the device
-   * has switched: persist it, but keep the old one until a verify with the new one succeeds (if this
-   * response is lost, the device may hold either).
+   * Replaces this controller's static key in its bond. Pass the new key pair after persisting it as
+   * pending (the store's beginRotation): if the response is lost the device may hold either key, and
+   * only a key saved before sending can be tried later. Keep the old key until a verify with the new
+   * one succeeds. Without `keyPair` one is generated (tests).
    */
-  async rotate(): Promise<{ keyPair: KeyPair }> {
-    const keyPair = generateKeyPair(this.#random);
+  async rotate(keyPair: KeyPair = generateKeyPair(this.#random)): Promise<{ keyPair: KeyPair }> {
     await this.#call("rotate", RotateArgsCodec.encode({ publicKey: keyPair.publicKey }), EmptyResultCodec);
     return { keyPair };
   }

@@ -1,0 +1,417 @@
+/**
+ * The laptop's bonds (DESIGN §6): one JSON file per device, `<bondsDir>/<deviceIdHex>.json`, 0600 in a
+ * 0700 directory, each written atomically (JsonStateFile: temp, fsync, rename, fsync dir).
+ *
+ * A file holds the device's active bond and, while a (re-)pairing is under way, a candidate beside it:
+ *
+ *   { version: 1, active?: { ...bond record, pairedAt, lastVerifiedAt? }, candidate?: { ...bond record, createdAt } }
+ *
+ * Every transition (candidate put, committed, dropped; verified; rotation begun; removed) is one atomic
+ * write, so a crash at any instant leaves the old state or the new one, never a half bond; and a
+ * re-pairing replaces the old bond only once the new one has verified (commitCandidate).
+ *
+ * Loading never fails because of one file: a corrupt file is quarantined (moved aside, reported) and a
+ * file from a newer version is skipped and left untouched (and that device refuses changes here).
+ * The caller holds the state directory's lock (lockStateDir), so no other writer exists while we load.
+ */
+import { readdir, readFile, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+import type { Clock } from "../clock/index.js";
+import type { KeyPair } from "../protocol/accessory/types.js";
+import {
+  beginRotation,
+  bondRecordFromJson,
+  bondRecordToJson,
+  type ControllerBond,
+  ControllerBondJson,
+  verifiedWith,
+} from "../protocol/controller/bond-record.js";
+import { bytesToHex } from "../protocol/crypto/primitives.js";
+import { OpenClawError } from "../protocol/errors.js";
+import { DEVICE_ID_LEN } from "../protocol/messages/constants.js";
+import { JsonStateFile, type Quarantine } from "./json-file.js";
+import type { OpenClawPaths } from "./paths.js";
+import { describeFsError, ensurePrivateDir, fsyncDir } from "./state-dir.js";
+
+/** A bond as this laptop keeps it. Times are wall-clock ms, for people (never for expiry). */
+export interface StoredBond {
+  record: ControllerBond;
+  pairedAt: number;
+  lastVerifiedAt?: number;
+}
+
+/** A bond file load left alone: written by a newer version (STATE_TOO_NEW) or unreadable (STORAGE). */
+export interface SkippedBondFile {
+  file: string;
+  deviceIdHex: string;
+  error: OpenClawError<"STATE_TOO_NEW" | "STORAGE">;
+}
+
+export interface BondStoreOptions {
+  clock: Clock;
+  /** Told about each file load moved aside (also kept in `quarantined()`). */
+  onQuarantine?: (q: Quarantine) => void;
+  /** Files read at once while loading (default 64). */
+  loadConcurrency?: number;
+}
+
+export const BOND_FILE_VERSION = 1;
+
+const wallMs = z.number().int().nonnegative();
+const ActiveJson = ControllerBondJson.extend({
+  pairedAt: wallMs,
+  lastVerifiedAt: wallMs.optional(),
+}).strict();
+const CandidateJson = ControllerBondJson.extend({ createdAt: wallMs }).strict();
+const BondFileJson = z
+  .object({
+    version: z.literal(BOND_FILE_VERSION),
+    active: ActiveJson.optional(),
+    candidate: CandidateJson.optional(),
+  })
+  .strict();
+type BondFileJson = z.infer<typeof BondFileJson>;
+
+interface Candidate {
+  record: ControllerBond;
+  createdAt: number;
+}
+interface Entry {
+  active?: StoredBond;
+  candidate?: Candidate;
+}
+
+const ID_HEX = new RegExp(`^[0-9a-f]{${DEVICE_ID_LEN * 2}}$`);
+const BOND_FILE = new RegExp(`^([0-9a-f]{${DEVICE_ID_LEN * 2}})\\.json$`);
+/** write-file-atomic's temp files (`<name>.<decimal>`), left by a writer that was killed. */
+const TEMP_FILE = new RegExp(`^[0-9a-f]{${DEVICE_ID_LEN * 2}}\\.json\\.\\d+$`);
+const QUARANTINED_FILE = /\.json\.corrupt-/;
+
+function entryToJson(e: Entry): BondFileJson {
+  const out: BondFileJson = { version: BOND_FILE_VERSION };
+  if (e.active)
+    out.active = {
+      ...bondRecordToJson(e.active.record),
+      pairedAt: e.active.pairedAt,
+      ...(e.active.lastVerifiedAt === undefined ? {} : { lastVerifiedAt: e.active.lastVerifiedAt }),
+    };
+  if (e.candidate)
+    out.candidate = { ...bondRecordToJson(e.candidate.record), createdAt: e.candidate.createdAt };
+  return out;
+}
+
+/** Decodes a validated file; throws PROTOCOL_ERROR (a path, never a value) for what zod could not check. */
+function entryFromJson(f: BondFileJson): Entry {
+  const e: Entry = {};
+  if (f.active) {
+    const { pairedAt, lastVerifiedAt, ...record } = f.active;
+    e.active = {
+      record: bondRecordFromJson(record),
+      pairedAt,
+      ...(lastVerifiedAt === undefined ? {} : { lastVerifiedAt }),
+    };
+  }
+  if (f.candidate) {
+    const { createdAt, ...record } = f.candidate;
+    e.candidate = { record: bondRecordFromJson(record), createdAt };
+  }
+  return e;
+}
+
+type LoadResult =
+  | { kind: "ok"; entry: Entry }
+  | { kind: "empty" }
+  | { kind: "corrupt"; reason: string }
+  | { kind: "skipped"; error: OpenClawError<"STATE_TOO_NEW" | "STORAGE"> };
+
+function parseBondFile(path: string, idHex: string, text: string): LoadResult {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // Not JSON.parse's message: it quotes the text, which holds keys.
+    return { kind: "corrupt", reason: "not valid JSON" };
+  }
+  const version = (json as { version?: unknown } | null)?.version;
+  if (typeof version === "number" && version > BOND_FILE_VERSION)
+    return {
+      kind: "skipped",
+      error: new OpenClawError("STATE_TOO_NEW", { path, version, supported: BOND_FILE_VERSION }),
+    };
+  const parsed = BondFileJson.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue && issue.path.length > 0 ? issue.path.join(".") : "(root)";
+    return { kind: "corrupt", reason: `does not match the expected shape at ${where}` };
+  }
+  let entry: Entry;
+  try {
+    entry = entryFromJson(parsed.data);
+  } catch (err) {
+    return {
+      kind: "corrupt",
+      reason: err instanceof OpenClawError ? err.message : "undecodable bond record",
+    };
+  }
+  for (const b of [entry.active?.record, entry.candidate?.record])
+    if (b && bytesToHex(b.deviceId) !== idHex)
+      return { kind: "corrupt", reason: "the device id inside does not match the file name" };
+  if (!entry.active && !entry.candidate) return { kind: "empty" };
+  return { kind: "ok", entry };
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+async function forEachLimit<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+function normaliseId(deviceIdHex: string): string {
+  return deviceIdHex.toLowerCase();
+}
+
+export class BondStore {
+  readonly #dir: string;
+  readonly #clock: Clock;
+  readonly #onQuarantine: (q: Quarantine) => void;
+  readonly #entries = new Map<string, Entry>();
+  readonly #files = new Map<string, JsonStateFile<typeof BondFileJson>>();
+  readonly #quarantined: Quarantine[] = [];
+  readonly #skipped = new Map<string, SkippedBondFile>();
+  readonly #earlierQuarantined: string[] = [];
+  readonly #chains = new Map<string, Promise<void>>();
+
+  private constructor(dir: string, opts: BondStoreOptions) {
+    this.#dir = dir;
+    this.#clock = opts.clock;
+    this.#onQuarantine = opts.onQuarantine ?? (() => {});
+  }
+
+  /**
+   * Ensures the private directories, removes temp files a killed writer left, and loads every bond file.
+   * Throws only STORAGE for the state or bonds directory itself; one bad file never fails the load.
+   */
+  static async open(paths: OpenClawPaths, opts: BondStoreOptions): Promise<BondStore> {
+    await ensurePrivateDir(paths.stateDir);
+    await ensurePrivateDir(paths.bondsDir);
+    const store = new BondStore(paths.bondsDir, opts);
+    await store.#load(opts.loadConcurrency ?? 64);
+    return store;
+  }
+
+  async #load(concurrency: number): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(this.#dir);
+    } catch (err) {
+      throw new OpenClawError("STORAGE", { path: this.#dir, detail: describeFsError(err) }, { cause: err });
+    }
+    const ids: string[] = [];
+    const temps: string[] = [];
+    for (const n of names) {
+      const m = BOND_FILE.exec(n);
+      if (m) ids.push(m[1] as string);
+      else if (TEMP_FILE.test(n)) temps.push(n);
+      else if (QUARANTINED_FILE.test(n)) this.#earlierQuarantined.push(join(this.#dir, n));
+    }
+    // Temp files may hold keys; no live writer owns them (we hold the lock), so they go.
+    if (temps.length > 0) {
+      await forEachLimit(temps, concurrency, (n) => unlink(join(this.#dir, n)).catch(() => {}));
+      await fsyncDir(this.#dir);
+    }
+    await forEachLimit(ids, concurrency, async (idHex) => {
+      const path = join(this.#dir, `${idHex}.json`);
+      let text: string;
+      try {
+        text = await readFile(path, "utf8");
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+        this.#skip(idHex, path, new OpenClawError("STORAGE", { path, detail: describeFsError(err) }));
+        return;
+      }
+      const r = parseBondFile(path, idHex, text);
+      if (r.kind === "ok") this.#entries.set(idHex, r.entry);
+      else if (r.kind === "skipped") this.#skip(idHex, path, r.error);
+      else if (r.kind === "corrupt") {
+        try {
+          const q = await this.#file(idHex).quarantine(r.reason);
+          this.#quarantined.push(q);
+          this.#onQuarantine(q);
+        } catch (err) {
+          // Could not even move it aside: leave it, refuse changes to that device, keep loading the rest.
+          this.#skip(idHex, path, err as OpenClawError<"STORAGE">);
+        }
+      }
+    });
+  }
+
+  #skip(idHex: string, file: string, error: OpenClawError<"STATE_TOO_NEW" | "STORAGE">): void {
+    this.#skipped.set(idHex, { file, deviceIdHex: idHex, error });
+  }
+
+  #file(idHex: string): JsonStateFile<typeof BondFileJson> {
+    let f = this.#files.get(idHex);
+    if (!f) {
+      f = new JsonStateFile(this.#dir, `${idHex}.json`, BondFileJson, {
+        formatVersion: BOND_FILE_VERSION,
+        wallClock: () => this.#clock.wallNow(),
+      });
+      this.#files.set(idHex, f);
+    }
+    return f;
+  }
+
+  /** Path of a device's bond file (for `doctor` and messages). */
+  fileOf(deviceIdHex: string): string {
+    return join(this.#dir, `${normaliseId(deviceIdHex)}.json`);
+  }
+
+  /** Active bonds, oldest pairing first. Treat the returned objects as read-only. */
+  list(): StoredBond[] {
+    const out: StoredBond[] = [];
+    for (const e of this.#entries.values()) if (e.active) out.push(e.active);
+    return out.sort(
+      (a, b) =>
+        a.pairedAt - b.pairedAt || bytesToHex(a.record.deviceId).localeCompare(bytesToHex(b.record.deviceId)),
+    );
+  }
+
+  get(deviceIdHex: string): StoredBond | undefined {
+    return this.#entries.get(normaliseId(deviceIdHex))?.active;
+  }
+
+  /** What this load moved aside (for `devices` and `doctor`); see `quarantineError` for the words. */
+  quarantined(): Quarantine[] {
+    return [...this.#quarantined];
+  }
+
+  /** Files moved aside by earlier loads and still lying in the bonds directory. */
+  earlierQuarantined(): string[] {
+    return [...this.#earlierQuarantined].sort();
+  }
+
+  /** Files left untouched (newer format, unreadable); changes to those devices are refused. */
+  skipped(): SkippedBondFile[] {
+    return [...this.#skipped.values()];
+  }
+
+  candidate(deviceIdHex: string): ControllerBond | undefined {
+    return this.#entries.get(normaliseId(deviceIdHex))?.candidate?.record;
+  }
+
+  /** Records a new bond beside the active one (if any); it takes over only on `commitCandidate`. */
+  putCandidate(record: ControllerBond): Promise<void> {
+    const idHex = bytesToHex(record.deviceId);
+    return this.#change(idHex, (e) => ({
+      ...e,
+      candidate: { record, createdAt: this.#clock.wallNow() },
+    })).then(() => {});
+  }
+
+  /** The candidate verified: it becomes the device's bond, replacing any old one. */
+  async commitCandidate(deviceIdHex: string): Promise<StoredBond> {
+    const idHex = normaliseId(deviceIdHex);
+    const e = await this.#change(idHex, (cur) => {
+      if (!cur.candidate) throw new OpenClawError("NOT_BONDED", { device: idHex });
+      const now = this.#clock.wallNow();
+      return { active: { record: cur.candidate.record, pairedAt: now, lastVerifiedAt: now } };
+    });
+    return e.active as StoredBond;
+  }
+
+  /** The (re-)pairing failed or was abandoned: the old bond, if any, stays as it was. */
+  async dropCandidate(deviceIdHex: string): Promise<void> {
+    const idHex = normaliseId(deviceIdHex);
+    if (!this.#entries.get(idHex)?.candidate) return;
+    await this.#change(idHex, ({ active }) => (active ? { active } : {}));
+  }
+
+  /**
+   * A verify succeeded (with `key`, when the caller tried several): records the time, and settles an
+   * unresolved rotation (the pending key verified → it is the key now; the old one did → drop pending).
+   */
+  async markVerified(deviceIdHex: string, key?: KeyPair): Promise<StoredBond> {
+    const idHex = normaliseId(deviceIdHex);
+    const e = await this.#change(idHex, (cur) => {
+      const active = this.#requireActive(idHex, cur);
+      const record = key ? verifiedWith(active.record, key) : active.record;
+      return { ...cur, active: { ...active, record, lastVerifiedAt: this.#clock.wallNow() } };
+    });
+    return e.active as StoredBond;
+  }
+
+  /** Persists `newKey` as pending; call (and await) this BEFORE the rotate command is sent. */
+  async beginRotation(deviceIdHex: string, newKey: KeyPair): Promise<StoredBond> {
+    const idHex = normaliseId(deviceIdHex);
+    const e = await this.#change(idHex, (cur) => {
+      const active = this.#requireActive(idHex, cur);
+      return { ...cur, active: { ...active, record: beginRotation(active.record, newKey) } };
+    });
+    return e.active as StoredBond;
+  }
+
+  /** Removes the device's bond (and any candidate). False when there was none. */
+  async remove(deviceIdHex: string): Promise<boolean> {
+    const idHex = normaliseId(deviceIdHex);
+    let had = false;
+    await this.#change(idHex, (cur) => {
+      had = cur.active !== undefined || cur.candidate !== undefined;
+      return {};
+    });
+    return had;
+  }
+
+  #requireActive(idHex: string, e: Entry): StoredBond {
+    if (!e.active) throw new OpenClawError("NOT_BONDED", { device: idHex });
+    return e.active;
+  }
+
+  /**
+   * One transition of one device's file: computed from the current entry, written durably (one atomic
+   * write, or an unlink when nothing is left), and only then visible. Transitions of a device run one
+   * at a time; different devices proceed in parallel.
+   */
+  #change(idHex: string, next: (cur: Entry) => Entry): Promise<Entry> {
+    if (!ID_HEX.test(idHex))
+      return Promise.reject(
+        new OpenClawError("INVALID_ARGUMENT", { detail: `a device id is ${DEVICE_ID_LEN * 2} hex digits` }),
+      );
+    const run = async (): Promise<Entry> => {
+      const skipped = this.#skipped.get(idHex);
+      if (skipped) throw skipped.error;
+      const cur = this.#entries.get(idHex) ?? {};
+      const e = next(cur);
+      const file = this.#file(idHex);
+      if (!e.active && !e.candidate) {
+        if (cur.active || cur.candidate) await file.remove();
+        this.#entries.delete(idHex);
+      } else {
+        await file.save(entryToJson(e));
+        this.#entries.set(idHex, e);
+      }
+      return e;
+    };
+    const prev = this.#chains.get(idHex) ?? Promise.resolve();
+    const result = prev.then(run);
+    const tail = result.then(
+      () => {},
+      () => {},
+    );
+    this.#chains.set(idHex, tail);
+    void tail.then(() => {
+      if (this.#chains.get(idHex) === tail) this.#chains.delete(idHex);
+    });
+    return result;
+  }
+}
