@@ -126,7 +126,8 @@ describe("control API server and client", () => {
         stateDir: "/s",
         hci: "unix:/x",
         onDemand: false,
-        startedAt: "t",
+        controllerId: "00",
+        name: "laptop",
       }),
     });
     expect(statSync(socketPath).mode & 0o777).toBe(0o600);
@@ -138,12 +139,12 @@ describe("control API server and client", () => {
 
   it("carries a catalogue error across with its code, details and remedy", async () => {
     await serve({
-      "device.pair": () => {
+      "pair.attempt": () => {
         throw new OpenClawError("WRONG_CODE", { attemptsLeft: 3 });
       },
     });
     const c = await client();
-    const e = await rejection(c.call("device.pair", { device: "dev", code: "123456" }));
+    const e = await rejection(c.call("pair.attempt", { pairingId: "p1", code: "123456" }));
     expect(e.code).toBe("WRONG_CODE");
     expect(e.details).toEqual({ attemptsLeft: 3 });
     expect(e.message).toBe(new OpenClawError("WRONG_CODE", { attemptsLeft: 3 }).message);
@@ -226,9 +227,16 @@ describe("control API server and client", () => {
         ctx.subscribe();
         return { subscribed: true };
       },
-      "device.pair": (_p, ctx) => {
-        ctx.notify("pair.step", { device: "d", step: "connecting" });
-        server.broadcast("bond.removed", { deviceId: "ab", name: "n" });
+      "pair.attempt": (_p, ctx) => {
+        ctx.notify("pair.step", { pairingId: "p1", step: "confirming" });
+        server.broadcast("bond.removed", {
+          deviceId: "ab",
+          name: "n",
+          device: "removed",
+          local: "removed",
+          staleBondRemedy: null,
+          error: null,
+        });
         return { bond: {} as never, replaced: false };
       },
     });
@@ -243,10 +251,10 @@ describe("control API server and client", () => {
     bystander.on("pair.step", () => steps.push("leaked"));
     bystander.on("bond.removed", () => removed.push("leaked"));
     const done = new Promise<void>((r) => watcher.on("bond.removed", () => r()));
-    await caller.call("device.pair", { device: "d", code: "1" });
+    await caller.call("pair.attempt", { pairingId: "p1", code: "1" });
     await done;
     await bystander.call("events.subscribe").catch(() => {});
-    expect(steps).toEqual(["connecting"]);
+    expect(steps).toEqual(["confirming"]);
     expect(removed).toEqual(["ab"]);
   });
 
@@ -256,13 +264,13 @@ describe("control API server and client", () => {
       ctxSeen = r;
     });
     await serve({
-      "device.pair": (_p, ctx) => {
+      "pair.attempt": (_p, ctx) => {
         ctxSeen?.(ctx);
         return new Promise(() => {});
       },
     });
     const c = await client();
-    void c.call("device.pair", { device: "d", code: "1" }).catch(() => {});
+    void c.call("pair.attempt", { pairingId: "p1", code: "1" }).catch(() => {});
     const ctx = await running;
     const aborted = new Promise<unknown>((r) =>
       ctx.signal.addEventListener("abort", () => r(ctx.signal.reason)),
@@ -274,9 +282,9 @@ describe("control API server and client", () => {
   });
 
   it("rejects pending calls with DAEMON_UNAVAILABLE when the daemon goes away", async () => {
-    const s = await serve({ "device.pair": () => new Promise(() => {}) });
+    const s = await serve({ "pair.attempt": () => new Promise(() => {}) });
     const c = await client();
-    const p = rejection(c.call("device.pair", { device: "d", code: "1" }));
+    const p = rejection(c.call("pair.attempt", { pairingId: "p1", code: "1" }));
     await new Promise((r) => setTimeout(r, 20));
     await s.close();
     const e = await p;

@@ -4,7 +4,7 @@
  * and the notifications the daemon sends. docs/control-api.md documents the same table for people;
  * a unit test keeps the two in step.
  *
- * Secrets: the only one that ever crosses this API is the pairing code a person typed (`device.pair`
+ * Secrets: the only one that ever crosses this API is the pairing code a person typed (`pair.attempt`
  * params.code). It is never echoed in a result, an error or a notification, and the daemon never logs
  * params.
  */
@@ -17,72 +17,59 @@ export const API_VERSION = 1;
 
 /** What a person typed to name a device: a device id (or a prefix of one), a name or an address. */
 const deviceQuery = z.string().trim().min(1).max(200);
-const role = z.enum(["admin", "user"]);
-export type Role = z.infer<typeof role>;
+const hexPayload = z
+  .string()
+  .max(4096)
+  .regex(/^(?:[0-9a-fA-F]{2})*$/, "an even number of hex digits");
 
+export type Role = "admin" | "user";
 export type CodeFormat = "passkey" | "long";
+export type CodeSource = "device" | "controller";
+export type ClawState = "open" | "closed";
 
-/** One OpenClaw device the daemon's discovery registry sees now. */
+/** The pairing window as last read from the device; `timeLeftMs`/`retryAfterMs` as of the answer. */
+export type WindowInfo =
+  | { state: "open"; format: CodeFormat; codeSource: CodeSource; timeLeftMs: number; attemptsLeft: number }
+  | { state: "locked-out"; retryAfterMs: number };
+
+/** One OpenClaw device the daemon's discovery registry hears now. */
 export interface DiscoveredDevice {
   /** The device id (hex) when known: resolved from a bonded device's rotating tag, or read from its info. */
   deviceId: string | null;
-  /** The radio's identifier (noble's peripheral id), stable while the device keeps its address. */
+  /** The radio's handle for it (noble's peripheral id). */
   radioId: string;
   address: string;
   name: string | null;
   /** Smoothed RSSI in dBm. */
   rssi: number;
+  connectable: boolean;
+  protocolVersion: number | null;
+  /** The advert's flag. */
   windowOpen: boolean;
-  /** Time left in the pairing window on the device's clock, when the daemon has read it. */
-  timeLeftMs: number | null;
-  attemptsLeft: number | null;
+  hasBonds: boolean;
+  /** From the last info read (probe, pair.prepare, status); null when not read for this window. */
+  window: WindowInfo | null;
   /** This laptop holds a bond with it. */
   bonded: boolean;
   /** How long ago it was last heard (ms). */
   lastSeenAgoMs: number;
 }
 
-/** What the code prompt needs, read from the device itself (its info characteristic). */
-export interface PairTarget {
-  deviceId: string;
-  name: string;
-  address: string;
-  model: string;
-  firmware: string;
-  rssi: number | null;
-  window:
-    | { state: "closed" }
-    | { state: "open"; format: CodeFormat; timeLeftMs: number; attemptsLeft: number; shared: boolean }
-    | { state: "locked-out"; retryAfterMs: number };
-  bondSlots: { used: number; total: number };
-  /** This laptop already holds a bond with it (pairing again replaces it once the new one verified). */
-  bondedHere: boolean;
-}
-
-/** The steps `device.pair` reports, in order. */
-export const PAIR_STEPS = [
-  "connecting",
-  "exchanging-keys",
-  "confirming",
-  "storing",
-  "verifying",
-  "done",
-] as const;
-export type PairStep = (typeof PAIR_STEPS)[number];
-
-/** A bond this laptop holds (never its keys). */
+/** A bond this laptop holds (never its keys). Wall times are ISO 8601, for people. */
 export interface BondInfo {
   deviceId: string;
   name: string;
   model: string;
   firmware: string;
   role: Role;
-  /** Wall-clock ISO times, for people. */
   pairedAt: string;
   lastVerifiedAt: string | null;
-  address: string | null;
   /** The discovery registry hears it now. */
   inRange: boolean;
+  radioId: string | null;
+  rssi: number | null;
+  /** A session to it is open now. */
+  connected: boolean;
 }
 
 /** A bond file that did not load: moved aside, never deleted. */
@@ -92,6 +79,33 @@ export interface QuarantinedFile {
   reason: string;
 }
 
+/** What the code prompt needs, read from the device itself (its info characteristic). */
+export interface PairTarget {
+  /** Names the prepared pairing in pair.attempt / pair.refresh / pair.cancel. */
+  pairingId: string;
+  deviceId: string;
+  radioId: string;
+  address: string;
+  name: string;
+  model: string;
+  firmware: string;
+  window: WindowInfo | { state: "closed" };
+  bondSlots: { used: number; total: number };
+  /** This laptop already holds a bond with it (replaced once the new one verified). */
+  alreadyBonded: boolean;
+}
+
+/** The steps pair.prepare and pair.attempt report, in order. */
+export const PAIR_STEPS = [
+  "connecting",
+  "reading-info",
+  "exchanging-keys",
+  "confirming",
+  "storing",
+  "verifying",
+] as const;
+export type PairStep = (typeof PAIR_STEPS)[number];
+
 export interface PairResult {
   bond: BondInfo;
   /** A previous bond with this device was replaced (after the new one verified). */
@@ -99,29 +113,59 @@ export interface PairResult {
 }
 
 export interface DeviceStatus {
-  bond: BondInfo;
-  role: Role;
+  deviceId: string;
+  name: string;
+  model: string;
   firmware: string;
+  role: Role;
+  /** This laptop's controller id as the device knows it. */
+  controllerId: string;
   bondSlots: { used: number; total: number };
   window: { state: "closed" } | { state: "open"; timeLeftMs: number };
   rssi: number | null;
 }
 
+/** One entry of a device's pairing list (admin only). */
+export interface DevicePairing {
+  controllerId: string;
+  name: string;
+  role: Role;
+  state: "provisional" | "permanent";
+  self: boolean;
+}
+
+/** An error as it crosses the API: OpenClawError.toJSON(). */
+export interface ErrorJson {
+  code: string;
+  message: string;
+  remedy: string;
+  details: unknown;
+}
+
 /** What forgetting did on each side. */
-export interface ForgetResult {
+export interface ForgetOutcome {
   deviceId: string;
   name: string;
   /**
-   * removed: the device erased our bond; unreachable: the device still holds a stale bond (see
-   * `staleRemedy`); already-gone: the device had already forgotten us; skipped: `localOnly`.
+   * removed: the device erased our bond; already-gone: it had already forgotten us; unreachable: it
+   * still holds a stale bond; skipped: localOnly, so it still holds a stale bond.
    */
-  device: "removed" | "unreachable" | "already-gone" | "skipped";
-  local: "removed" | "already-gone";
-  /** How to clear the stale bond on the device, when `device` is unreachable or skipped. */
-  staleRemedy: string | null;
+  device: "removed" | "already-gone" | "unreachable" | "skipped";
+  /** removed, or absent (there was no local bond). */
+  local: "removed" | "absent";
+  /** How to clear the stale bond on the device, when it still holds one. */
+  staleBondRemedy: string | null;
+  /** Why the device could not be reached (unreachable only). */
+  error: ErrorJson | null;
 }
 
-export type ClawState = "open" | "closed";
+export interface SessionInfo {
+  deviceId: string;
+  radioId: string;
+  role: Role;
+  openForMs: number;
+  idleForMs: number;
+}
 
 export interface HelloResult {
   apiVersion: number;
@@ -131,25 +175,20 @@ export interface HelloResult {
   hci: string;
   /** Started by a CLI command (idles out) rather than as `openclaw daemon`. */
   onDemand: boolean;
-  startedAt: string;
+  controllerId: string;
+  name: string;
 }
 
-export interface DaemonStatus {
-  apiVersion: number;
-  version: string;
-  pid: number;
-  stateDir: string;
+export interface DaemonStatus extends HelloResult {
   socketPath: string;
   logFile: string;
-  hci: string;
-  onDemand: boolean;
   uptimeMs: number;
   /** The idle timeout when on demand; null when it never idles out. */
   idleTimeoutMs: number | null;
   connections: number;
-  radio: string;
   bonds: number;
   discovered: number;
+  sessions: SessionInfo[];
   /** Bond files that did not load, with where they were moved. */
   quarantined: QuarantinedFile[];
 }
@@ -157,7 +196,8 @@ export interface DaemonStatus {
 // ---- methods ----------------------------------------------------------------------------------------
 
 const empty = z.object({}).strict().optional();
-const ms = (max: number) => z.number().int().min(0).max(max);
+const device = z.object({ device: deviceQuery }).strict();
+const pairingId = z.string().min(1).max(100);
 
 export const METHODS = {
   "daemon.hello": z
@@ -168,17 +208,32 @@ export const METHODS = {
   "events.subscribe": empty,
   "discovery.list": empty,
   "discovery.scan": z
-    .object({ durationMs: ms(60_000).optional() })
+    .object({ durationMs: z.number().int().min(0).max(60_000).optional() })
     .strict()
     .optional(),
-  "device.target": z.object({ device: deviceQuery }).strict(),
-  "device.pair": z.object({ device: deviceQuery, code: z.string().min(1).max(64) }).strict(),
+  "device.probe": device,
+  "pair.prepare": z.object({ device: deviceQuery.optional() }).strict().optional(),
+  "pair.attempt": z.object({ pairingId, code: z.string().min(1).max(64) }).strict(),
+  "pair.refresh": z.object({ pairingId }).strict(),
+  "pair.cancel": z.object({ pairingId }).strict(),
   "bonds.list": empty,
-  "device.status": z.object({ device: deviceQuery }).strict(),
-  "device.forget": z.object({ device: deviceQuery, localOnly: z.boolean().optional() }).strict(),
-  "bonds.forgetAll": z.object({ localOnly: z.boolean().optional() }).strict().optional(),
+  "device.status": device,
+  "device.pairings": device,
+  "device.forget": z
+    .object({
+      device: deviceQuery.optional(),
+      all: z.literal(true).optional(),
+      localOnly: z.boolean().optional(),
+    })
+    .strict()
+    .refine((p) => (p.device === undefined) !== (p.all === undefined), {
+      message: "give either a device or all: true",
+    }),
   "device.claw": z.object({ device: deviceQuery, op: z.enum(["open", "close", "status"]) }).strict(),
-  "device.battery": z.object({ device: deviceQuery }).strict(),
+  "device.battery": device,
+  "device.app": z
+    .object({ device: deviceQuery, channel: z.number().int().min(0).max(255), payload: hexPayload })
+    .strict(),
 } as const;
 
 export type MethodName = keyof typeof METHODS;
@@ -193,29 +248,37 @@ export interface Results {
   "events.subscribe": { subscribed: true };
   "discovery.list": { devices: DiscoveredDevice[] };
   "discovery.scan": { devices: DiscoveredDevice[] };
-  "device.target": PairTarget;
-  "device.pair": PairResult;
+  "device.probe": DiscoveredDevice;
+  "pair.prepare": PairTarget;
+  "pair.attempt": PairResult;
+  "pair.refresh": PairTarget;
+  "pair.cancel": { cancelled: true };
   "bonds.list": { bonds: BondInfo[]; quarantined: QuarantinedFile[] };
   "device.status": DeviceStatus;
-  "device.forget": ForgetResult;
-  "bonds.forgetAll": { results: ForgetResult[] };
-  "device.claw": { deviceId: string; claw: ClawState };
-  "device.battery": { deviceId: string; percent: number };
+  "device.pairings": { pairings: DevicePairing[] };
+  "device.forget": { results: ForgetOutcome[] };
+  "device.claw": { claw: ClawState };
+  "device.battery": { percent: number };
+  "device.app": { payload: string };
 }
 
 // ---- notifications (daemon → client; no id, no answer) -----------------------------------------------
 
 export interface Notifications {
-  /** To the connection running `device.pair`: the step it reached. */
-  "pair.step": { device: string; step: PairStep };
-  /** To the connection running `discovery.scan`, and to subscribers: a device appeared or changed. */
+  /** To the connection running pair.prepare / pair.attempt: the step it reached. */
+  "pair.step": { pairingId: string | null; step: PairStep };
+  /** To the connection running discovery.scan, and to subscribers: a device appeared or changed. */
   "discovery.device": DiscoveredDevice;
   /** To subscribers: a device was not heard for a while and left the registry. */
   "discovery.lost": { radioId: string; deviceId: string | null };
   /** To subscribers: a bond was stored (after it verified). */
-  "bond.added": BondInfo;
-  /** To subscribers: a bond was removed here. */
-  "bond.removed": { deviceId: string; name: string };
+  "bond.added": { bond: BondInfo; replaced: boolean };
+  /** To subscribers: a bond was forgotten (each side's outcome). */
+  "bond.removed": ForgetOutcome;
+  /** To subscribers: a bonded device verified. */
+  "device.verified": { deviceId: string; role: Role };
+  /** To subscribers: something went wrong with a device outside any request (a malformed advert...). */
+  "device.error": { deviceId: string | null; radioId: string | null; what: string; error: ErrorJson };
   /** To subscribers: the daemon is shutting down (connections close next). */
   "daemon.stopping": { reason: string };
 }
@@ -226,6 +289,8 @@ export const NOTIFICATION_NAMES: readonly NotificationName[] = [
   "discovery.lost",
   "bond.added",
   "bond.removed",
+  "device.verified",
+  "device.error",
   "daemon.stopping",
 ];
 
