@@ -2,6 +2,12 @@ import { Command, CommanderError } from "commander";
 import pc from "picocolors";
 import { isOpenClawError } from "../protocol/errors.js";
 import { registerAir } from "./commands/air.js";
+import { registerBattery, registerClaw } from "./commands/claw.js";
+import { registerDaemon } from "./commands/daemon.js";
+import { registerDevices } from "./commands/devices.js";
+import { registerForget } from "./commands/forget.js";
+import { registerPair } from "./commands/pair.js";
+import { registerScan } from "./commands/scan.js";
 import { registerSim } from "./commands/sim.js";
 import { registerVectors } from "./commands/vectors.js";
 import { VERSION } from "./version.js";
@@ -17,6 +23,13 @@ export function buildProgram(): Command {
   registerVectors(program);
   registerAir(program);
   registerSim(program);
+  registerScan(program);
+  registerPair(program);
+  registerDevices(program);
+  registerForget(program);
+  registerClaw(program);
+  registerBattery(program);
+  registerDaemon(program);
   return program;
 }
 
