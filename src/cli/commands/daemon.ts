@@ -81,8 +81,9 @@ export function registerDaemon(program: Command): void {
 
   daemonOptions(
     daemon.command("status").description("Show the running daemon: pid, socket, radio, bonds, sessions"),
-  ).action((flags: DaemonFlags) =>
-    runCommand(flags, async ({ out, clock }) => {
+  ).action((_flags: DaemonFlags, cmd: Command) =>
+    // The parent `daemon` has the same options: commander may have given them to it.
+    runCommand(cmd.optsWithGlobals<DaemonFlags>(), async ({ out, clock, flags }) => {
       const { connectDaemon } = await import("../client.js");
       const conn = await connectDaemon({
         ...(flags.stateDir !== undefined ? { stateDir: flags.stateDir } : {}),
@@ -114,8 +115,8 @@ export function registerDaemon(program: Command): void {
   );
 
   daemonOptions(daemon.command("stop").description("Stop the running daemon cleanly")).action(
-    (flags: DaemonFlags) =>
-      runCommand(flags, async ({ out, clock }) => {
+    (_flags: DaemonFlags, cmd: Command) =>
+      runCommand(cmd.optsWithGlobals<DaemonFlags>(), async ({ out, clock, flags }) => {
         const { connectDaemon } = await import("../client.js");
         let conn: Awaited<ReturnType<typeof connectDaemon>>;
         try {
