@@ -9,6 +9,7 @@ import { registerForget } from "./commands/forget.js";
 import { registerPair } from "./commands/pair.js";
 import { registerScan } from "./commands/scan.js";
 import { registerSim } from "./commands/sim.js";
+import { registerStart } from "./commands/start.js";
 import { registerVectors } from "./commands/vectors.js";
 import { VERSION } from "./version.js";
 
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerClaw(program);
   registerBattery(program);
   registerDaemon(program);
+  registerStart(program);
   return program;
 }
 
