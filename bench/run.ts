@@ -5,6 +5,7 @@
 import { benchAttacker } from "./attacker.js";
 import { benchCrypto } from "./crypto.js";
 import { benchRadio } from "./radio.js";
+import { benchStore } from "./store.js";
 
 type Entry = { name: string; run: () => Promise<Record<string, unknown>> };
 
@@ -12,6 +13,7 @@ const entries: Entry[] = [
   { name: "crypto (handshake CPU time per role)", run: benchCrypto },
   { name: "attacker (online guessing at the default limits)", run: benchAttacker },
   { name: "radio (virtual air, real noble and bleno)", run: benchRadio },
+  { name: "store (loading the laptop's bond files)", run: () => benchStore() },
 ];
 
 function print(name: string, figures: Record<string, unknown>): void {

@@ -12,8 +12,12 @@ export {
 } from "./audit-log.js";
 export {
   BOND_FILE_VERSION,
+  type BondFileContent,
+  type BondFileJson,
   BondStore,
   type BondStoreOptions,
+  type CandidateBond,
+  encodeBondFile,
   type SkippedBondFile,
   type StoredBond,
 } from "./bond-store.js";

@@ -24,23 +24,10 @@ import {
   testController,
   testDevice,
 } from "../../src/protocol/session/testing.js";
+import { sampleBond } from "../../src/store/testing.js";
 import { thrown } from "../helpers/errors.js";
 
-function bondFor(seed: string): ControllerBond {
-  const r = seededRandom(seed);
-  return {
-    deviceId: r(8),
-    controllerId: r(16),
-    controllerStaticKey: generateKeyPair(r),
-    accessoryStaticPublicKey: r(32),
-    tagKey: r(16),
-    role: "admin",
-    accessoryName: "OpenClaw-C0DE",
-    model: "Claw 1",
-    firmware: "1.0.0",
-    controllerName: "alice's laptop",
-  };
-}
+const bondFor = (seed: string) => sampleBond(seed);
 
 const roundTrip = (b: ControllerBond) => bondRecordFromJson(JSON.parse(JSON.stringify(bondRecordToJson(b))));
 

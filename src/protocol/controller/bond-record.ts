@@ -113,7 +113,14 @@ export function bondRecordFromJson(json: unknown): ControllerBond {
   // Only the path of the failing field, never its value: the record holds private keys.
   if (!p.success)
     throw protocolError(`bond record: invalid ${p.error.issues[0]?.path.join(".") || "record"}`);
-  const v = p.data;
+  return bondRecordFromParsed(p.data);
+}
+
+/**
+ * Decodes a record that already passed `ControllerBondJson` or `ControllerBondJsonV1` (e.g. as part of a
+ * larger validated document) without validating it again. Throws PROTOCOL_ERROR for half a pending key.
+ */
+export function bondRecordFromParsed(v: ControllerBondJson | ControllerBondJsonV1): ControllerBond {
   if (
     v.version === 2 &&
     (v.pendingStaticPrivateKey === undefined) !== (v.pendingStaticPublicKey === undefined)
