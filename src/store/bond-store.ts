@@ -307,6 +307,13 @@ export class BondStore {
     return [...this.#skipped.values()];
   }
 
+  /** Every candidate (a pairing not yet verified, e.g. left by a crash), for the core to settle. */
+  candidates(): ControllerBond[] {
+    const out: ControllerBond[] = [];
+    for (const e of this.#entries.values()) if (e.candidate) out.push(e.candidate.record);
+    return out;
+  }
+
   candidate(deviceIdHex: string): ControllerBond | undefined {
     return this.#entries.get(normaliseId(deviceIdHex))?.candidate?.record;
   }

@@ -1,9 +1,9 @@
 /**
  * The controller-side test driver: plays the laptop's part of OpenClaw Pair over the real noble, so the
- * simulated device is tested before the daemon exists (as HAP-NodeJS keeps pair-setup/verify clients).
- * It composes exactly what the daemon will: src/radio/central.ts (scan, connect, GATT) +
- * src/transport (MessageChannel over rx/tx) + the pure controller role (pair-setup) + verify and the
- * session client.
+ * simulated device is tested step by step (pair without verify, raw frames, fault injection) where the
+ * daemon would do everything at once. It is a thin handle on the daemon core's own composition:
+ * src/radio/central.ts (scan, connect) + src/daemon/core/controller-link.ts (the MessageChannel, the
+ * controller role's pair-setup, verify and the session client) — nothing of that is copied here.
  *
  * noble is one adapter per process, so tests run it as a child: `startDriver(air.spec("laptop"))` spawns
  * dist/test/fixtures/driver-child.js (JSON lines, test/helpers/proc.ts) and returns a typed proxy,
@@ -11,7 +11,8 @@
  * owns no other noble.
  */
 import { randomBytes } from "node:crypto";
-import { performance } from "node:perf_hooks";
+import { systemClock } from "../../src/clock/index.js";
+import { ControllerLink, type PairSetupTap } from "../../src/daemon/core/controller-link.js";
 import { resolveTag } from "../../src/protocol/advert.js";
 import {
   bondRecordFromJson,
@@ -20,19 +21,18 @@ import {
   type ControllerBond,
   type ControllerBondJson,
 } from "../../src/protocol/controller/index.js";
+import { bytesToHex } from "../../src/protocol/crypto/primitives.js";
 import type { RandomBytes } from "../../src/protocol/env.js";
-import { isOpenClawError, OpenClawError, protocolError } from "../../src/protocol/errors.js";
-import { type AccessoryInfo, decodeInfo } from "../../src/protocol/messages/info.js";
+import { OpenClawError } from "../../src/protocol/errors.js";
+import type { AccessoryInfo } from "../../src/protocol/messages/info.js";
 import type { Role, SessionClient } from "../../src/protocol/session/index.js";
-import { ControllerVerify, openClientSession } from "../../src/protocol/verify/index.js";
 import {
   Central,
-  type CentralConnection,
   type CentralOptions,
   type ConnectOptions,
   type ScanResult,
 } from "../../src/radio/central.js";
-import { MessageChannel, type MessageChannelOptions } from "../../src/transport/channel.js";
+import type { MessageChannelOptions } from "../../src/transport/channel.js";
 import { type Child, type ChildEvent, spawnProgram } from "./proc.js";
 
 export interface DriverOptions extends CentralOptions {
@@ -41,7 +41,7 @@ export interface DriverOptions extends CentralOptions {
   /** The laptop's name as the device lists it. */
   name?: string;
   random?: RandomBytes;
-  channel?: MessageChannelOptions;
+  channel?: Omit<MessageChannelOptions, "timers">;
   /** Waiting for each protocol answer from the device (default 10 s). */
   stepTimeoutMs?: number;
 }
@@ -52,28 +52,10 @@ export interface DriverOptions extends CentralOptions {
  */
 export type StopAt = { sent: number } | { received: number };
 
-const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
-
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new OpenClawError("TIMEOUT", { what, afterMs: ms })), ms);
-    }),
-  ]);
-}
-
-interface Link {
-  conn: CentralConnection;
-  channel: MessageChannel;
-  session: SessionClient | null;
-}
-
 export class ControllerDriver {
   readonly controller: Controller;
   readonly bonds = new Map<string, ControllerBond>();
-  private link: Link | null = null;
+  private link: ControllerLink | null = null;
   private readonly disconnectListeners = new Set<(reason: string) => void>();
   private readonly notificationListeners = new Set<(channel: number, payload: Uint8Array) => void>();
   private readonly random: RandomBytes;
@@ -131,18 +113,25 @@ export class ControllerDriver {
       tag,
       bonds.map((b) => b.tagKey),
     );
-    return i >= 0 ? hex(bonds[i]!.deviceId) : undefined;
+    return i >= 0 ? bytesToHex(bonds[i]!.deviceId) : undefined;
   }
 
   async connect(id: string, opts: ConnectOptions = {}): Promise<{ mtu: number }> {
     if (this.link) throw new OpenClawError("INVALID_ARGUMENT", { detail: "already connected" });
     const conn = await this.central.connect(id, opts);
-    const channel = new MessageChannel(conn, this.opts.channel);
-    const link: Link = { conn, channel, session: null };
+    const link = new ControllerLink(conn, {
+      controller: this.controller,
+      clock: systemClock,
+      random: this.random,
+      stepTimeoutMs: this.stepTimeoutMs,
+      label: opts.label ?? id,
+      ...(this.opts.channel ? { channel: this.opts.channel } : {}),
+    });
     this.link = link;
-    conn.onClose((reason) => {
-      channel.close();
-      link.session?.close(new OpenClawError("OUT_OF_RANGE", {}));
+    link.onNotification((channel, payload) => {
+      for (const l of [...this.notificationListeners]) l(channel, payload);
+    });
+    link.onClose((reason) => {
       if (this.link === link) this.link = null;
       for (const l of [...this.disconnectListeners]) l(reason);
     });
@@ -153,8 +142,7 @@ export class ControllerDriver {
     const link = this.link;
     if (!link) return;
     this.link = null;
-    link.channel.close();
-    await link.conn.disconnect();
+    await link.disconnect();
   }
 
   async close(): Promise<void> {
@@ -162,17 +150,17 @@ export class ControllerDriver {
     await this.central.close();
   }
 
-  private need(): Link {
+  private need(): ControllerLink {
     if (!this.link) throw new OpenClawError("OUT_OF_RANGE", {});
     return this.link;
   }
 
   rssi(): Promise<number> {
-    return this.need().conn.readRssi();
+    return this.need().readRssi();
   }
 
-  async info(): Promise<AccessoryInfo> {
-    return decodeInfo(await this.need().conn.readInfo());
+  info(): Promise<AccessoryInfo> {
+    return this.need().readInfo();
   }
 
   /**
@@ -186,39 +174,18 @@ export class ControllerDriver {
     o: { stopAt?: StopAt; info?: AccessoryInfo } = {},
   ): Promise<ControllerBond | null> {
     const link = this.need();
-    const info = o.info ?? (await this.info());
-    const ps = this.controller.pairSetup(info, code);
-    let sent = 0;
-    let received = 0;
-    const stopAfterSend = async (m: Uint8Array): Promise<boolean> => {
-      await link.channel.send(m);
-      sent++;
-      if (o.stopAt && "sent" in o.stopAt && o.stopAt.sent === sent) {
-        await this.disconnect();
-        return true;
-      }
-      return false;
-    };
-    if (await stopAfterSend(ps.firstMessage)) return null;
-    for (;;) {
-      const what = received === 0 ? "the device's pair-setup challenge" : "the device's pair-setup answer";
-      const msg = await link.channel.receive(this.stepTimeoutMs, what);
-      received++;
-      if (o.stopAt && "received" in o.stopAt && o.stopAt.received === received) {
-        await this.disconnect();
-        return null;
-      }
-      const step = ps.handle(msg);
-      for (const r of step.replies) {
-        if (step.outcome?.kind === "failed") await link.channel.send(r).catch(() => {});
-        else if (await stopAfterSend(r)) return null;
-      }
-      if (step.outcome?.kind === "ok") {
-        this.bonds.set(hex(step.outcome.value.deviceId), step.outcome.value);
-        return step.outcome.value;
-      }
-      if (step.outcome?.kind === "failed") throw step.outcome.error;
-    }
+    const info = o.info ?? (await link.readInfo());
+    const stopAt = o.stopAt;
+    const tap: PairSetupTap | undefined = stopAt
+      ? (e) =>
+          ("sent" in stopAt && "sent" in e && e.sent === stopAt.sent) ||
+          ("received" in stopAt && "received" in e && e.received === stopAt.received)
+            ? "stop"
+            : "continue"
+      : undefined;
+    const bond = await link.pairSetup(info, code, tap ? { tap } : {});
+    if (bond) this.bonds.set(bytesToHex(bond.deviceId), bond);
+    return bond;
   }
 
   /** Noise KK verify with a bond; afterwards session commands go through `session`. */
@@ -226,32 +193,7 @@ export class ControllerDriver {
     const link = this.need();
     const b = bond ?? [...this.bonds.values()].at(-1);
     if (!b) throw new OpenClawError("INVALID_ARGUMENT", { detail: "no bond to verify with" });
-    const v = new ControllerVerify({
-      deviceId: b.deviceId,
-      identity: b.controllerStaticKey,
-      accessoryPublicKey: b.accessoryStaticPublicKey,
-      random: this.random,
-    });
-    await link.channel.send(v.start());
-    const answer = await link.channel.receive(this.stepTimeoutMs, "the device's verify answer");
-    const { client, role } = openClientSession(v, answer, {
-      clock: { now: () => performance.now() },
-      random: this.random,
-      send: (m) => {
-        link.channel.send(m).catch((err: unknown) => {
-          client.close(isOpenClawError(err) ? err : protocolError("session send failed"));
-        });
-      },
-    });
-    link.session = client;
-    link.channel.onMessage((m) => {
-      if (client.state.kind === "open") client.receive(m);
-    });
-    link.channel.onError((err) => client.close(err));
-    client.onNotification((m) => {
-      for (const l of [...this.notificationListeners]) l(m.channel, m.payload);
-    });
-    return { role };
+    return link.verify(b);
   }
 
   /** The verified session (after verify()). */
@@ -264,20 +206,21 @@ export class ControllerDriver {
 
   /** A session call bounded by the step timeout, named in the TIMEOUT. */
   call<T>(what: string, fn: (s: SessionClient) => Promise<T>): Promise<T> {
-    return within(fn(this.session), this.stepTimeoutMs, `the device's answer to ${what}`);
+    const s = this.session; // INVALID_ARGUMENT before verify
+    return this.need().call(what, () => fn(s));
   }
 
   /** Raw access for fault tests: one protocol message through the channel, or one frame around it. */
   sendMessage(m: Uint8Array): Promise<void> {
-    return this.need().channel.send(m);
+    return this.need().sendMessage(m);
   }
 
   receiveMessage(timeoutMs: number): Promise<Uint8Array> {
-    return this.need().channel.receive(timeoutMs, "a message from the device");
+    return this.need().receiveMessage(timeoutMs);
   }
 
   sendFrame(frame: Uint8Array): Promise<void> {
-    return this.need().conn.sendFrame(frame);
+    return this.need().sendFrame(frame);
   }
 
   exportBond(deviceIdHex?: string): ControllerBondJson {
@@ -288,7 +231,7 @@ export class ControllerDriver {
 
   importBond(json: unknown): string {
     const b = bondRecordFromJson(json);
-    const id = hex(b.deviceId);
+    const id = bytesToHex(b.deviceId);
     this.bonds.set(id, b);
     return id;
   }

@@ -1,22 +1,30 @@
 /**
  * The daemon's core in-process: real accessories (the role the sim runs) over in-memory links, a
- * ManualClock, seeded randomness, an in-memory store. What a user depends on: pairing leaves both
- * sides bonded (or neither), wrong codes say how many attempts are left, forget reports each side.
+ * ManualClock, seeded randomness, and the real bond store and audit log (src/store) in a temp dir,
+ * read back from disk. What a user depends on: pairing leaves both sides bonded (or neither), a crash
+ * anywhere leaves no half bond, wrong codes say how many attempts are left, forget reports each side.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ClawApp } from "../../firmware-sim/device/app.js";
 import { ManualClock } from "../../src/clock/index.js";
 import type { CoreEvent, CoreOptions, DaemonCore } from "../../src/daemon/core/api.js";
 import { createDaemonCore } from "../../src/daemon/core/core.js";
+import { coreAudit, coreStore } from "../../src/daemon/core/store-port.js";
 import {
   MemoryAir,
   type MemoryCentral,
   type MemoryDevice,
 } from "../../src/daemon/core/testing/memory-air.js";
-import { MemoryAuditLog, MemoryBondStore } from "../../src/daemon/core/testing/memory-store.js";
-import { settle } from "../../src/daemon/core/testing/settle.js";
+import { advance, settle } from "../../src/daemon/core/testing/settle.js";
+import { FaultyStore, IoTracker, trackedAudit } from "../../src/daemon/core/testing/store-faults.js";
 import { seededRandom } from "../../src/protocol/env.js";
 import { isOpenClawError, type OpenClawError } from "../../src/protocol/errors.js";
+import { AuditLog, readAudit } from "../../src/store/audit-log.js";
+import { BondStore } from "../../src/store/bond-store.js";
+import { type OpenClawPaths, resolvePaths } from "../../src/store/paths.js";
 
 const LAPTOP_ID = seededRandom("laptop-id")(16);
 const LAPTOP_HEX = Buffer.from(LAPTOP_ID).toString("hex");
@@ -24,16 +32,26 @@ const LAPTOP_HEX = Buffer.from(LAPTOP_ID).toString("hex");
 interface Laptop {
   core: DaemonCore;
   central: MemoryCentral;
-  store: MemoryBondStore;
-  audit: MemoryAuditLog;
+  /** The real store (what is on disk) and the faulty wrapper the core uses. */
+  bonds: BondStore;
+  store: FaultyStore;
+  paths: OpenClawPaths;
   events: CoreEvent[];
+  /** The audit log as read back from disk (event types, or whole events). */
+  audit(): Promise<string[]>;
+  auditEvents(): Promise<Array<Record<string, unknown>>>;
 }
 
 interface World {
   clock: ManualClock;
   air: MemoryAir;
-  laptop(o?: { store?: MemoryBondStore; options?: CoreOptions; seed?: string }): Promise<Laptop>;
+  io: IoTracker;
+  /** A laptop on a fresh state dir, or on `paths` (a restart: the store is loaded from disk). */
+  laptop(o?: { paths?: OpenClawPaths; options?: CoreOptions; seed?: string }): Promise<Laptop>;
   device(seed: string): MemoryDevice;
+  /** Moves the clock, letting disk I/O finish between timers. */
+  advance(ms: number): Promise<void>;
+  settle<T>(p: Promise<T>): Promise<T>;
 }
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -44,19 +62,29 @@ afterEach(async () => {
 async function world(): Promise<World> {
   const clock = new ManualClock(1000);
   const air = new MemoryAir({ clock });
+  const io = new IoTracker();
+  const dir = mkdtempSync(join(tmpdir(), "ocp-core-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   cleanups.push(() => air.close());
-  return {
+  let n = 0;
+  const w: World = {
     clock,
     air,
+    io,
     device: (seed) => air.addDevice({ seed, app: new ClawApp(() => {}) }),
+    advance: (ms) => advance(clock, ms, () => io.idle()),
+    settle: (p) => settle(clock, p, { idle: () => io.idle() }),
     async laptop(o = {}) {
-      const store = o.store ?? new MemoryBondStore(clock);
-      const audit = new MemoryAuditLog();
+      const paths = o.paths ?? resolvePaths({ stateDir: join(dir, `laptop-${n++}`), env: {} });
+      const bonds = await BondStore.open(paths, { clock });
+      const log = await AuditLog.open(paths, { clock });
+      cleanups.push(() => log.close());
+      const store = new FaultyStore(coreStore(bonds), io);
       const central = air.central();
       const core = createDaemonCore({
         radio: central,
         store,
-        audit,
+        audit: trackedAudit(coreAudit(log), io),
         identity: { controllerId: LAPTOP_ID, name: "test laptop" },
         clock,
         random: seededRandom(`core:${o.seed ?? "a"}`),
@@ -67,10 +95,30 @@ async function world(): Promise<World> {
       await core.start();
       cleanups.push(() => core.close());
       // One advertising round: every device in range is in the registry.
-      await clock.advanceAsync(air.advertIntervalMs);
-      return { core, central, store, audit, events };
+      await w.advance(air.advertIntervalMs);
+      const auditEvents = async () => {
+        await io.idle();
+        return (await readAudit(paths)).events as unknown as Array<Record<string, unknown>>;
+      };
+      return {
+        core,
+        central,
+        bonds,
+        store,
+        paths,
+        events,
+        auditEvents,
+        audit: async () => (await auditEvents()).map((e) => String(e.type)),
+      };
     },
   };
+  return w;
+}
+
+/** What a restarted process would load from `paths`. */
+async function onDisk(w: World, paths: OpenClawPaths): Promise<BondStore> {
+  await w.io.idle();
+  return BondStore.open(paths, { clock: w.clock });
 }
 
 async function failure(p: Promise<unknown>): Promise<OpenClawError> {
@@ -85,6 +133,7 @@ async function failure(p: Promise<unknown>): Promise<OpenClawError> {
 
 /** A well-formed passkey that is not the device's. */
 const wrong = (code: string) => code.replace(/\d/g, (d) => String((Number(d) + 1) % 10));
+const idOf = (b: { record: { deviceId: Uint8Array } }) => Buffer.from(b.record.deviceId).toString("hex");
 
 function deviceBond(dev: MemoryDevice) {
   return dev.bonds().find((b) => Buffer.from(b.controllerId).toString("hex") === LAPTOP_HEX);
@@ -110,10 +159,12 @@ describe("pairing", () => {
     ]);
     expect(r.replaced).toBe(false);
     expect(r.bond).toMatchObject({ deviceId: dev.deviceId, name: dev.name, role: "admin", inRange: true });
-    expect(l.store.list().map((b) => Buffer.from(b.record.deviceId).toString("hex"))).toEqual([dev.deviceId]);
-    expect(l.store.candidates()).toEqual([]);
+    const disk = await onDisk(w, l.paths);
+    expect(disk.list().map(idOf)).toEqual([dev.deviceId]);
+    expect(disk.list()[0]!.lastVerifiedAt).toBe(w.clock.wallNow());
+    expect(disk.candidates()).toEqual([]);
     expect(deviceBond(dev)).toMatchObject({ provisional: false, role: "admin", name: "test laptop" });
-    expect(l.audit.types()).toEqual(["pair-attempt", "paired"]);
+    expect(await l.audit()).toEqual(["pair-attempt", "paired"]);
     expect(l.events.map((e) => e.type)).toContain("bonded");
 
     // The session from pairing is reused: a command costs no new connection and no new verify.
@@ -145,9 +196,8 @@ describe("pairing", () => {
     await p.attempt(code);
     expect(l.central.connects).toHaveLength(1);
     expect(deviceBond(dev)?.provisional).toBe(false);
-    expect(
-      l.audit.events.filter((e) => e.type === "pair-failed").map((e) => ("code" in e ? e.code : "")),
-    ).toEqual(["WRONG_CODE", "WRONG_CODE", "WRONG_CODE", "MALFORMED_CODE"]);
+    const failed = (await l.auditEvents()).filter((e) => e.type === "pair-failed").map((e) => e.code);
+    expect(failed).toEqual(["WRONG_CODE", "WRONG_CODE", "WRONG_CODE", "MALFORMED_CODE"]);
   });
 
   it("after the last attempt the device shows a fresh code; the pairing sees it and pairs with it", async () => {
@@ -158,8 +208,8 @@ describe("pairing", () => {
     const first = dev.code!;
     let n = 0;
     const r = await l.core.pair(dev.name.toLowerCase(), {
-      code: async (t, last) => {
-        seen.push(last && last.is("WRONG_CODE") ? last.details.attemptsLeft : undefined);
+      code: async (_t, last) => {
+        seen.push(last?.is("WRONG_CODE") ? last.details.attemptsLeft : undefined);
         return n++ < 5 ? wrong(first) : dev.code!;
       },
     });
@@ -174,12 +224,12 @@ describe("pairing", () => {
     const l = await w.laptop();
     const p = await l.core.preparePair(dev.name);
     const code = dev.code!;
-    await w.clock.advanceAsync(121_000);
+    await w.advance(121_000);
     const err = await failure(p.attempt(code));
     expect(["CODE_EXPIRED", "WINDOW_CLOSED"]).toContain(err.code);
     expect(deviceBond(dev)).toBeUndefined();
-    expect(l.store.candidates()).toEqual([]);
-    await w.clock.advanceAsync(6 * 60_000);
+    expect((await onDisk(w, l.paths)).candidates()).toEqual([]);
+    await w.advance(6 * 60_000);
     expect(p.state).toBe("cancelled");
     expect(dev.connections).toBe(0);
   });
@@ -189,7 +239,7 @@ describe("pairing", () => {
     const dev = w.device("closed");
     const l = await w.laptop();
     await l.core.pair(dev.name, { code: async () => dev.code! });
-    await w.clock.advanceAsync(1000);
+    await w.advance(1000);
     expect((await failure(l.core.preparePair(dev.name))).code).toBe("WINDOW_CLOSED");
     let asked = false;
     const err = await failure(
@@ -209,96 +259,110 @@ describe("pairing", () => {
     const dev = w.device("repair");
     const l = await w.laptop();
     await l.core.pair(dev.name, { code: async () => dev.code! });
-    const oldKey = l.store.get(dev.deviceId)!.record.controllerStaticKey.publicKey;
+    const keyOnDisk = async () =>
+      (await onDisk(w, l.paths)).get(dev.deviceId)!.record.controllerStaticKey.publicKey;
+    const oldKey = await keyOnDisk();
 
     dev.press();
     const p = await l.core.preparePair(dev.deviceId);
     expect(p.target.alreadyBonded).toBe(true);
     expect((await failure(p.attempt(wrong(dev.code!)))).code).toBe("WRONG_CODE");
     await p.cancel();
-    expect(l.store.get(dev.deviceId)!.record.controllerStaticKey.publicKey).toEqual(oldKey);
+    expect(await keyOnDisk()).toEqual(oldKey);
     expect(await l.core.status(dev.deviceId)).toMatchObject({ role: "admin" });
 
     dev.press();
     const r = await l.core.pair(dev.deviceId, { code: async () => dev.code! });
     expect(r.replaced).toBe(true);
-    expect(l.store.get(dev.deviceId)!.record.controllerStaticKey.publicKey).not.toEqual(oldKey);
-    expect(l.store.list()).toHaveLength(1);
+    expect(await keyOnDisk()).not.toEqual(oldKey);
+    expect((await onDisk(w, l.paths)).list()).toHaveLength(1);
     expect(dev.bonds()).toHaveLength(1);
     expect(await l.core.status(dev.deviceId)).toMatchObject({ role: "admin" });
   });
 });
 
 describe("a crash part-way through pairing leaves no half bond", () => {
-  /** Pairs with the laptop dying at `when`; returns what a restarted laptop would load. */
+  /** Pairs with the laptop dying in the store call `op`; returns the dead laptop's state dir. */
   async function crashDuringPairing(
     w: World,
     dev: MemoryDevice,
     at: { op: "putCandidate" | "commitCandidate"; mode: "hang" | "hang-after" },
-  ) {
-    const store = new MemoryBondStore(w.clock);
-    const a = await w.laptop({ store });
-    store.failNext(at.op, at.mode);
+  ): Promise<OpenClawPaths> {
+    const a = await w.laptop();
+    a.store.failNext(at.op, at.mode);
     const p = await a.core.preparePair(dev.name);
     void p.attempt(dev.code!);
-    await w.clock.advanceAsync(0);
-    // The process dies: its links drop without a goodbye, nothing else runs.
+    await w.advance(0);
+    // The process dies: its links drop without a goodbye, nothing else of it runs.
     a.central.powerOff();
-    await w.clock.advanceAsync(0);
-    return store.snapshot();
+    await w.advance(0);
+    return a.paths;
   }
 
   it("after the candidate was stored: the restarted laptop tries it once, and both sides end bonded", async () => {
     const w = await world();
     const dev = w.device("crash-1");
-    const disk = await crashDuringPairing(w, dev, { op: "putCandidate", mode: "hang-after" });
-    expect(disk.candidates.size).toBe(1);
-    expect(disk.bonds.size).toBe(0);
+    const paths = await crashDuringPairing(w, dev, { op: "putCandidate", mode: "hang-after" });
+    const disk = await onDisk(w, paths);
+    expect(disk.candidates()).toHaveLength(1);
+    expect(disk.list()).toEqual([]);
     expect(deviceBond(dev)?.provisional).toBe(true);
 
-    const b = await w.laptop({ store: new MemoryBondStore(w.clock, disk), seed: "b" });
-    // The device is heard (its tag resolves with the candidate's key): the candidate is settled.
-    await settle(
-      w.clock,
-      (async () => {
-        while (b.store.candidates().length > 0) await w.clock.advanceAsync(100);
-      })(),
-    );
-    expect(b.store.list()).toHaveLength(1);
+    // Restarted on the same state dir: the device is heard (its tag resolves with the candidate's
+    // key), the candidate verifies and is committed.
+    const b = await w.laptop({ paths, seed: "b" });
+    await w.advance(1000);
+    const after = await onDisk(w, paths);
+    expect(after.candidates()).toEqual([]);
+    expect(after.list().map(idOf)).toEqual([dev.deviceId]);
     expect(deviceBond(dev)?.provisional).toBe(false);
-    expect(b.audit.types()).toEqual(["paired"]);
+    expect(await b.audit()).toEqual(["pair-attempt", "paired"]);
     expect(await b.core.status(dev.deviceId)).toMatchObject({ role: "admin" });
   });
 
   it("after the candidate was stored, the device's provisional bond expired: the candidate is dropped", async () => {
     const w = await world();
     const dev = w.device("crash-2");
-    const disk = await crashDuringPairing(w, dev, { op: "putCandidate", mode: "hang-after" });
-    await w.clock.advanceAsync(5 * 60_000 + 1000); // the provisional bond expires on the device
+    const paths = await crashDuringPairing(w, dev, { op: "putCandidate", mode: "hang-after" });
+    await w.advance(5 * 60_000 + 1000); // the provisional bond expires on the device
     expect(deviceBond(dev)).toBeUndefined();
 
-    const b = await w.laptop({ store: new MemoryBondStore(w.clock, disk), seed: "b" });
+    const b = await w.laptop({ paths, seed: "b" });
     // Heard by its tag (the candidate's tag key resolves it): one verify, refused, candidate dropped.
-    await w.clock.advanceAsync(1000);
-    expect(b.store.candidates()).toEqual([]);
-    expect(b.store.list()).toEqual([]);
+    await w.advance(1000);
+    const after = await onDisk(w, paths);
+    expect(after.candidates()).toEqual([]);
+    expect(after.list()).toEqual([]);
     expect(dev.bonds()).toEqual([]);
-    expect(b.audit.events).toEqual([
-      { type: "candidate-dropped", deviceId: dev.deviceId, code: "UNKNOWN_PEER" },
-    ]);
-    expect((await failure(settle(w.clock, b.core.status(dev.deviceId)))).code).toBe("NO_SUCH_DEVICE");
+    const audit = await b.auditEvents();
+    expect(audit.at(-1)).toMatchObject({ type: "pair-failed", deviceId: dev.deviceId, code: "UNKNOWN_PEER" });
+    expect((await failure(w.settle(b.core.status(dev.deviceId)))).code).toBe("NO_SUCH_DEVICE");
   });
 
   it("after the first verify, before the commit: the restarted laptop commits (device already permanent)", async () => {
     const w = await world();
     const dev = w.device("crash-3");
-    const disk = await crashDuringPairing(w, dev, { op: "commitCandidate", mode: "hang" });
-    expect(disk.candidates.size).toBe(1);
+    const paths = await crashDuringPairing(w, dev, { op: "commitCandidate", mode: "hang" });
+    expect((await onDisk(w, paths)).candidates()).toHaveLength(1);
     expect(deviceBond(dev)?.provisional).toBe(false);
-    const b = await w.laptop({ store: new MemoryBondStore(w.clock, disk), seed: "b" });
-    expect(await settle(w.clock, b.core.status(dev.deviceId))).toMatchObject({ role: "admin" });
-    expect(b.store.candidates()).toEqual([]);
-    expect(b.store.list()).toHaveLength(1);
+    const b = await w.laptop({ paths, seed: "b" });
+    expect(await w.settle(b.core.status(dev.deviceId))).toMatchObject({ role: "admin" });
+    const after = await onDisk(w, paths);
+    expect(after.candidates()).toEqual([]);
+    expect(after.list().map(idOf)).toEqual([dev.deviceId]);
+  });
+
+  it("the store refusing the candidate fails the pairing; the device's provisional bond then expires", async () => {
+    const w = await world();
+    const dev = w.device("crash-4");
+    const l = await w.laptop();
+    l.store.failNext("putCandidate", "throw", new Error("disk full"));
+    const err = await l.core.pair(dev.name, { code: async () => dev.code! }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((await onDisk(w, l.paths)).list()).toEqual([]);
+    expect(deviceBond(dev)?.provisional).toBe(true);
+    await w.advance(5 * 60_000 + 1000);
+    expect(deviceBond(dev)).toBeUndefined();
   });
 });
 
@@ -316,11 +380,12 @@ describe("forget", () => {
       staleBondRemedy: null,
     });
     expect(dev.bonds()).toEqual([]);
-    expect(l.store.list()).toEqual([]);
+    expect((await onDisk(w, l.paths)).list()).toEqual([]);
     expect(l.events.some((e) => e.type === "removed")).toBe(true);
-    expect(l.audit.events.filter((e) => e.type === "removed")).toEqual([
-      { type: "removed", deviceId: dev.deviceId, where: "device", outcome: "removed" },
-      { type: "removed", deviceId: dev.deviceId, where: "local", outcome: "removed" },
+    const removed = (await l.auditEvents()).filter((e) => e.type === "removed");
+    expect(removed).toEqual([
+      expect.objectContaining({ deviceId: dev.deviceId, where: "device", outcome: "removed" }),
+      expect.objectContaining({ deviceId: dev.deviceId, where: "local", outcome: "removed" }),
     ]);
     expect((await failure(l.core.status(dev.deviceId))).code).toBe("NOT_BONDED");
   });
@@ -331,14 +396,19 @@ describe("forget", () => {
     const l = await w.laptop();
     await l.core.pair(dev.name, { code: async () => dev.code! });
     dev.inRange = false;
-    await w.clock.advanceAsync(15_000); // lost from the scan
+    await w.advance(15_000); // lost from the scan
     expect(l.core.devices()).toEqual([]);
-    const [o] = await settle(w.clock, l.core.forget(dev.deviceId));
+    const [o] = await w.settle(l.core.forget(dev.deviceId));
     expect(o).toMatchObject({ device: "unreachable", local: "removed" });
     expect(o!.staleBondRemedy).toMatch(/admin laptop.*pairing list.*HID.*factory-reset/);
     expect(o!.error?.code).toBe("OUT_OF_RANGE");
     expect(deviceBond(dev)).toBeDefined();
-    expect(l.store.list()).toEqual([]);
+    expect((await onDisk(w, l.paths)).list()).toEqual([]);
+    const removed = (await l.auditEvents()).filter((e) => e.type === "removed");
+    expect(removed.map((e) => [e.where, e.outcome])).toEqual([
+      ["device", "unreachable"],
+      ["local", "removed"],
+    ]);
   });
 
   it("already gone: the device had forgotten us", async () => {
@@ -346,7 +416,7 @@ describe("forget", () => {
     const dev = w.device("forget-3");
     const l = await w.laptop();
     await l.core.pair(dev.name, { code: async () => dev.code! });
-    await settle(w.clock, new Promise((r) => w.clock.setTimeout("test wait", 60_000, () => r(null))));
+    await w.advance(60_000);
     expect(l.core.sessions()).toEqual([]); // idled out
     dev.accessory.removeBond(LAPTOP_ID, "another admin", w.clock.now());
     const [o] = await l.core.forget(dev.deviceId);
@@ -362,6 +432,8 @@ describe("forget", () => {
     expect(o).toMatchObject({ device: "skipped", local: "removed" });
     expect(o!.staleBondRemedy).not.toBeNull();
     expect(deviceBond(dev)).toBeDefined();
+    const removed = (await l.auditEvents()).filter((e) => e.type === "removed");
+    expect(removed.map((e) => [e.where, e.outcome])).toEqual([["local", "removed"]]);
   });
 });
 
@@ -371,18 +443,43 @@ describe("a device that forgot this laptop", () => {
     const dev = w.device("forgot");
     const l = await w.laptop();
     await l.core.pair(dev.name, { code: async () => dev.code! });
-    await w.clock.advanceAsync(60_000);
+    await w.advance(60_000);
     dev.accessory.removeBond(LAPTOP_ID, "another admin", w.clock.now());
     const err = await failure(l.core.claw(dev.deviceId, "open"));
     expect(err.code).toBe("UNKNOWN_PEER");
     expect(err.message).toBe("this device has forgotten this laptop");
     expect(err.remedy).toMatch(/forget the device here.*pair again/i);
     expect(l.events.some((e) => e.type === "error" && e.error.code === "UNKNOWN_PEER")).toBe(true);
-    expect(l.audit.events.at(-1)).toEqual({
+    expect((await l.auditEvents()).at(-1)).toMatchObject({
       type: "verify-failed",
       deviceId: dev.deviceId,
       code: "UNKNOWN_PEER",
     });
+  });
+});
+
+describe("a device that was factory-reset", () => {
+  it("says it has forgotten this laptop; pairing again works and the old bond is forgotten as already gone", async () => {
+    const w = await world();
+    const dev = w.device("reset");
+    const l = await w.laptop();
+    await l.core.pair(dev.name, { code: async () => dev.code! });
+    const oldId = dev.deviceId;
+    await w.advance(60_000);
+    dev.factoryReset(); // a new identity, no bonds, a boot window: its adverts no longer carry our tag
+    expect(dev.deviceId).not.toBe(oldId);
+    await w.advance(1000);
+    const err = await failure(w.settle(l.core.status(oldId)));
+    expect(err.code).toBe("UNKNOWN_PEER");
+    expect(err.message).toBe("this device has forgotten this laptop");
+
+    const r = await l.core.pair(undefined, { code: async () => dev.code! });
+    expect(r.bond.deviceId).toBe(dev.deviceId);
+    expect(await l.core.claw(dev.deviceId, "open")).toEqual({ claw: "open" });
+    const [o] = await w.settle(l.core.forget(oldId));
+    expect(o).toMatchObject({ deviceId: oldId, device: "already-gone", local: "removed" });
+    expect((await onDisk(w, l.paths)).list().map(idOf)).toEqual([dev.deviceId]);
+    expect(deviceBond(dev)?.provisional).toBe(false);
   });
 });
 
@@ -393,9 +490,9 @@ describe("sessions", () => {
     const l = await w.laptop({ options: { sessionIdleMs: 20_000 } });
     await l.core.pair(dev.name, { code: async () => dev.code! });
     expect(await l.core.claw(dev.name, "open")).toEqual({ claw: "open" });
-    await w.clock.advanceAsync(19_000);
+    await w.advance(19_000);
     expect(dev.connections).toBe(1);
-    await w.clock.advanceAsync(2000);
+    await w.advance(2000);
     expect(dev.connections).toBe(0);
     expect(w.clock.pending().map((t) => t.name)).not.toContain(expect.stringMatching(/^session idle/));
     expect(await l.core.claw(dev.name, "status")).toEqual({ claw: "open" });
@@ -408,13 +505,14 @@ describe("sessions", () => {
     const dev = w.device("backoff");
     const l = await w.laptop({ options: { sessionIdleMs: 1000, reconnectBackoffMs: [500, 2000] } });
     await l.core.pair(dev.name, { code: async () => dev.code! });
-    await w.clock.advanceAsync(2000);
+    await w.advance(2000);
     dev.inRange = false; // connect attempts time out...
     const p = l.core.status(dev.deviceId);
-    await w.clock.advanceAsync(0);
+    await w.advance(0);
+    expect(l.central.connects).toHaveLength(2);
     dev.inRange = true; // ...until it is back
-    expect(await settle(w.clock, p)).toMatchObject({ role: "admin" });
-    expect(l.central.connects.length).toBe(3);
+    expect(await w.settle(p)).toMatchObject({ role: "admin" });
+    expect(l.central.connects).toHaveLength(3);
   });
 
   it("serve two devices at once, each on its own link", async () => {
@@ -423,7 +521,7 @@ describe("sessions", () => {
     const l = await w.laptop();
     await l.core.pair(d1.name, { code: async () => d1.code! });
     const d2 = w.device("two-b");
-    await w.clock.advanceAsync(1000);
+    await w.advance(1000);
     await l.core.pair(d2.name, { code: async () => d2.code! });
     const [a, b] = await Promise.all([l.core.claw(d1.name, "open"), l.core.claw(d2.name, "close")]);
     expect(a).toEqual({ claw: "open" });
@@ -439,6 +537,8 @@ describe("sessions", () => {
     expect(bonds.map((x) => x.connected)).toEqual([true, true]);
     const outcomes = await l.core.forget({ all: true });
     expect(outcomes.map((o) => o.device)).toEqual(["removed", "removed"]);
+    expect(d1.bonds()).toEqual([]);
+    expect(d2.bonds()).toEqual([]);
   });
 
   it("close() leaves no timer and no link behind", async () => {

@@ -50,10 +50,13 @@ export interface CoreBondStore {
   candidates(): Awaitable<readonly ControllerBond[]>;
   candidate(deviceIdHex: string): Awaitable<ControllerBond | undefined>;
   putCandidate(record: ControllerBond): Promise<unknown>;
-  /** The candidate becomes the device's bond (replacing any older one). */
+  /** The candidate verified: it becomes the device's bond (replacing any older one), verified now. */
   commitCandidate(deviceIdHex: string): Promise<unknown>;
   dropCandidate(deviceIdHex: string): Promise<unknown>;
-  /** A verify succeeded (with `key`, when it was a pending rotation key: the store promotes it). */
+  /**
+   * A verify succeeded; `key` is the key it succeeded with when the bond offered several (a rotation
+   * was unresolved): the store keeps that one.
+   */
   markVerified(deviceIdHex: string, key?: KeyPair): Promise<unknown>;
   /** True when there was a bond to remove. */
   remove(deviceIdHex: string): Promise<boolean>;
@@ -67,7 +70,13 @@ export type CoreAuditEvent =
   | { type: "verified"; deviceId: string }
   | { type: "verify-failed"; deviceId: string; code: string }
   | { type: "candidate-dropped"; deviceId: string; code: string }
-  | { type: "removed"; deviceId: string; where: "device" | "local"; outcome: string };
+  /** Only what happened: a side not attempted (localOnly) or with nothing to remove is not logged. */
+  | {
+      type: "removed";
+      deviceId: string;
+      where: "device" | "local";
+      outcome: "removed" | "already-gone" | "unreachable";
+    };
 
 export interface CoreAuditLog {
   append(event: CoreAuditEvent): Awaitable<unknown>;

@@ -190,14 +190,10 @@ export class ControllerLink {
       throw new OpenClawError("OUT_OF_RANGE", {});
     }
     this.#state = { kind: "session", client, role, bond, key };
+    // A message the client rejects ends the session (its pending calls hear why) and, thrown here,
+    // resets the channel; the core opens a new session when it next needs one.
     this.channel.onMessage((m) => {
-      if (client.state.kind !== "open") return;
-      try {
-        client.receive(m);
-      } catch {
-        // The client failed its pending calls with the error and is closed; the link goes with it.
-        void this.disconnect();
-      }
+      if (client.state.kind === "open") client.receive(m);
     });
     this.channel.onError((err) => client.close(err));
     client.onNotification((m) => {

@@ -20,10 +20,10 @@ import {
   encodeClawRequest,
 } from "../../app/claw.js";
 import { sleep } from "../../clock/index.js";
-import type { KeyPair } from "../../protocol/accessory/types.js";
-import { Controller, type ControllerBond } from "../../protocol/controller/index.js";
+import { Controller, type ControllerBond, verifyKeys } from "../../protocol/controller/index.js";
 import { bytesToHex } from "../../protocol/crypto/primitives.js";
 import { isOpenClawError, OpenClawError } from "../../protocol/errors.js";
+import type { AccessoryInfo } from "../../protocol/messages/info.js";
 import type { SessionClient } from "../../protocol/session/client.js";
 import type {
   BondInfo,
@@ -53,12 +53,6 @@ import { DeviceSession, type OpenedSession } from "./session.js";
 
 const silent: CoreLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
-/** Keys to verify a bond with: a pending rotation key first (src/protocol/controller bond-record). */
-export function verifyKeysOf(b: ControllerBond): KeyPair[] {
-  const pending = (b as ControllerBond & { pendingStaticKey?: KeyPair }).pendingStaticKey;
-  return pending ? [pending, b.controllerStaticKey] : [b.controllerStaticKey];
-}
-
 type Resolved = ResolvedDevice;
 
 export function createDaemonCore(deps: DaemonCoreDeps): DaemonCore {
@@ -78,6 +72,12 @@ class Core implements DaemonCore {
   /** Candidates already tried at this contact (so a background retry happens once). */
   readonly #candidateTried = new Set<string>();
   #knownCandidates = new Set<string>();
+  readonly #auditing = new Set<Promise<unknown>>();
+  /**
+   * The radio id each bonded device was last heard on (this process only): a device that no longer
+   * answers to its tag there has been reset — it forgot this laptop.
+   */
+  readonly #lastRadio = new Map<string, string>();
   #scan: RadioScan | null = null;
   #state: "new" | "running" | "closed" = "new";
   readonly #o: Required<
@@ -117,8 +117,13 @@ class Core implements DaemonCore {
       ...(o.rssiAlpha !== undefined ? { rssiAlpha: o.rssiAlpha } : {}),
       onEvent: (e) => {
         this.#emit(e);
-        if (e.type !== "lost") this.#maybeSettleCandidate(e.device);
-        else if (e.device.deviceId) this.#candidateTried.delete(e.device.deviceId);
+        const id = e.device.deviceId;
+        if (e.type === "lost") {
+          if (id) this.#candidateTried.delete(id);
+          return;
+        }
+        if (id && e.device.bonded) this.#lastRadio.set(id, e.device.radioId);
+        this.#maybeSettleCandidate(e.device);
       },
     });
   }
@@ -147,6 +152,7 @@ class Core implements DaemonCore {
     ]);
     this.#registry.close();
     this.#listeners.clear();
+    await Promise.allSettled([...this.#auditing]);
   }
 
   on(listener: (event: CoreEvent) => void): () => void {
@@ -190,18 +196,24 @@ class Core implements DaemonCore {
     const radioId = r.radioId;
     if (!radioId) throw new OpenClawError("OUT_OF_RANGE", {});
     const open = r.deviceId ? this.#sessions.get(r.deviceId)?.link : null;
-    if (open?.open) {
-      this.#registry.noteInfo(radioId, await open.readInfo());
-    } else {
-      this.#needLinkFree(radioId, r.deviceId);
-      const link = await this.#connect(radioId, r.name ?? radioId);
-      try {
-        this.#registry.noteInfo(radioId, await link.readInfo());
-      } finally {
-        await link.disconnect();
-      }
+    if (open?.open) this.#registry.noteInfo(radioId, await open.readInfo());
+    else await this.#peek(radioId, r.name ?? radioId);
+    const seen = this.#registry.get(radioId);
+    if (!seen) throw new OpenClawError("OUT_OF_RANGE", {});
+    return seen;
+  }
+
+  /** Connects just to read the info (into the registry), and hangs up. */
+  async #peek(radioId: string, label: string): Promise<AccessoryInfo> {
+    this.#needLinkFree(radioId, null);
+    const link = await this.#connect(radioId, label);
+    try {
+      const info = await link.readInfo();
+      this.#registry.noteInfo(radioId, info);
+      return info;
+    } finally {
+      await link.disconnect();
     }
-    return this.#registry.get(radioId) ?? (await this.#locate(r.deviceId ?? radioId));
   }
 
   sessions(): SessionInfo[] {
@@ -298,7 +310,7 @@ class Core implements DaemonCore {
     const deviceId = bytesToHex(bond.deviceId);
     const replaced = (await this.#d.store.get(deviceId)) !== undefined;
     await this.#d.store.commitCandidate(deviceId);
-    await this.#d.store.markVerified(deviceId);
+    this.#lastRadio.set(deviceId, s.radioId);
     this.#candidateTried.add(deviceId);
     await this.#refreshKnown();
     this.#audit({ type: "paired", deviceId, role: bond.role, replaced });
@@ -388,13 +400,13 @@ class Core implements DaemonCore {
   /** Verify with each of the bond's keys (pending first) on one link. */
   async #verify(link: ControllerLink, stored: CoreStoredBond, radioId: string): Promise<OpenedSession> {
     const deviceId = bytesToHex(stored.record.deviceId);
-    const keys = verifyKeysOf(stored.record);
+    const keys = verifyKeys(stored.record);
     let last: OpenClawError = new OpenClawError("UNKNOWN_PEER", {});
-    for (const [i, key] of keys.entries()) {
+    for (const key of keys) {
       try {
         const { role } = await link.verify(stored.record, key);
-        const pending = keys.length > 1 && i === 0;
-        await this.#d.store.markVerified(deviceId, pending ? key : undefined);
+        // With a rotation unresolved, which key worked settles it (the store keeps that one).
+        await this.#d.store.markVerified(deviceId, keys.length > 1 ? key : undefined);
         this.#audit({ type: "verified", deviceId });
         this.#emit({ type: "verified", deviceId, role });
         return { link, role, radioId };
@@ -558,11 +570,14 @@ class Core implements DaemonCore {
     }
     await this.#sessions.get(b.deviceId)?.close();
     this.#sessions.delete(b.deviceId);
+    this.#lastRadio.delete(b.deviceId);
     if (await this.#d.store.candidate(b.deviceId)) await this.#d.store.dropCandidate(b.deviceId);
     const local = (await this.#d.store.remove(b.deviceId)) ? "removed" : "absent";
     await this.#refreshKnown();
-    this.#audit({ type: "removed", deviceId: b.deviceId, where: "device", outcome: device });
-    this.#audit({ type: "removed", deviceId: b.deviceId, where: "local", outcome: local });
+    if (device !== "skipped")
+      this.#audit({ type: "removed", deviceId: b.deviceId, where: "device", outcome: device });
+    if (local === "removed")
+      this.#audit({ type: "removed", deviceId: b.deviceId, where: "local", outcome: local });
     const stale = device === "unreachable" || device === "skipped";
     const outcome: ForgetOutcome = {
       deviceId: b.deviceId,
@@ -602,10 +617,35 @@ class Core implements DaemonCore {
     }
   }
 
-  /** The freshest sighting of a bonded device, waiting up to findTimeoutMs; OUT_OF_RANGE if none. */
+  /**
+   * The freshest sighting of a bonded device. Its rotating tag names it; while its window is open (no
+   * tag) or after a reset, a device heard where it was last heard, or under its name, is asked for its
+   * id. The same address answering with another id is a reset device: UNKNOWN_PEER. Otherwise waits up
+   * to findTimeoutMs; OUT_OF_RANGE if it never shows.
+   */
   async #locate(deviceId: string): Promise<DiscoveredDevice & { radioId: string }> {
     const seen = this.#registry.byDeviceId(deviceId);
     if (seen) return seen;
+    const last = this.#lastRadio.get(deviceId);
+    const name = (await this.#d.store.get(deviceId))?.record.accessoryName;
+    const suspects = this.#registry
+      .list()
+      .filter((d) => d.radioId === last || (d.deviceId === null && name !== undefined && d.name === name));
+    for (const d of suspects) {
+      if (this.#pairingOn(d.radioId)) continue;
+      let info: AccessoryInfo;
+      try {
+        info = await this.#peek(d.radioId, d.name ?? d.radioId);
+      } catch {
+        continue;
+      }
+      if (bytesToHex(info.deviceId) === deviceId) return this.#registry.get(d.radioId) ?? d;
+      if (d.radioId === last) {
+        this.#log.info({ deviceId }, "the device was reset: it has forgotten this laptop");
+        this.#audit({ type: "verify-failed", deviceId, code: "UNKNOWN_PEER" });
+        throw new OpenClawError("UNKNOWN_PEER", {});
+      }
+    }
     const found = await this.#waitFor((d) => d.deviceId === deviceId, `finding ${deviceId}`);
     if (!found) throw new OpenClawError("OUT_OF_RANGE", {});
     return found;
@@ -678,14 +718,22 @@ class Core implements DaemonCore {
     };
   }
 
+  /** Appends in the background (in order: the log chains its writes); close() waits for them. */
   #audit(e: CoreAuditEvent): void {
-    try {
-      Promise.resolve(this.#d.audit.append(e)).catch((err: unknown) =>
-        this.#log.error({ event: e.type, err: String(err) }, "audit log write failed"),
+    const fail = (err: unknown) =>
+      this.#log.error(
+        { event: e.type, error: isOpenClawError(err) ? err.toJSON() : String(err) },
+        "audit log write failed",
       );
+    let p: Promise<unknown>;
+    try {
+      p = Promise.resolve(this.#d.audit.append(e)).catch(fail);
     } catch (err) {
-      this.#log.error({ event: e.type, err: String(err) }, "audit log write failed");
+      fail(err);
+      return;
     }
+    this.#auditing.add(p);
+    void p.finally(() => this.#auditing.delete(p));
   }
 
   #emit(e: CoreEvent): void {
