@@ -15,7 +15,6 @@ import { closeSync, writeSync } from "node:fs";
 import { userInfo } from "node:os";
 import { VERSION } from "../../cli/version.js";
 import type { Clock, TimerHandle } from "../../clock/index.js";
-import type { ControllerBond } from "../../protocol/controller/bond-record.js";
 import { bytesToHex } from "../../protocol/crypto/primitives.js";
 import type { RandomBytes } from "../../protocol/env.js";
 import { isOpenClawError, OpenClawError } from "../../protocol/errors.js";
@@ -30,14 +29,8 @@ import {
   resolvePaths,
   type StateLock,
 } from "../../store/index.js";
-import type {
-  CoreAuditEvent,
-  CoreAuditLog,
-  CoreBondStore,
-  DaemonCore,
-  DaemonCoreDeps,
-  RadioPort,
-} from "../core/api.js";
+import type { DaemonCore, DaemonCoreDeps, RadioPort } from "../core/api.js";
+import { coreAudit, coreStore } from "../core/store-port.js";
 import { API_VERSION, type HelloResult, type QuarantinedFile } from "../rpc/api.js";
 import { createHandlers, eventToNotification } from "../rpc/handlers.js";
 import { ControlServer } from "../rpc/server.js";
@@ -74,53 +67,6 @@ export interface RunningDaemon {
   stop(reason: string): Promise<void>;
   /** Resolves with the exit code once stopped. */
   readonly stopped: Promise<number>;
-}
-
-/** The store's audit event for the core's (the store's schema is closed; nothing else goes through). */
-function auditAdapter(audit: AuditLog): CoreAuditLog {
-  return {
-    append: (e: CoreAuditEvent) => {
-      switch (e.type) {
-        case "paired":
-          return audit.append({ type: "paired", deviceId: e.deviceId, role: e.role });
-        case "candidate-dropped":
-          return audit.append({ type: "pair-failed", deviceId: e.deviceId, code: e.code as never });
-        case "pair-failed":
-        case "verify-failed":
-          return audit.append({ type: e.type, deviceId: e.deviceId, code: e.code as never });
-        case "removed": {
-          const outcome = (["removed", "already-gone", "unreachable"] as const).find((o) => o === e.outcome);
-          return audit.append({
-            type: "removed",
-            deviceId: e.deviceId,
-            where: e.where,
-            outcome: outcome ?? "failed",
-          });
-        }
-        default:
-          return audit.append({ type: e.type, deviceId: e.deviceId });
-      }
-    },
-  };
-}
-
-/**
- * The store as the core sees it. `candidates()` (those a crash left, settled by the core when their
- * device is next seen) comes from the store when it offers it; until then none are listed.
- */
-function storeAdapter(store: BondStore): CoreBondStore {
-  const listed = store as BondStore & { candidates?: () => readonly ControllerBond[] };
-  return {
-    list: () => store.list(),
-    get: (id) => store.get(id),
-    candidates: () => listed.candidates?.() ?? [],
-    candidate: (id) => store.candidate(id),
-    putCandidate: (r) => store.putCandidate(r),
-    commitCandidate: (id) => store.commitCandidate(id),
-    dropCandidate: (id) => store.dropCandidate(id),
-    markVerified: (id, key) => store.markVerified(id, key),
-    remove: (id) => store.remove(id),
-  };
 }
 
 function writeReady(fd: number | undefined, message: object): void {
@@ -199,8 +145,8 @@ export async function startDaemon(o: DaemonOptions, parts: DaemonParts): Promise
     undo.push(() => radio.close());
     const core = parts.createCore({
       radio,
-      store: storeAdapter(store),
-      audit: auditAdapter(audit),
+      store: coreStore(store),
+      audit: coreAudit(audit),
       identity: { controllerId: identity.controllerId, name: identity.name },
       clock,
       random,
