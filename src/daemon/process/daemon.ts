@@ -157,7 +157,11 @@ export async function startDaemon(o: DaemonOptions, parts: DaemonParts): Promise
     await core.start();
 
     const startedAt = clock.now();
-    const idleTimeoutMs = o.onDemand ? (o.idleTimeoutMs ?? config.idleTimeoutMs) : null;
+    // OPENCLAW_DAEMON_IDLE_MS: for tests of the idle-out (the config file's minimum is a minute).
+    const envIdle = Number(env["OPENCLAW_DAEMON_IDLE_MS"]);
+    const idleTimeoutMs = o.onDemand
+      ? (o.idleTimeoutMs ?? (Number.isInteger(envIdle) && envIdle >= 100 ? envIdle : config.idleTimeoutMs))
+      : null;
     const hello: HelloResult = {
       apiVersion: API_VERSION,
       version: VERSION,
