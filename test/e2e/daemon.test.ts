@@ -7,20 +7,12 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { TestAir } from "../fixtures/radio.js";
-import { alive, Laptop, useE2E } from "./harness.js";
+import { alive, Laptop, until, useE2E } from "./harness.js";
 
 let t: TestAir;
 useE2E((air) => {
   t = air;
 });
-
-async function until(what: string, ms: number, test: () => boolean): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe("the daemon process", { timeout: 60_000 }, () => {
   it("is started on demand for the command's state directory and idles out without clients", async () => {
@@ -41,7 +33,7 @@ describe("the daemon process", { timeout: 60_000 }, () => {
       "status",
     ]);
     expect(s.doc).toMatchObject({ onDemand: true, stateDir: laptop.stateDir, pid, idleTimeoutMs: 1500 });
-    await until("the idle daemon to exit", 20_000, () => !alive(pid));
+    await until("the idle daemon to exit", 20_000, () => (alive(pid) ? undefined : true));
     expect(existsSync(laptop.paths.socketPath)).toBe(false);
     expect(existsSync(join(laptop.stateDir, "daemon.lock"))).toBe(false);
   });

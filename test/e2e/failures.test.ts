@@ -7,26 +7,12 @@
 import { describe, expect, it } from "vitest";
 import type { TestAir } from "../fixtures/radio.js";
 import { wrong } from "../integration/sim-harness.js";
-import { codeOf, Laptop, sim, useE2E } from "./harness.js";
+import { codeOf, errorOf, Laptop, sim, stderrShows, useE2E } from "./harness.js";
 
 let t: TestAir;
 useE2E((air) => {
   t = air;
 });
-
-interface ErrorDoc {
-  error: { code: string; message: string; remedy: string; details: Record<string, unknown> };
-}
-const errorOf = (doc: unknown) => (doc as ErrorDoc).error;
-
-/** Waits (bounded) until `text` shows on a running CLI's stderr. */
-async function stderrShows(p: { stderrSoFar(): string }, re: RegExp, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!re.test(p.stderrSoFar())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${re}; stderr:\n${p.stderrSoFar()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe("pairing failures, each with its cause and remedy", { timeout: 90_000 }, () => {
   it("wrong code: attempts left after each, then the code is burnt and a fresh one shown", async () => {

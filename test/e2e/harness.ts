@@ -363,3 +363,33 @@ export function useE2E(started: (t: TestAir) => void, o: { checkSecrets?: boolea
 export async function closeLaptops(): Promise<void> {
   await Promise.all([...laptops].map((l) => l.close()));
 }
+
+/** The error document `--json` prints on failure. */
+export interface ErrorDoc {
+  error: { code: string; message: string; remedy: string; details: Record<string, unknown> };
+}
+export const errorOf = (doc: unknown): ErrorDoc["error"] => (doc as ErrorDoc).error;
+
+/** Polls `probe` (bounded) until it returns something other than undefined. */
+export async function until<T>(
+  what: string,
+  ms: number,
+  probe: () => Promise<T | undefined> | T | undefined,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Waits (bounded) until a running CLI's stderr matches. */
+export async function stderrShows(p: { stderrSoFar(): string }, re: RegExp, ms = 30_000): Promise<void> {
+  try {
+    await until(`${re} on stderr`, ms, () => (re.test(p.stderrSoFar()) ? true : undefined));
+  } catch {
+    throw new Error(`timed out waiting for ${re}; stderr:\n${p.stderrSoFar()}`);
+  }
+}

@@ -6,16 +6,12 @@
 import { describe, expect, it } from "vitest";
 import type { TestAir } from "../fixtures/radio.js";
 import { wrong } from "../integration/sim-harness.js";
-import { codeOf, Laptop, sim, useE2E } from "./harness.js";
+import { codeOf, errorOf, Laptop, sim, useE2E } from "./harness.js";
 
 let t: TestAir;
 useE2E((air) => {
   t = air;
 });
-
-interface ErrorDoc {
-  error: { code: string; message: string; remedy: string; details: Record<string, unknown> };
-}
 
 describe("pair, use and forget a device", { timeout: 60_000 }, () => {
   it("pairs after a wrong code, lists it, verifies it, opens its claw, reads its battery, forgets it on both sides", async () => {
@@ -26,7 +22,7 @@ describe("pair, use and forget a device", { timeout: 60_000 }, () => {
 
     const bad = await laptop.pair(dev.ready.name, wrong(code));
     expect(bad.code).toBe(1);
-    const err = (bad.doc as unknown as ErrorDoc).error;
+    const err = errorOf(bad.doc);
     expect(err.code).toBe("WRONG_CODE");
     expect(err.details).toEqual({ attemptsLeft: 4 });
     expect(err.remedy).toMatch(/Check the code/);

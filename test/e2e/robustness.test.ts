@@ -10,27 +10,12 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { TestAir } from "../fixtures/radio.js";
 import type { SimHandle } from "../integration/sim-harness.js";
-import { BIN, codeOf, killGroup, Laptop, sim, useE2E } from "./harness.js";
+import { BIN, codeOf, errorOf, killGroup, Laptop, sim, stderrShows, until, useE2E } from "./harness.js";
 
 let t: TestAir;
 useE2E((air) => {
   t = air;
 });
-
-interface ErrorDoc {
-  error: { code: string; message: string; remedy: string; details: Record<string, unknown> };
-}
-const errorOf = (doc: unknown) => (doc as ErrorDoc).error;
-
-async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 async function deviceBonds(dev: SimHandle): Promise<number> {
   const mark = dev.child.mark();
@@ -60,10 +45,6 @@ async function sidesAgree(l: Laptop, dev: SimHandle): Promise<"bonded" | "none">
     }
     return (await deviceBonds(dev)) === 0 ? ("none" as const) : undefined;
   });
-}
-
-async function stderrShows(p: { stderrSoFar(): string }, re: RegExp, ms = 30_000): Promise<void> {
-  await until(`${re} on stderr`, ms, async () => (re.test(p.stderrSoFar()) ? true : undefined));
 }
 
 describe("crashes, locks, damage and hostile clients", { timeout: 120_000 }, () => {

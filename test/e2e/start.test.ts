@@ -5,12 +5,13 @@
  * temporary state directory removed, no sim or daemon running).
  */
 import { existsSync } from "node:fs";
+import { stripVTControlCharacters } from "node:util";
 import { spawn as ptySpawn } from "@lydell/node-pty";
 import { describe, expect, it } from "vitest";
 import { ROOT } from "../helpers/proc.js";
 import { alive, BIN } from "./harness.js";
 
-const strip = (s: string) => s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replace(/\r/g, "");
+const strip = (s: string) => stripVTControlCharacters(s).replace(/\r/g, "");
 
 describe("npm start: the guided first session", () => {
   it("runs scan, pair, status, claw open and forget through a terminal in under a minute", async () => {

@@ -11,6 +11,7 @@
  * see in the process list); `--json` prints the result or the error as one JSON document.
  */
 import type { Command } from "commander";
+import type { Clock } from "../../clock/index.js";
 import type { PairResult, PairStep, PairTarget } from "../../daemon/rpc/api.js";
 import type { RpcClient } from "../../daemon/rpc/client.js";
 import { isOpenClawError, OpenClawError } from "../../protocol/errors.js";
@@ -66,7 +67,7 @@ function describeTarget(out: Output, t: PairTarget): void {
 }
 
 /** Where codes come from: the flag, stdin, or the prompt. */
-type CodeSource = { kind: "flag"; code: string } | { kind: "stdin" } | { kind: "prompt" };
+export type CodeSource = { kind: "flag"; code: string } | { kind: "stdin" } | { kind: "prompt" };
 
 export function registerPair(program: Command): void {
   daemonOptions(
@@ -109,7 +110,7 @@ export function registerPair(program: Command): void {
         target = await c.call("pair.prepare", ref === undefined ? {} : { device: ref });
         progress.stop();
         describeTarget(out, target);
-        const result = await attemptLoop(ctx, c, target, source);
+        const result = await pairWithCodes(ctx, c, target, source);
         printResult(out, result);
       } catch (err) {
         progress.stop();
@@ -122,13 +123,16 @@ export function registerPair(program: Command): void {
   );
 }
 
-async function attemptLoop(
-  ctx: RunContext,
+/**
+ * Asks for codes (prompt, stdin or flag) and attempts them on a prepared pairing until it pairs; with
+ * the prompt, a retryable failure is shown above the next prompt, with the device's new numbers.
+ */
+export async function pairWithCodes(
+  { out, clock }: { out: Output; clock: Clock },
   c: RpcClient,
   first: PairTarget,
   source: CodeSource,
 ): Promise<PairResult> {
-  const { out, clock } = ctx;
   let target = first;
   let readAt = clock.now();
   let notice: string | undefined;

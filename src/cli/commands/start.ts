@@ -15,15 +15,15 @@ import { ExitPromptError } from "@inquirer/core";
 import { input } from "@inquirer/prompts";
 import type { Command } from "commander";
 import { type Clock, sleep, systemClock, withDeadline } from "../../clock/index.js";
-import type { PairResult, PairTarget } from "../../daemon/rpc/api.js";
+import type { PairResult } from "../../daemon/rpc/api.js";
 import type { RpcClient } from "../../daemon/rpc/client.js";
-import { isOpenClawError, OpenClawError } from "../../protocol/errors.js";
+import { OpenClawError } from "../../protocol/errors.js";
 import { connectDaemon } from "../client.js";
 import { usageExit } from "../daemon-command.js";
 import { formatDuration, Output } from "../output.js";
-import { promptCode } from "../prompt.js";
 import { packageRoot } from "../version.js";
 import { printForget } from "./forget.js";
+import { pairWithCodes } from "./pair.js";
 import { scanDevices, shortId, windowText } from "./scan.js";
 
 interface SimEventLine {
@@ -135,32 +135,8 @@ async function pause(out: Output, message: string): Promise<void> {
 }
 
 async function pairStep(out: Output, clock: Clock, c: RpcClient, deviceName: string): Promise<PairResult> {
-  let target: PairTarget = await c.call("pair.prepare", { device: deviceName });
-  let readAt = clock.now();
-  let notice: string | undefined;
-  for (;;) {
-    const w = target.window;
-    if (w.state !== "open") throw new OpenClawError("WINDOW_CLOSED", {});
-    const answer = await promptCode({
-      deviceName: target.name,
-      format: w.format,
-      timeLeftMs: w.timeLeftMs,
-      readAt,
-      attemptsLeft: w.attemptsLeft,
-      clock,
-      ...(notice ? { notice } : {}),
-    });
-    if (answer.kind === "code") {
-      try {
-        return await c.call("pair.attempt", { pairingId: target.pairingId, code: answer.code });
-      } catch (err) {
-        if (!isOpenClawError(err) || !["WRONG_CODE", "CODE_EXPIRED"].includes(err.code)) throw err;
-        notice = `${out.e.red("✗")} ${err.message}\n  ${out.e.dim("→")} ${err.remedy}`;
-      }
-    }
-    target = await c.call("pair.refresh", { pairingId: target.pairingId });
-    readAt = clock.now();
-  }
+  const target = await c.call("pair.prepare", { device: deviceName });
+  return pairWithCodes({ out, clock }, c, target, { kind: "prompt" });
 }
 
 export async function runDemo(out: Output, clock: Clock = systemClock): Promise<void> {

@@ -9,6 +9,7 @@
  * params.
  */
 import { z } from "zod";
+import type { DevicePairing, DeviceStatus, PairStep } from "../core/api.js";
 
 /** Bumped on any incompatible change; `daemon.hello` tells each side the other's. */
 export const API_VERSION = 1;
@@ -95,16 +96,8 @@ export interface PairTarget {
   alreadyBonded: boolean;
 }
 
-/** The steps pair.prepare and pair.attempt report, in order. */
-export const PAIR_STEPS = [
-  "connecting",
-  "reading-info",
-  "exchanging-keys",
-  "confirming",
-  "storing",
-  "verifying",
-] as const;
-export type PairStep = (typeof PAIR_STEPS)[number];
+/** The steps pair.prepare and pair.attempt report, in order (the core's). */
+export { PAIR_STEPS, type PairStep } from "../core/api.js";
 
 export interface PairResult {
   bond: BondInfo;
@@ -112,27 +105,11 @@ export interface PairResult {
   replaced: boolean;
 }
 
-export interface DeviceStatus {
-  deviceId: string;
-  name: string;
-  model: string;
-  firmware: string;
-  role: Role;
-  /** This laptop's controller id as the device knows it. */
-  controllerId: string;
-  bondSlots: { used: number; total: number };
-  window: { state: "closed" } | { state: "open"; timeLeftMs: number };
-  rssi: number | null;
-}
-
-/** One entry of a device's pairing list (admin only). */
-export interface DevicePairing {
-  controllerId: string;
-  name: string;
-  role: Role;
-  state: "provisional" | "permanent";
-  self: boolean;
-}
+/**
+ * The device's status (after a verify) and one entry of its pairing list (admin only): the core's own
+ * shapes, already plain JSON.
+ */
+export type { DevicePairing, DeviceStatus } from "../core/api.js";
 
 /** An error as it crosses the API: OpenClawError.toJSON(). */
 export interface ErrorJson {
