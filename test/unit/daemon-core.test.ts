@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ClawApp } from "../../firmware-sim/device/app.js";
 import { ManualClock } from "../../src/clock/index.js";
-import type { CoreEvent, CoreOptions, DaemonCore } from "../../src/daemon/core/api.js";
+import { type CoreEvent, type CoreOptions, type DaemonCore, PAIR_STEPS } from "../../src/daemon/core/api.js";
 import { createDaemonCore } from "../../src/daemon/core/core.js";
 import { coreAudit, coreStore } from "../../src/daemon/core/store-port.js";
 import {
@@ -21,10 +21,10 @@ import {
 import { advance, settle } from "../../src/daemon/core/testing/settle.js";
 import { FaultyStore, IoTracker, trackedAudit } from "../../src/daemon/core/testing/store-faults.js";
 import { seededRandom } from "../../src/protocol/env.js";
-import { isOpenClawError, type OpenClawError } from "../../src/protocol/errors.js";
 import { AuditLog, readAudit } from "../../src/store/audit-log.js";
 import { BondStore } from "../../src/store/bond-store.js";
 import { type OpenClawPaths, resolvePaths } from "../../src/store/paths.js";
+import { rejection } from "../helpers/errors.js";
 
 const LAPTOP_ID = seededRandom("laptop-id")(16);
 const LAPTOP_HEX = Buffer.from(LAPTOP_ID).toString("hex");
@@ -121,16 +121,6 @@ async function onDisk(w: World, paths: OpenClawPaths): Promise<BondStore> {
   return BondStore.open(paths, { clock: w.clock });
 }
 
-async function failure(p: Promise<unknown>): Promise<OpenClawError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isOpenClawError(err)) return err;
-    throw err;
-  }
-  throw new Error("expected an OpenClawError");
-}
-
 /** A well-formed passkey that is not the device's. */
 const wrong = (code: string) => code.replace(/\d/g, (d) => String((Number(d) + 1) % 10));
 const idOf = (b: { record: { deviceId: Uint8Array } }) => Buffer.from(b.record.deviceId).toString("hex");
@@ -149,14 +139,7 @@ describe("pairing", () => {
 
     expect(steps).toEqual(["exchanging-keys", "confirming", "storing", "verifying"]);
     const coreSteps = l.events.flatMap((e) => (e.type === "pairing-step" ? [e.step] : []));
-    expect(coreSteps).toEqual([
-      "connecting",
-      "reading-info",
-      "exchanging-keys",
-      "confirming",
-      "storing",
-      "verifying",
-    ]);
+    expect(coreSteps).toEqual([...PAIR_STEPS]);
     expect(r.replaced).toBe(false);
     expect(r.bond).toMatchObject({ deviceId: dev.deviceId, name: dev.name, role: "admin", inRange: true });
     const disk = await onDisk(w, l.paths);
@@ -184,14 +167,14 @@ describe("pairing", () => {
     expect(p.target.window).toMatchObject({ state: "open", attemptsLeft: 5, format: "passkey" });
     const code = dev.code!;
     for (const left of [4, 3, 2]) {
-      const err = await failure(p.attempt(wrong(code)));
+      const err = await rejection(p.attempt(wrong(code)));
       expect(err.code).toBe("WRONG_CODE");
       expect(err.details).toEqual({ attemptsLeft: left });
       expect(p.state).toBe("ready");
       expect(p.target.window).toMatchObject({ state: "open", attemptsLeft: left });
     }
     // A typo in the format costs nothing.
-    expect((await failure(p.attempt("12345"))).code).toBe("MALFORMED_CODE");
+    expect((await rejection(p.attempt("12345"))).code).toBe("MALFORMED_CODE");
     expect(p.target.window).toMatchObject({ attemptsLeft: 2 });
     await p.attempt(code);
     expect(l.central.connects).toHaveLength(1);
@@ -225,7 +208,7 @@ describe("pairing", () => {
     const p = await l.core.preparePair(dev.name);
     const code = dev.code!;
     await w.advance(121_000);
-    const err = await failure(p.attempt(code));
+    const err = await rejection(p.attempt(code));
     expect(["CODE_EXPIRED", "WINDOW_CLOSED"]).toContain(err.code);
     expect(deviceBond(dev)).toBeUndefined();
     expect((await onDisk(w, l.paths)).candidates()).toEqual([]);
@@ -240,9 +223,9 @@ describe("pairing", () => {
     const l = await w.laptop();
     await l.core.pair(dev.name, { code: async () => dev.code! });
     await w.advance(1000);
-    expect((await failure(l.core.preparePair(dev.name))).code).toBe("WINDOW_CLOSED");
+    expect((await rejection(l.core.preparePair(dev.name))).code).toBe("WINDOW_CLOSED");
     let asked = false;
-    const err = await failure(
+    const err = await rejection(
       l.core.pair(dev.name, {
         code: async () => {
           asked = true;
@@ -266,7 +249,7 @@ describe("pairing", () => {
     dev.press();
     const p = await l.core.preparePair(dev.deviceId);
     expect(p.target.alreadyBonded).toBe(true);
-    expect((await failure(p.attempt(wrong(dev.code!)))).code).toBe("WRONG_CODE");
+    expect((await rejection(p.attempt(wrong(dev.code!)))).code).toBe("WRONG_CODE");
     await p.cancel();
     expect(await keyOnDisk()).toEqual(oldKey);
     expect(await l.core.status(dev.deviceId)).toMatchObject({ role: "admin" });
@@ -336,7 +319,7 @@ describe("a crash part-way through pairing leaves no half bond", () => {
     expect(dev.bonds()).toEqual([]);
     const audit = await b.auditEvents();
     expect(audit.at(-1)).toMatchObject({ type: "pair-failed", deviceId: dev.deviceId, code: "UNKNOWN_PEER" });
-    expect((await failure(w.settle(b.core.status(dev.deviceId)))).code).toBe("NO_SUCH_DEVICE");
+    expect((await rejection(w.settle(b.core.status(dev.deviceId)))).code).toBe("NO_SUCH_DEVICE");
   });
 
   it("after the first verify, before the commit: the restarted laptop commits (device already permanent)", async () => {
@@ -366,6 +349,51 @@ describe("a crash part-way through pairing leaves no half bond", () => {
   });
 });
 
+describe("the first verify after pair-setup", () => {
+  it("refused by the device: nothing is kept here, the old bond (if any) stays", async () => {
+    const w = await world();
+    const dev = w.device("verify-refused");
+    const l = await w.laptop();
+    const err = await rejection(
+      l.core.pair(dev.name, {
+        code: async () => dev.code!,
+        // The device loses the fresh bond between pair-setup and the first verify.
+        onStep: (s) => {
+          if (s === "storing") dev.accessory.removeBond(LAPTOP_ID, "test", w.clock.now());
+        },
+      }),
+    );
+    expect(err.code).toBe("UNKNOWN_PEER");
+    const disk = await onDisk(w, l.paths);
+    expect(disk.list()).toEqual([]);
+    expect(disk.candidates()).toEqual([]);
+    expect(dev.bonds()).toEqual([]);
+    expect(l.events.some((e) => e.type === "bonded")).toBe(false);
+  });
+
+  it("unanswered (link lost): the candidate is kept for one try at the next contact", async () => {
+    const w = await world();
+    const dev = w.device("verify-lost");
+    const l = await w.laptop();
+    const err = await rejection(
+      l.core.pair(dev.name, {
+        code: async () => dev.code!,
+        onStep: (s) => {
+          if (s === "verifying") dev.dropLinks();
+        },
+      }),
+    );
+    expect(["OUT_OF_RANGE", "PROTOCOL_ERROR"]).toContain(err.code);
+    expect((await onDisk(w, l.paths)).candidates()).toHaveLength(1);
+    // The next contact (the device is heard again) settles it: both sides bonded.
+    expect(await w.settle(l.core.status(dev.deviceId))).toMatchObject({ role: "admin" });
+    const disk = await onDisk(w, l.paths);
+    expect(disk.candidates()).toEqual([]);
+    expect(disk.list().map(idOf)).toEqual([dev.deviceId]);
+    expect(deviceBond(dev)?.provisional).toBe(false);
+  });
+});
+
 describe("forget", () => {
   it("reachable: removed on the device, then here", async () => {
     const w = await world();
@@ -387,7 +415,7 @@ describe("forget", () => {
       expect.objectContaining({ deviceId: dev.deviceId, where: "device", outcome: "removed" }),
       expect.objectContaining({ deviceId: dev.deviceId, where: "local", outcome: "removed" }),
     ]);
-    expect((await failure(l.core.status(dev.deviceId))).code).toBe("NOT_BONDED");
+    expect((await rejection(l.core.status(dev.deviceId))).code).toBe("NOT_BONDED");
   });
 
   it("unreachable: removed here, the stale bond on the device explained", async () => {
@@ -445,7 +473,7 @@ describe("a device that forgot this laptop", () => {
     await l.core.pair(dev.name, { code: async () => dev.code! });
     await w.advance(60_000);
     dev.accessory.removeBond(LAPTOP_ID, "another admin", w.clock.now());
-    const err = await failure(l.core.claw(dev.deviceId, "open"));
+    const err = await rejection(l.core.claw(dev.deviceId, "open"));
     expect(err.code).toBe("UNKNOWN_PEER");
     expect(err.message).toBe("this device has forgotten this laptop");
     expect(err.remedy).toMatch(/forget the device here.*pair again/i);
@@ -469,7 +497,7 @@ describe("a device that was factory-reset", () => {
     dev.factoryReset(); // a new identity, no bonds, a boot window: its adverts no longer carry our tag
     expect(dev.deviceId).not.toBe(oldId);
     await w.advance(1000);
-    const err = await failure(w.settle(l.core.status(oldId)));
+    const err = await rejection(w.settle(l.core.status(oldId)));
     expect(err.code).toBe("UNKNOWN_PEER");
     expect(err.message).toBe("this device has forgotten this laptop");
 

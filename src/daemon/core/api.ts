@@ -18,7 +18,7 @@ import type { KeyPair } from "../../protocol/accessory/types.js";
 import type { ControllerBond } from "../../protocol/controller/bond-record.js";
 import type { RandomBytes } from "../../protocol/env.js";
 import type { OpenClawError, OpenClawErrorJson } from "../../protocol/errors.js";
-import type { CodeFormatName, CodeSource } from "../../protocol/messages/info.js";
+import type { CodeFormatName, CodeSource, InfoWindow } from "../../protocol/messages/info.js";
 import type { Role } from "../../protocol/session/commands.js";
 import type { MessageChannelOptions } from "../../transport/channel.js";
 import type { RadioPort } from "./radio-port.js";
@@ -125,6 +125,29 @@ export interface DaemonCoreDeps {
 
 // ---- what the core reports -------------------------------------------------------------------------
 
+/** A device's pairing window as its info characteristic told it (no nonce), times as of the read. */
+export type WindowView =
+  | {
+      state: "open";
+      format: CodeFormatName;
+      codeSource: CodeSource;
+      timeLeftMs: number;
+      attemptsLeft: number;
+    }
+  | { state: "closed" }
+  | { state: "locked-out"; retryAfterMs: number };
+
+/** The info's window without its nonce. */
+export function windowView(w: InfoWindow): WindowView {
+  if (w.state === "open") {
+    const { format, codeSource, timeLeftMs, attemptsLeft } = w;
+    return { state: "open", format, codeSource, timeLeftMs, attemptsLeft };
+  }
+  return w.state === "locked-out"
+    ? { state: "locked-out", retryAfterMs: w.retryAfterMs }
+    : { state: "closed" };
+}
+
 /** A device in the discovery registry (heard within the last discoveryTtlMs). */
 export interface DiscoveredDevice {
   radioId: string;
@@ -144,16 +167,7 @@ export interface DiscoveredDevice {
    * From the last info read (prepare, probe, status), counted down on the clock; null when not read
    * for the current window.
    */
-  window:
-    | {
-        state: "open";
-        format: CodeFormatName;
-        codeSource: CodeSource;
-        timeLeftMs: number;
-        attemptsLeft: number;
-      }
-    | { state: "locked-out"; retryAfterMs: number }
-    | null;
+  window: Exclude<WindowView, { state: "closed" }> | null;
   /** The device id: from the rotating tag (bonded devices) or an info read; null when unknown. */
   deviceId: string | null;
   /** This laptop holds a bond with it. */
@@ -190,21 +204,15 @@ export interface ResolvedDevice {
   discovered: DiscoveredDevice | null;
 }
 
-export type PairStep =
-  | "connecting"
-  | "reading-info"
-  | "exchanging-keys"
-  | "confirming"
-  | "storing"
-  | "verifying";
-export const PAIR_STEPS: readonly PairStep[] = [
+export const PAIR_STEPS = [
   "connecting",
   "reading-info",
   "exchanging-keys",
   "confirming",
   "storing",
   "verifying",
-];
+] as const;
+export type PairStep = (typeof PAIR_STEPS)[number];
 
 /** What a person needs before typing the code (prepare), refreshed after each failed attempt. */
 export interface PairTarget {
@@ -215,16 +223,7 @@ export interface PairTarget {
   name: string;
   model: string;
   firmware: string;
-  window:
-    | {
-        state: "open";
-        format: CodeFormatName;
-        codeSource: CodeSource;
-        timeLeftMs: number;
-        attemptsLeft: number;
-      }
-    | { state: "closed" }
-    | { state: "locked-out"; retryAfterMs: number };
+  window: WindowView;
   bondSlots: { used: number; total: number };
   /** This laptop already holds a bond with this device (it is replaced once the new one verifies). */
   alreadyBonded: boolean;
@@ -264,8 +263,8 @@ export interface Pairing {
 
 export interface PairOptions {
   /**
-   * Asked for the code once the target is known, and again after a retryable failure (`last`).
-   * Reject (e.g. with CANCELLED) to stop.
+   * Asked for the code once the target is known, and again after a mistyped one (`last`: WRONG_CODE,
+   * MALFORMED_CODE, BAD_CHECK_CHARACTER; any other failure ends `pair`). Reject (e.g. CANCELLED) to stop.
    */
   code(target: PairTarget, last?: OpenClawError): Promise<string>;
   onStep?: (step: PairStep) => void;

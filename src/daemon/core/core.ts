@@ -55,6 +55,9 @@ const silent: CoreLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 type Resolved = ResolvedDevice;
 
+/** Failures after which `pair` asks for the code again. */
+const RETYPE = new Set(["WRONG_CODE", "MALFORMED_CODE", "BAD_CHECK_CHARACTER"]);
+
 export function createDaemonCore(deps: DaemonCoreDeps): DaemonCore {
   return new Core(deps);
 }
@@ -273,7 +276,8 @@ class Core implements DaemonCore {
         try {
           return await p.attempt(code, o.onStep ? { onStep: o.onStep } : {});
         } catch (err) {
-          if (!isOpenClawError(err) || p.state !== "ready") throw err;
+          // Only a mistyped code is worth another: anything else (expired, locked out, full) ends it.
+          if (!isOpenClawError(err) || p.state !== "ready" || !RETYPE.has(err.code)) throw err;
           last = err;
         }
       }
@@ -335,19 +339,9 @@ class Core implements DaemonCore {
     const open = () => this.#registry.list().filter((d) => d.windowOpen);
     if (open().length === 0) await this.#waitFor((d) => d.windowOpen, "finding a device in pairing mode");
     const list = open();
-    if (list.length === 1) {
-      const d = list[0]!;
-      return {
-        deviceId: d.deviceId,
-        radioId: d.radioId,
-        name: d.name,
-        address: d.address,
-        bond: null,
-        discovered: d,
-      };
-    }
-    if (list.length > 1) {
-      const all = deviceCandidates([], list);
+    const all = deviceCandidates([], list);
+    if (all.length === 1) return all[0]!;
+    if (all.length > 1) {
       throw new OpenClawError("AMBIGUOUS_DEVICE", {
         query: "(a device in pairing mode)",
         candidates: all.map((c) => `${c.name ?? "?"} (${c.address ?? c.radioId})`),
@@ -470,13 +464,15 @@ class Core implements DaemonCore {
   ): Promise<T> {
     this.#needRunning();
     const r = await this.resolve(ref);
-    const bond = r.bond;
-    if (!bond) throw new OpenClawError("NOT_BONDED", { device: r.name ?? ref });
+    // A device with only a candidate (its first pairing was interrupted) gets it settled first.
+    const deviceId =
+      r.bond?.deviceId ?? (r.deviceId && (await this.#d.store.candidate(r.deviceId)) ? r.deviceId : null);
+    if (!deviceId) throw new OpenClawError("NOT_BONDED", { device: r.name ?? ref });
     try {
-      return await this.#session(bond.deviceId).use((link) => link.call(what, (s) => fn(s, bond.deviceId)));
+      return await this.#session(deviceId).use((link) => link.call(what, (s) => fn(s, deviceId)));
     } catch (err) {
       if (isOpenClawError(err) && err.is("UNKNOWN_PEER")) {
-        this.#emit({ type: "error", deviceId: bond.deviceId, radioId: r.radioId, what, error: err.toJSON() });
+        this.#emit({ type: "error", deviceId, radioId: r.radioId, what, error: err.toJSON() });
       }
       throw err;
     }

@@ -18,7 +18,7 @@ import type { Clock, TimerHandle } from "../../clock/index.js";
 import { NONCE_PREFIX_LEN, resolveTag } from "../../protocol/advert.js";
 import { bytesToHex } from "../../protocol/crypto/primitives.js";
 import type { AccessoryInfo } from "../../protocol/messages/info.js";
-import type { DiscoveredDevice, RadioAdvert } from "./api.js";
+import { type DiscoveredDevice, type RadioAdvert, type WindowView, windowView } from "./api.js";
 
 export type DiscoveryEvent =
   | { type: "discovered"; device: DiscoveredDevice }
@@ -43,17 +43,13 @@ export interface KnownDevice {
   bonded: boolean;
 }
 
-type InfoWindow =
-  | {
-      state: "open";
-      format: "passkey" | "long";
-      codeSource: "device" | "controller";
-      timeLeftMs: number;
-      attemptsLeft: number;
-      noncePrefix: string;
-      readAt: number;
-    }
-  | { state: "locked-out"; retryAfterMs: number; readAt: number };
+/** The last info read's window (open or locked out), and which window it was. */
+interface InfoNote {
+  view: Exclude<WindowView, { state: "closed" }>;
+  /** The open window's nonce prefix (a fresh code has another). */
+  noncePrefix: string | null;
+  readAt: number;
+}
 
 interface Entry {
   radioId: string;
@@ -72,7 +68,7 @@ interface Entry {
   tagDeviceId: string | null;
   /** From the last info read on this radio id. */
   infoDeviceId: string | null;
-  info: InfoWindow | null;
+  info: InfoNote | null;
   lastEmitted: number;
   lastView: DiscoveredDevice | null;
 }
@@ -156,8 +152,8 @@ export class DiscoveryRegistry {
       e.tag = tag;
       // The info read belongs to one window: another code (nonce) or a closed window makes it stale.
       const inf = e.info;
-      if (inf?.state === "open" && (!e.windowOpen || e.noncePrefix !== inf.noncePrefix)) e.info = null;
-      if (inf?.state === "locked-out" && e.windowOpen) e.info = null;
+      if (inf?.view.state === "open" && (!e.windowOpen || e.noncePrefix !== inf.noncePrefix)) e.info = null;
+      if (inf?.view.state === "locked-out" && e.windowOpen) e.info = null;
     }
     this.#arm(now + this.#ttlMs);
     if (isNew) {
@@ -177,26 +173,11 @@ export class DiscoveryRegistry {
     const now = this.#clock.now();
     e.infoDeviceId = bytesToHex(info.deviceId);
     if (e.name === null) e.name = info.name;
-    const w = info.window;
-    if (w.state === "open") {
-      e.windowOpen = true;
-      e.noncePrefix = bytesToHex(w.nonce.subarray(0, NONCE_PREFIX_LEN));
-      e.info = {
-        state: "open",
-        format: w.format,
-        codeSource: w.codeSource,
-        timeLeftMs: w.timeLeftMs,
-        attemptsLeft: w.attemptsLeft,
-        noncePrefix: e.noncePrefix,
-        readAt: now,
-      };
-    } else if (w.state === "locked-out") {
-      e.windowOpen = false;
-      e.info = { state: "locked-out", retryAfterMs: w.retryAfterMs, readAt: now };
-    } else {
-      e.windowOpen = false;
-      e.info = null;
-    }
+    const view = windowView(info.window);
+    e.windowOpen = view.state === "open";
+    if (info.window.state === "open")
+      e.noncePrefix = bytesToHex(info.window.nonce.subarray(0, NONCE_PREFIX_LEN));
+    e.info = view.state === "closed" ? null : { view, noncePrefix: e.noncePrefix, readAt: now };
     this.#emitIfChanged(e, true);
   }
 
@@ -250,16 +231,12 @@ export class DiscoveryRegistry {
   #view(e: Entry, now: number): DiscoveredDevice {
     let window: DiscoveredDevice["window"] = null;
     const inf = e.info;
-    if (inf?.state === "open") {
-      window = {
-        state: "open",
-        format: inf.format,
-        codeSource: inf.codeSource,
-        timeLeftMs: Math.max(0, inf.timeLeftMs - (now - inf.readAt)),
-        attemptsLeft: inf.attemptsLeft,
-      };
-    } else if (inf?.state === "locked-out") {
-      window = { state: "locked-out", retryAfterMs: Math.max(0, inf.retryAfterMs - (now - inf.readAt)) };
+    if (inf) {
+      const elapsed = now - inf.readAt;
+      window =
+        inf.view.state === "open"
+          ? { ...inf.view, timeLeftMs: Math.max(0, inf.view.timeLeftMs - elapsed) }
+          : { ...inf.view, retryAfterMs: Math.max(0, inf.view.retryAfterMs - elapsed) };
     }
     const deviceId = deviceIdOf(e);
     return {

@@ -20,7 +20,14 @@ import { bytesToHex } from "../../protocol/crypto/primitives.js";
 import { isOpenClawError, OpenClawError } from "../../protocol/errors.js";
 import type { AccessoryInfo } from "../../protocol/messages/info.js";
 import type { Role } from "../../protocol/session/commands.js";
-import type { Pairing, PairingState, PairResult, PairStep, PairTarget } from "./api.js";
+import {
+  type Pairing,
+  type PairingState,
+  type PairResult,
+  type PairStep,
+  type PairTarget,
+  windowView,
+} from "./api.js";
 import type { ControllerLink } from "./controller-link.js";
 
 /** What a pairing needs from the core. */
@@ -64,7 +71,6 @@ export function targetOf(
   alreadyBonded: boolean,
   readAt: number,
 ): PairTarget {
-  const w = info.window;
   return {
     pairingId,
     radioId,
@@ -73,18 +79,7 @@ export function targetOf(
     name: info.name,
     model: info.model,
     firmware: info.firmware,
-    window:
-      w.state === "open"
-        ? {
-            state: "open",
-            format: w.format,
-            codeSource: w.codeSource,
-            timeLeftMs: w.timeLeftMs,
-            attemptsLeft: w.attemptsLeft,
-          }
-        : w.state === "locked-out"
-          ? { state: "locked-out", retryAfterMs: w.retryAfterMs }
-          : { state: "closed" },
+    window: windowView(info.window),
     bondSlots: { ...info.bondSlots },
     alreadyBonded,
     readAt,

@@ -5,23 +5,14 @@
  * `MemoryRadio` (./testing/memory-radio.ts) implements it over in-memory accessories for tests, so the
  * core's logic runs without noble.
  */
-import type { OpenClawAdvert } from "../../protocol/advert.js";
+import type { ScanResult } from "../../radio/central.js";
 import type { FrameLink } from "../../transport/channel.js";
 
-/** One advertising report (advert or scan response) of an OpenClaw device. */
-export interface RadioAdvert {
-  /** The radio's handle for the device: what `connect` takes (noble: the address without colons). */
-  id: string;
-  /** The Bluetooth address as people read it (aa:bb:cc:dd:ee:ff). */
-  address: string;
-  /** This report's RSSI in dBm (unsmoothed). */
-  rssi: number;
-  name?: string;
-  connectable: boolean;
-  txPowerDbm?: number;
-  /** The manufacturer block (version, window state, nonce prefix or rotating tag); null if absent. */
-  advert: OpenClawAdvert | null;
-}
+/**
+ * One advertising report (advert or scan response) of an OpenClaw device: src/radio's scan result —
+ * `id` is what `connect` takes, `rssi` this report's (unsmoothed), `advert` the manufacturer block.
+ */
+export type RadioAdvert = ScanResult;
 
 export interface RadioScan {
   stop(): Promise<void>;
