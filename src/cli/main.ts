@@ -1,7 +1,14 @@
 import { Command } from "commander";
 import { VERSION } from "../version.js";
 import { registerAir } from "./commands/air.js";
+import { registerBattery, registerClaw } from "./commands/claw.js";
+import { registerDaemon } from "./commands/daemon.js";
+import { registerDevices } from "./commands/devices.js";
+import { registerForget } from "./commands/forget.js";
+import { registerPair } from "./commands/pair.js";
+import { registerScan } from "./commands/scan.js";
 import { registerSim } from "./commands/sim.js";
+import { registerStart } from "./commands/start.js";
 import { registerVectors } from "./commands/vectors.js";
 import { EXIT_OK, inCommand, reportError } from "./report.js";
 
@@ -23,10 +30,17 @@ export function buildProgram(run: RunContext = {}): Command {
       "after",
       "\nExit status: 0 ok, 1 the command failed, 2 a usage error (unknown option, bad or missing value).",
     );
-  registerStart(program, run);
   registerVectors(program);
   registerAir(program);
   registerSim(program);
+  registerScan(program);
+  registerPair(program);
+  registerDevices(program);
+  registerForget(program);
+  registerClaw(program);
+  registerBattery(program);
+  registerDaemon(program);
+  registerStart(program);
   // A usage error names the help of the subcommand it happened in, not the top level's.
   for (const [path, cmd] of subcommands(program))
     cmd.showHelpAfterError(`(run \`openclaw ${path} --help\` for usage)`);
@@ -48,24 +62,6 @@ function commandPath(cmd: Command): string {
   const names: string[] = [];
   for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
   return names.join(" ");
-}
-
-/**
- * `openclaw start` (what `npm start` runs): the first thing a new user does. For now it runs the
- * simulated device with its defaults (on the virtual radio when no adapter is present); it is the one
- * place to change when the first run becomes a guided pairing session.
- */
-function registerStart(program: Command, run: RunContext): void {
-  program
-    .command("start")
-    .description("Get started: run a simulated OpenClaw device (today the same as `openclaw sim`)")
-    .helpOption(false)
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .argument("[sim-options...]", "passed on to `openclaw sim` (see `openclaw sim --help`)")
-    .action(async (args: string[]) => {
-      await buildProgram(run).parseAsync(["sim", ...args], { from: "user" });
-    });
 }
 
 export async function main(argv: string[]): Promise<number> {
