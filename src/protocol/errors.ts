@@ -142,7 +142,7 @@ export const CATALOGUE: Catalogue = {
   UNKNOWN_PEER: {
     wire: 0x08,
     message: () => "this device has forgotten this laptop",
-    remedy: "Forget the device on this laptop, then pair again.",
+    remedy: "Forget the device here (`openclaw forget DEVICE`) and pair again (`openclaw pair`).",
   },
   NOT_PERMITTED: {
     wire: 0x09,

@@ -159,7 +159,7 @@ describe("pairing", () => {
     expect(l.core.sessions()).toHaveLength(1);
   });
 
-  it("a wrong code says how many attempts are left, keeps the link, and the right code still pairs", async () => {
+  it("a wrong code says how many attempts are left, reconnects after the device hangs up, and the right code still pairs", async () => {
     const w = await world();
     const dev = w.device("wrong");
     const l = await w.laptop();
@@ -177,7 +177,8 @@ describe("pairing", () => {
     expect((await rejection(p.attempt("12345"))).code).toBe("MALFORMED_CODE");
     expect(p.target.window).toMatchObject({ attemptsLeft: 2 });
     await p.attempt(code);
-    expect(l.central.connects).toHaveLength(1);
+    // The device hangs up after each failed exchange (PROTOCOL §7.1); a local typo costs no connection.
+    expect(l.central.connects).toHaveLength(4);
     expect(deviceBond(dev)?.provisional).toBe(false);
     const failed = (await l.auditEvents()).filter((e) => e.type === "pair-failed").map((e) => e.code);
     expect(failed).toEqual(["WRONG_CODE", "WRONG_CODE", "WRONG_CODE", "MALFORMED_CODE"]);

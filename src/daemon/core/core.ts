@@ -295,6 +295,7 @@ class Core implements DaemonCore {
       noteInfo: (radioId, info) => this.#registry.noteInfo(radioId, info),
       alreadyBonded: async (id) => (await this.#d.store.get(id)) !== undefined,
       attempted: (deviceId) => this.#audit({ type: "pair-attempt", deviceId }),
+      reconnect: (radioId, label) => this.#connect(radioId, label),
       failed: (deviceId, err) => {
         this.#audit({ type: "pair-failed", deviceId, code: err.code });
         this.#log.info({ deviceId, code: err.code }, "pairing attempt failed");

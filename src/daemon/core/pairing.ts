@@ -7,6 +7,9 @@
  *     └───────────────────────────┘
  *   attempting ──link lost / timeout / storage / verify failed──▶ failed      any ──cancel / idle──▶ cancelled
  *
+ * The device hangs up after a failed exchange (PROTOCOL §7.1: each guess costs a connection), so a
+ * ready pairing whose link dropped stays ready: the next attempt (or refresh) connects again first.
+ *
  * - Before the candidate is stored, a failure leaves the device with at most a provisional bond, which
  *   expires unverified; the laptop has nothing new.
  * - Candidate stored, verify not answered (link lost, crash): the candidate stays and is tried once at
@@ -45,6 +48,8 @@ export interface PairingHost {
   /** Commits, records the verify, hands the link over to the device's session; resolves the result. */
   commit(bond: ControllerBond, link: ControllerLink, role: Role, radioId: string): Promise<PairResult>;
   ended(p: PairingImpl): void;
+  /** A new link to the same device (after it hung up between attempts). */
+  reconnect(radioId: string, label: string): Promise<ControllerLink>;
 }
 
 /** Device verdicts after which the same link may take another code. */
@@ -91,21 +96,32 @@ export class PairingImpl implements Pairing {
   #info: AccessoryInfo;
   #target: PairTarget;
   #idle: TimerHandle | undefined;
+  #link: ControllerLink;
+  readonly #radioId: string;
 
   constructor(
     readonly id: string,
-    private readonly link: ControllerLink,
+    link: ControllerLink,
     private readonly address: string,
     info: AccessoryInfo,
     alreadyBonded: boolean,
     private readonly host: PairingHost,
   ) {
     this.#info = info;
+    this.#link = link;
+    this.#radioId = link.conn.id;
     this.#target = targetOf(id, link.conn.id, address, info, alreadyBonded, host.clock.now());
-    link.onClose(() => {
-      if (this.#state === "ready") this.#end("failed");
-    });
     this.#armIdle();
+  }
+
+  private get link(): ControllerLink {
+    return this.#link;
+  }
+
+  /** The link, connected again if the device hung up since the last attempt. */
+  async #ensureLink(): Promise<void> {
+    if (this.#link.open) return;
+    this.#link = await this.host.reconnect(this.#radioId, this.#target.name);
   }
 
   get state(): PairingState {
@@ -121,11 +137,12 @@ export class PairingImpl implements Pairing {
   }
 
   get radioId(): string {
-    return this.link.conn.id;
+    return this.#radioId;
   }
 
   async refresh(): Promise<PairTarget> {
     this.#need("ready");
+    await this.#ensureLink();
     const info = await this.link.readInfo();
     this.#info = info;
     this.host.noteInfo(this.radioId, info);
@@ -154,6 +171,12 @@ export class PairingImpl implements Pairing {
     };
     let bond: ControllerBond;
     try {
+      if (!this.#link.open) {
+        await this.#ensureLink();
+        // A fresh connection: the window (nonce, attempts left) is read again before the code is sent.
+        this.#info = await this.link.readInfo();
+        this.host.noteInfo(this.radioId, this.#info);
+      }
       const b = await this.link.pairSetup(this.#info, code, { onStep: step });
       if (!b) throw new OpenClawError("INTERNAL", { detail: "pair-setup stopped" });
       bond = b;
@@ -161,9 +184,10 @@ export class PairingImpl implements Pairing {
       const e = asError(err);
       this.host.failed(deviceId, e);
       if (this.#state !== "attempting") throw e; // cancelled meanwhile
-      if (RETRYABLE.has(e.code) && this.link.open) {
+      if (RETRYABLE.has(e.code)) {
         this.#state = "ready";
         // The device may show a fresh code (burnt) or have closed the window: the target says which.
+        // It may also have hung up (PROTOCOL §7.1): refresh connects again.
         await this.refresh().catch(() => {});
         if (this.#state === "ready") this.#armIdle();
       } else {
