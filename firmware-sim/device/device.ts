@@ -13,6 +13,7 @@
  * the pace, as it would for a device.
  */
 import { randomBytes } from "node:crypto";
+import type { Clock, TimerHandle } from "../../src/clock/index.js";
 import { Accessory, type AccessoryLink, LINK_IDLE_MS } from "../../src/protocol/accessory/accessory.js";
 import type { BondTable } from "../../src/protocol/accessory/bonds.js";
 import type {
@@ -23,7 +24,7 @@ import type {
 import { buildAdvertising, rotateTag } from "../../src/protocol/advert.js";
 import { displayCode } from "../../src/protocol/codes/index.js";
 import type { RandomBytes } from "../../src/protocol/env.js";
-import { isOpenClawError, type OpenClawError } from "../../src/protocol/errors.js";
+import { isOpenClawError, OpenClawError } from "../../src/protocol/errors.js";
 import { GATT_UUIDS_DASHED } from "../../src/protocol/gatt.js";
 import { PROTOCOL_VERSION } from "../../src/protocol/messages/constants.js";
 import { createSessionFactory } from "../../src/protocol/verify/handler.js";
@@ -35,7 +36,7 @@ import { ensurePrivateDir, lockStateDir, type StateLock } from "../../src/store/
 import { MessageChannel } from "../../src/transport/channel.js";
 import { ClawApp } from "./app.js";
 import type { Screen } from "./display.js";
-import type { EventSink, SimEvent } from "./events.js";
+import { type EventSink, errorEvent, type SimEvent } from "./events.js";
 import { defaultDeviceName, deviceIdText } from "./identity.js";
 import type { DeviceOptions } from "./options.js";
 import { DeviceStateStore, type SaveCause } from "./state.js";
@@ -46,11 +47,17 @@ export interface DeviceDeps {
   sink: EventSink;
   /** The screen, for people (absent with --json-events). */
   showScreen?: (screen: Screen) => void;
-  /** Device monotonic clock, ms. Default performance.now() × timeScale. */
-  clock?: () => number;
+  /**
+   * The device's clock (monotonic ms for every deadline, wall time for what people read). With
+   * --time-scale it is `scaledClock(systemClock, timeScale)`.
+   */
+  clock: Clock;
   random?: RandomBytes;
   firmware: string;
-  /** Device time runs this many times faster than real time (testing expiry; default 1). */
+  /**
+   * How many times faster `clock` runs than real time (default 1): link bounds, which are about the
+   * radio, are stretched by it so they stay in real time.
+   */
   timeScale?: number;
   /** The device cannot go on (its HCI stream closed): the program should stop with this error. */
   onFatal?: (err: OpenClawError) => void;
@@ -75,8 +82,8 @@ export class SimDevice {
   private peripheral!: Peripheral;
   private readonly connections = new Map<PeripheralConnection, Connection>();
   private tag!: Uint8Array;
-  private deadlineTimer: NodeJS.Timeout | undefined;
-  private tagTimer: NodeJS.Timeout | undefined;
+  private deadlineTimer: TimerHandle | undefined;
+  private tagTimer: TimerHandle | undefined;
   private advertQueue: Promise<void> = Promise.resolve();
   private saveQueue: Promise<void> = Promise.resolve();
   private emitQueue: Promise<void> = Promise.resolve();
@@ -87,7 +94,9 @@ export class SimDevice {
   private readonly app: ClawApp;
   private readonly state: DeviceStateStore;
   private lock: StateLock | undefined;
-  readonly clock: () => number;
+  readonly clock: Clock;
+  /** The device's monotonic time, ms. */
+  private readonly now: () => number;
   private readonly random: RandomBytes;
   private readonly timeScale: number;
 
@@ -96,13 +105,14 @@ export class SimDevice {
     private readonly deps: DeviceDeps,
   ) {
     this.timeScale = deps.timeScale ?? 1;
-    const scale = this.timeScale;
-    this.clock = deps.clock ?? (() => performance.now() * scale);
+    this.clock = deps.clock;
+    this.now = () => deps.clock.now();
     this.random = deps.random ?? systemRandom;
     this.state = new DeviceStateStore(options.stateDir, {
       slots: options.slots,
       provisionalTtlMs: options.provisionalTtlMs,
-      now: this.clock,
+      now: this.now,
+      wallClock: () => deps.clock.wallNow(),
       random: this.random,
       ...(deps.onWritePoint ? { onWritePoint: deps.onWritePoint } : {}),
     });
@@ -129,7 +139,7 @@ export class SimDevice {
 
   /** The pairing button: opens a window (a fresh code if one is showing). LOCKED_OUT while locked. */
   pressButton(): { expiresInMs: number } {
-    const now = this.clock();
+    const now = this.now();
     try {
       const opened = this.accessory.openWindow(
         { reason: "button", format: this.options.format, ttlMs: this.options.windowTtlMs },
@@ -147,7 +157,7 @@ export class SimDevice {
 
   /** The long press: erase bonds and identity, then come back up as a new device. */
   async factoryReset(): Promise<void> {
-    const events = this.accessory.factoryReset(this.clock());
+    const events = this.accessory.factoryReset(this.now());
     await this.applyAndPersist(events);
     await this.maybeReboot();
   }
@@ -168,7 +178,7 @@ export class SimDevice {
     this.clearTimers();
     for (const c of this.connections.values()) {
       c.channel.close();
-      c.link.close(this.clock());
+      c.link.close(this.now());
     }
     this.connections.clear();
     await this.peripheral?.close().catch(() => {});
@@ -214,7 +224,7 @@ export class SimDevice {
     return {
       identity: this.accessory.identity,
       bonds: this.accessory.bondTable,
-      guard: this.accessory.guardSnapshot(this.clock()),
+      guard: this.accessory.guardSnapshot(this.now()),
     };
   }
 
@@ -234,7 +244,11 @@ export class SimDevice {
       profile: this.profile,
       random: this.random,
       ...(bonds ? { bonds } : {}),
-      bondOptions: { slots: this.options.slots, provisionalTtlMs: this.options.provisionalTtlMs },
+      bondOptions: {
+        slots: this.options.slots,
+        provisionalTtlMs: this.options.provisionalTtlMs,
+        wallNow: () => this.clock.wallNow(),
+      },
       window: {
         defaultTtlMs: this.options.windowTtlMs,
         attemptsPerCode: this.options.maxAttempts,
@@ -245,7 +259,7 @@ export class SimDevice {
       session: createSessionFactory({ random: this.random, app: this.app }),
       // Link bounds are about the radio, which --time-scale does not speed up: they stay in real time.
       linkIdleMs: LINK_IDLE_MS * this.timeScale,
-      ...(guard !== undefined ? { guard: { snapshot: guard, now: this.clock() } } : {}),
+      ...(guard !== undefined ? { guard: { snapshot: guard, now: this.now() } } : {}),
     });
     this.tag = rotateTag(identity.tagKey, this.random);
   }
@@ -254,7 +268,7 @@ export class SimDevice {
     this.peripheral = await Peripheral.start({
       profile: GATT_UUIDS_DASHED,
       deviceName: this.profile.name,
-      readInfo: () => this.accessory.infoBytes(this.clock()),
+      readInfo: () => this.accessory.infoBytes(this.now()),
       maxMtu: this.options.maxMtu,
       ...(this.options.hci !== undefined ? { hci: this.options.hci } : {}),
     });
@@ -262,13 +276,11 @@ export class SimDevice {
     this.peripheral.on("mtu", (conn, mtu) => this.emit({ type: "mtu", peer: conn.peer, mtu }));
     this.peripheral.on("disconnect", (conn, reason) => this.onDisconnect(conn, reason));
     this.peripheral.on("adapterLost", (err) => {
-      this.emit({ type: "error", code: err.code, message: err.message, remedy: err.remedy });
+      this.emit(errorEvent(err));
       // A kernel adapter may come back (re-plugged, `hciconfig up`); a closed HCI stream does not.
       if (/^(unix|tcp):/.test(this.options.hci ?? "")) this.deps.onFatal?.(err);
     });
-    this.peripheral.on("advertisingError", (err) =>
-      this.emit({ type: "error", code: "ADVERTISING", message: err.message }),
-    );
+    this.peripheral.on("advertisingError", (err) => this.emit(errorEvent(advertisingFailed(err))));
     await this.comeUp();
   }
 
@@ -287,12 +299,12 @@ export class SimDevice {
     if (this.accessory.bondTable.used === 0 && this.accessory.window.state.kind !== "locked-out") {
       const opened = this.accessory.openWindow(
         { reason: "boot", format: this.options.format, ttlMs: this.options.windowTtlMs },
-        this.clock(),
+        this.now(),
       );
       this.apply(opened.events);
     } else if (this.accessory.window.state.kind === "locked-out") {
       // Rebooted during a lockout (the guard was restored): it resumes; no boot window until it ends.
-      const info = this.accessory.info(this.clock()).window;
+      const info = this.accessory.info(this.now()).window;
       if (info.state === "locked-out") this.emit({ type: "locked-out", retryAfterMs: info.retryAfterMs });
       this.refreshScreen();
     } else {
@@ -311,7 +323,7 @@ export class SimDevice {
     const c: Connection = {
       conn,
       channel,
-      link: this.accessory.connect(this.clock()),
+      link: this.accessory.connect(this.now()),
       queue: Promise.resolve(),
     };
     this.connections.set(conn, c);
@@ -320,7 +332,7 @@ export class SimDevice {
     });
     channel.onError((err) => {
       // The channel resets itself; a pair-setup exchange on this link cannot continue.
-      if (!channel.closed) this.emit({ type: "error", code: err.code, message: err.message });
+      if (!channel.closed) this.emit(errorEvent(err));
     });
     // The link's idle bound starts now (an unauthenticated central must make progress to stay).
     this.armDeadline();
@@ -332,7 +344,7 @@ export class SimDevice {
     this.emit({ type: "disconnected", peer: conn.peer, reason });
     if (!c) return;
     c.channel.close();
-    const out = c.link.close(this.clock());
+    const out = c.link.close(this.now());
     void this.applyAndPersist(out.events).then(() => this.maybeReboot());
     // A new central will want to find us; bleno resumes advertising, we make sure it is current.
     void this.updateAdvertising();
@@ -342,14 +354,10 @@ export class SimDevice {
     if (this.stopped || !this.connections.has(c.conn)) return;
     let out: AccessoryOutput;
     try {
-      out = c.link.handle(message, this.clock());
+      out = c.link.handle(message, this.now());
     } catch (err) {
       // A bug in the protocol code must not take the device down: report it and hang up on this link.
-      this.emit({
-        type: "error",
-        code: "INTERNAL",
-        message: err instanceof Error ? err.message : String(err),
-      });
+      this.emit(errorEvent(err));
       this.peripheral.disconnect();
       return;
     }
@@ -366,9 +374,8 @@ export class SimDevice {
     try {
       for (const reply of out.replies) await c.channel.send(reply);
     } catch (err) {
-      if (isOpenClawError(err) && !err.is("OUT_OF_RANGE")) {
-        this.emit({ type: "error", code: err.code, message: err.message });
-      }
+      // A link that went away mid-reply is the central's business, not an error of the device.
+      if (!(isOpenClawError(err) && err.is("OUT_OF_RANGE"))) this.emit(errorEvent(err));
     }
     if (out.disconnect && this.connections.has(c.conn)) {
       if (!c.link.authenticated) {
@@ -518,14 +525,12 @@ export class SimDevice {
     const write = causes.includes("reset")
       ? () => this.state.reset(snap.identity)
       : () => this.state.save(snap, causes);
-    this.saveQueue = this.saveQueue
-      .then(write)
-      .catch((err: unknown) => this.emit({ type: "error", code: "STORAGE", message: errorText(err) }));
+    this.saveQueue = this.saveQueue.then(write).catch((err: unknown) => this.emit(errorEvent(err)));
   }
 
   private refreshScreen(): void {
     if (!this.deps.showScreen) return;
-    const now = this.clock();
+    const now = this.now();
     const w = this.accessory.window.state;
     const table = this.accessory.bondTable;
     const name = this.profile.name;
@@ -557,7 +562,7 @@ export class SimDevice {
   private updateAdvertising(): Promise<void> {
     this.advertQueue = this.advertQueue.then(async () => {
       if (this.stopped) return;
-      const info = this.accessory.info(this.clock());
+      const info = this.accessory.info(this.now());
       const windowOpen = info.window.state === "open";
       const { advertisement, scanResponse } = buildAdvertising({
         name: this.profile.name,
@@ -580,21 +585,21 @@ export class SimDevice {
         });
       } catch (err) {
         this.advertKey = "";
-        this.emit({ type: "error", code: "ADVERTISING", message: errorText(err) });
+        this.emit(errorEvent(advertisingFailed(err)));
       }
     });
     return this.advertQueue;
   }
 
+  /** The rotating tag changes every --tag-rotation of device time (a named, repeating timer). */
   private scheduleTagRotation(): void {
-    if (this.tagTimer) clearInterval(this.tagTimer);
-    this.tagTimer = setInterval(
-      () => {
-        this.tag = rotateTag(this.accessory.identity.tagKey, this.random);
-        if (this.accessory.window.state.kind !== "open") void this.updateAdvertising();
-      },
-      Math.max(1000, this.options.tagRotationMs / this.timeScale),
-    );
+    this.clock.clearTimeout(this.tagTimer);
+    this.tagTimer = this.clock.setTimeout("sim.tag-rotation", this.options.tagRotationMs, () => {
+      if (this.stopped) return;
+      this.tag = rotateTag(this.accessory.identity.tagKey, this.random);
+      if (this.accessory.window.state.kind !== "open") void this.updateAdvertising();
+      this.scheduleTagRotation();
+    });
   }
 
   // ---- time ----
@@ -602,21 +607,23 @@ export class SimDevice {
   /** One timer at the earliest deadline of the accessory and of every link's session. */
   private armDeadline(): void {
     if (this.stopped) return;
-    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.clock.clearTimeout(this.deadlineTimer);
     this.deadlineTimer = undefined;
     const deadlines = [this.accessory.nextDeadline()];
     for (const c of this.connections.values()) deadlines.push(c.link.nextDeadline());
     const due = deadlines.filter((d): d is number => d !== undefined);
     if (due.length === 0) return;
-    const wait = Math.max(0, (Math.min(...due) - this.clock()) / this.timeScale);
-    // +1 ms: a timer may fire a hair early relative to performance.now().
-    this.deadlineTimer = setTimeout(() => this.onDeadline(), Math.min(wait + 1, 2 ** 31 - 1));
+    const wait = Math.max(0, Math.min(...due) - this.now());
+    // +1 ms: a timer may fire a hair early relative to the monotonic clock; Node caps a delay at 2^31-1.
+    this.deadlineTimer = this.clock.setTimeout("sim.deadline", Math.min(wait + 1, 2 ** 31 - 1), () =>
+      this.onDeadline(),
+    );
   }
 
   private onDeadline(): void {
     this.deadlineTimer = undefined;
     if (this.stopped) return;
-    const now = this.clock();
+    const now = this.now();
     this.apply(this.accessory.tick(now).events);
     void this.maybeReboot();
     for (const c of this.connections.values()) {
@@ -632,14 +639,14 @@ export class SimDevice {
   }
 
   private clearTimers(): void {
-    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
-    if (this.tagTimer) clearInterval(this.tagTimer);
+    this.clock.clearTimeout(this.deadlineTimer);
+    this.clock.clearTimeout(this.tagTimer);
     this.deadlineTimer = undefined;
     this.tagTimer = undefined;
   }
 
   private internal(err: unknown): void {
-    this.emit({ type: "error", code: "INTERNAL", message: errorText(err) });
+    this.emit(errorEvent(err));
   }
 
   /** Every event goes through one queue, so a batch waiting for its save never overtakes or lags others. */
@@ -652,6 +659,10 @@ function isEmptyGuard(g: GuardSnapshot): boolean {
   return g.failuresInLastHour === 0 && g.lockouts === 0 && g.lockedForMs === 0 && (g.unsettled ?? 0) === 0;
 }
 
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+/** Advertising that the adapter refused: an adapter problem, with its remedy. */
+function advertisingFailed(err: unknown): OpenClawError {
+  if (isOpenClawError(err)) return err;
+  return new OpenClawError("ADAPTER_UNAVAILABLE", {
+    detail: `advertising failed: ${err instanceof Error ? err.message : String(err)}`,
+  });
 }

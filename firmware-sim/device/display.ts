@@ -5,6 +5,7 @@
  * People get a TTY redraw (picocolors); `--json-events` gets `display` events instead (see events.ts).
  */
 import pc from "picocolors";
+import type { Clock, TimerHandle } from "../../src/clock/index.js";
 import type { CodeFormatName, Role } from "./events.js";
 
 export type Screen =
@@ -83,32 +84,87 @@ export function renderFooter(footer: Footer, opts: RenderOptions = { color: fals
   return lines;
 }
 
+/** What the display writes to: a terminal (columns, `resize` on SIGWINCH) or any stream. */
+export interface DisplayOut {
+  readonly isTTY?: boolean;
+  readonly columns?: number;
+  write(text: string): unknown;
+  on?(event: "resize", listener: () => void): unknown;
+  off?(event: "resize", listener: () => void): unknown;
+}
+
+const ESC = "\x1b";
+// An SGR colour sequence (the only escapes renderScreen and renderFooter produce).
+const SGR = new RegExp(`^${ESC}\\[[0-9;]*m`);
+
+/** Characters a person sees (escape sequences take no room). */
+export function visibleLength(line: string): number {
+  let n = 0;
+  for (let i = 0; i < line.length; ) {
+    const m = SGR.exec(line.slice(i));
+    if (m) i += m[0].length;
+    else {
+      n++;
+      i += 1;
+    }
+  }
+  return n;
+}
+
 /**
- * Draws the screen on a terminal, redrawing in place every second while a countdown runs, with the
- * footer (key legend, confirmation prompt) under it. On a non-TTY stream it prints each new screen
- * once and each new footer line once (no escape codes).
+ * Cuts a line to `width` visible characters (ending in "…" when cut, colours reset), so that no drawn
+ * line wraps: a wrapped line takes rows the redraw does not know about, and the screen piles up.
+ */
+export function fitWidth(line: string, width: number): string {
+  if (width < 1 || visibleLength(line) <= width) return line;
+  let out = "";
+  let n = 0;
+  for (let i = 0; i < line.length; ) {
+    const m = SGR.exec(line.slice(i));
+    if (m) {
+      out += m[0];
+      i += m[0].length;
+      continue;
+    }
+    if (n === width - 1) break;
+    out += line[i];
+    n++;
+    i += 1;
+  }
+  return `${out}…${line.includes(ESC) ? `${ESC}[0m` : ""}`;
+}
+
+/**
+ * Draws the screen on a terminal, redrawing in place while a countdown runs, with the footer (key
+ * legend, confirmation prompt) under it. Every drawn line is cut to the terminal's width, and a resize
+ * (SIGWINCH) redraws at once, clearing the rows the old drawing takes at the new width. On a non-TTY
+ * stream it prints each new screen once and each new footer line once (no escape codes).
+ *
+ * `clock` is the device's (the countdown is its time); the redraw timer is named `sim.screen-tick`.
  */
 export class TtyDisplay {
   private screen: Screen | undefined;
   private footer: Footer = {};
-  private drawnLines = 0;
-  private timer: NodeJS.Timeout | undefined;
+  /** The visible lengths of the lines drawn last (to know how many rows to clear). */
+  private drawn: number[] = [];
+  private timer: TimerHandle | undefined;
+  private readonly onResize = () => this.draw();
 
   constructor(
-    private readonly out: NodeJS.WriteStream,
-    private readonly clock: () => number,
-  ) {}
+    private readonly out: DisplayOut,
+    private readonly clock: Clock,
+    /** Redraw period on `clock` while a countdown runs (device ms: 1 s × the time scale). */
+    private readonly redrawEveryMs = 1000,
+  ) {
+    if (out.isTTY) out.on?.("resize", this.onResize);
+  }
 
   show(screen: Screen): void {
     this.screen = screen;
     this.draw();
     const ticking = screen.kind === "pairing" || screen.kind === "locked";
-    if (ticking && !this.timer && this.out.isTTY) {
-      this.timer = setInterval(() => this.draw(), 1000);
-    } else if (!ticking && this.timer) {
-      clearInterval(this.timer);
-      this.timer = undefined;
-    }
+    if (ticking && !this.timer && this.out.isTTY) this.tick();
+    else if (!ticking) this.stopTicking();
   }
 
   /** Sets the lines under the screen; redraws only if they changed. */
@@ -130,30 +186,51 @@ export class TtyDisplay {
     if (this.out.isTTY) this.draw();
   }
 
-  /** Stops the countdown and takes the footer (key legend) away: the keys no longer do anything. */
+  /** Stops the countdown, stops following resizes and takes the footer (key legend) away. */
   close(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    this.stopTicking();
     this.setFooter({});
+    this.out.off?.("resize", this.onResize);
   }
 
+  private tick(): void {
+    this.timer = this.clock.setTimeout("sim.screen-tick", this.redrawEveryMs, () => {
+      this.timer = undefined;
+      this.draw();
+      const s = this.screen;
+      if (s && (s.kind === "pairing" || s.kind === "locked")) this.tick();
+    });
+  }
+
+  private stopTicking(): void {
+    this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private get width(): number {
+    return Math.max(1, (this.out.columns ?? 80) - 1);
+  }
+
+  /** Moves up over the last drawing and erases it; rows are counted at the current width (a resize reflows). */
   private clear(): void {
-    if (this.drawnLines > 0) this.out.write(`\x1b[${this.drawnLines}F\x1b[J`);
-    this.drawnLines = 0;
+    const cols = this.out.columns ?? 80;
+    const rows = this.drawn.reduce((n, len) => n + Math.max(1, Math.ceil(len / cols)), 0);
+    if (rows > 0) this.out.write(`${ESC}[${rows}F${ESC}[J`);
+    this.drawn = [];
   }
 
   private draw(): void {
     const tty = this.out.isTTY === true;
     const color = tty && pc.isColorSupported;
-    const lines = this.screen ? renderScreen(this.screen, this.clock(), { color }) : [];
+    const lines = this.screen ? renderScreen(this.screen, this.clock.now(), { color }) : [];
     if (tty) {
       this.clear();
       const drawn = [
         ...lines.map((l) => `  │ ${l}`),
         ...renderFooter(this.footer, { color }).map((l) => `  ${l}`),
-      ];
+      ].map((l) => fitWidth(l, this.width));
       if (drawn.length > 0) this.out.write(`${drawn.join("\n")}\n`);
-      this.drawnLines = drawn.length;
+      this.drawn = drawn.map(visibleLength);
     } else if (this.screen) {
       this.out.write(`${lines.join(" | ")}\n`);
     }

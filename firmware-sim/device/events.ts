@@ -6,9 +6,10 @@
  */
 import { createInterface, emitKeypressEvents, type Key } from "node:readline";
 import type { Readable, Writable } from "node:stream";
+import type { Clock } from "../../src/clock/index.js";
 
 import type { Role, WindowCloseReason, WindowOpenReason } from "../../src/protocol/accessory/types.js";
-import type { OpenClawErrorJson } from "../../src/protocol/errors.js";
+import { isOpenClawError, OpenClawError, type OpenClawErrorJson } from "../../src/protocol/errors.js";
 import type { CodeFormatName } from "../../src/protocol/messages/info.js";
 
 export type { CodeFormatName, Role, WindowCloseReason, WindowOpenReason };
@@ -56,7 +57,8 @@ export type SimEvent =
   | { type: "status"; bonds: number; slots: number; windowOpen: boolean; connected: boolean }
   /** Something the device repaired or had to refuse; `error` is the catalogue error when there is one. */
   | { type: "warning"; message: string; error?: OpenClawErrorJson }
-  | { type: "error"; code: string; message: string; remedy?: string }
+  /** Something went wrong: always a catalogue error (code, message, remedy, details). */
+  | ({ type: "error" } & OpenClawErrorJson)
   /** Answer to a JSON request; carries its number as both `req` and `id` (test/helpers/proc.ts uses req). */
   | {
       type: "result";
@@ -64,11 +66,22 @@ export type SimEvent =
       id: number;
       ok: boolean;
       value?: unknown;
-      error?: { code: string; message: string };
+      error?: OpenClawErrorJson;
     }
   | { type: "bye" };
 
 export type SimEventType = SimEvent["type"];
+
+/** Any failure as a catalogue error: an OpenClawError as it is, anything else (a bug) as INTERNAL. */
+export function catalogueError(err: unknown): OpenClawError {
+  if (isOpenClawError(err)) return err;
+  return new OpenClawError("INTERNAL", { detail: err instanceof Error ? err.message : String(err) });
+}
+
+/** The `error` event for a failure. */
+export function errorEvent(err: unknown): Extract<SimEvent, { type: "error" }> {
+  return { type: "error", ...catalogueError(err).toJSON() };
+}
 
 export interface EventSink {
   emit(event: SimEvent): void;
@@ -78,9 +91,10 @@ export interface EventSink {
 export class JsonLinesSink implements EventSink {
   private broken = false;
 
+  /** `clock`: event times `t` are its monotonic ms (the device's clock, so they match its deadlines). */
   constructor(
-    private readonly out: Writable = process.stdout,
-    private readonly clock: () => number = () => performance.now(),
+    private readonly out: Writable,
+    private readonly clock: Pick<Clock, "now">,
   ) {
     out.on("error", () => {
       this.broken = true;
@@ -89,7 +103,7 @@ export class JsonLinesSink implements EventSink {
 
   emit(event: SimEvent): void {
     if (this.broken) return;
-    this.out.write(`${JSON.stringify({ ...event, t: Math.round(this.clock()) })}\n`);
+    this.out.write(`${JSON.stringify({ ...event, t: Math.round(this.clock.now()) })}\n`);
   }
 }
 

@@ -5,12 +5,15 @@
  * drawn, single keys read in raw mode (see keyCommand).
  */
 import { fstatSync } from "node:fs";
+import { type Clock, scaledClock, type TimerHandle } from "../../src/clock/index.js";
 import { isOpenClawError } from "../../src/protocol/errors.js";
 import { VERSION } from "../../src/version.js";
 import { type DeviceDeps, SimDevice } from "./device.js";
 import { TtyDisplay } from "./display.js";
 import {
+  catalogueError,
   type EventSink,
+  errorEvent,
   JsonLinesSink,
   KEY_LEGEND,
   keyCommand,
@@ -24,6 +27,8 @@ import type { DeviceOptions } from "./options.js";
 import type { SaveCause } from "./state.js";
 
 export interface RunOptions {
+  /** The real clock (the entry point passes systemClock); the device's runs `timeScale` times faster. */
+  clock: Clock;
   /** Device time runs this much faster than real time (hidden testing option). */
   timeScale?: number;
 }
@@ -87,15 +92,16 @@ export function crashHook(spec: string | undefined): DeviceDeps["onWritePoint"] 
   };
 }
 
-export async function runDevice(options: DeviceOptions, run: RunOptions = {}): Promise<number> {
+export async function runDevice(options: DeviceOptions, run: RunOptions): Promise<number> {
   const timeScale = run.timeScale ?? 1;
-  const clock = () => performance.now() * timeScale;
+  // The device's own time (window, lockout, provisional expiry); people's time stays run.clock.
+  const clock = scaledClock(run.clock, timeScale);
   let sink: EventSink;
   let screen: TtyDisplay | undefined;
   if (options.jsonEvents) {
     sink = new JsonLinesSink(process.stdout, clock);
   } else {
-    const display = new TtyDisplay(process.stdout, clock);
+    const display = new TtyDisplay(process.stdout, clock, 1000 * timeScale);
     screen = display;
     sink = {
       emit: (e) => {
@@ -134,12 +140,7 @@ export async function runDevice(options: DeviceOptions, run: RunOptions = {}): P
       if (cmd.id === undefined || !options.jsonEvents) return;
       const n = cmd.id;
       if (ok) sink.emit({ type: "result", req: n, id: n, ok, ...(value !== undefined ? { value } : {}) });
-      else {
-        const error = isOpenClawError(err)
-          ? { code: err.code, message: err.message }
-          : { code: "INTERNAL", message: err instanceof Error ? err.message : String(err) };
-        sink.emit({ type: "result", req: n, id: n, ok, error });
-      }
+      else sink.emit({ type: "result", req: n, id: n, ok, error: catalogueError(err).toJSON() });
     };
 
     const onCommand = async (cmd: SimCommand) => {
@@ -164,9 +165,8 @@ export async function runDevice(options: DeviceOptions, run: RunOptions = {}): P
             break;
         }
       } catch (err) {
-        if (!isOpenClawError(err)) sink.emit({ type: "error", code: "INTERNAL", message: String(err) });
-        else if (!err.is("LOCKED_OUT"))
-          sink.emit({ type: "error", code: err.code, message: err.message, remedy: err.remedy });
+        // LOCKED_OUT from the button is shown on the screen (and as a locked-out event) already.
+        if (!(isOpenClawError(err) && err.is("LOCKED_OUT"))) sink.emit(errorEvent(err));
         reply(cmd, false, undefined, err);
       }
     };
@@ -189,13 +189,16 @@ export async function runDevice(options: DeviceOptions, run: RunOptions = {}): P
 
     /** A person at a terminal: keys are the device's controls; a factory reset wants `r` twice. */
     const readKeyControls = (display: TtyDisplay) => {
-      const keyClock = () => performance.now(); // the person's time, not the device's (--time-scale)
+      const keyClock = run.clock; // the person's time, not the device's (--time-scale)
       let resetArmedUntil: number | undefined;
-      let disarm: NodeJS.Timeout | undefined;
+      let disarm: TimerHandle | undefined;
       const arm = (until: number | undefined) => {
         resetArmedUntil = until;
-        if (disarm) clearTimeout(disarm);
-        disarm = until === undefined ? undefined : setTimeout(() => arm(undefined), until - keyClock());
+        keyClock.clearTimeout(disarm);
+        disarm =
+          until === undefined
+            ? undefined
+            : keyClock.setTimeout("sim.reset-confirm", until - keyClock.now(), () => arm(undefined));
         const seconds = Math.round(RESET_CONFIRM_MS / 1000);
         display.setFooter({
           prompt:
@@ -207,12 +210,12 @@ export async function runDevice(options: DeviceOptions, run: RunOptions = {}): P
       };
       arm(undefined);
       const stopKeys = readKeys(process.stdin, (key) => {
-        const outcome = keyCommand(key, keyClock(), resetArmedUntil);
+        const outcome = keyCommand(key, keyClock.now(), resetArmedUntil);
         arm(outcome.kind === "confirm-reset" ? outcome.until : undefined);
         if (outcome.kind === "command") void onCommand({ kind: outcome.command });
       });
       return () => {
-        if (disarm) clearTimeout(disarm);
+        keyClock.clearTimeout(disarm);
         disarm = undefined;
         stopKeys();
       };

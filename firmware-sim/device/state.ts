@@ -18,7 +18,7 @@
  * (firmware-sim/device/state-legacy.ts).
  */
 import { z } from "zod";
-import { BondTable, BondTableJson } from "../../src/protocol/accessory/bonds.js";
+import { BondTable, BondTableJson, type BondTableOptions } from "../../src/protocol/accessory/bonds.js";
 import { generateAccessoryIdentity } from "../../src/protocol/accessory/identity.js";
 import type { AccessoryIdentity } from "../../src/protocol/accessory/types.js";
 import type { RandomBytes } from "../../src/protocol/env.js";
@@ -77,7 +77,7 @@ export interface DeviceStateOptions {
   /** The device's monotonic clock (provisional bonds are re-armed from it). */
   now: () => number;
   random: RandomBytes;
-  /** Wall clock for quarantine file names only. */
+  /** Wall clock for quarantine file names and bonds' createdAt (for people, never for expiry). */
   wallClock?: () => number;
   /** Testing seam: called at each step of each write, with why it is written. */
   onWritePoint?: (cause: readonly SaveCause[], point: WritePoint) => void | Promise<void>;
@@ -245,8 +245,12 @@ export class DeviceStateStore {
     return { identity: generateAccessoryIdentity(this.o.random), bonds: undefined, guard, notices };
   }
 
-  private tableOptions(): { slots: number; provisionalTtlMs: number } {
-    return { slots: this.o.slots, provisionalTtlMs: this.o.provisionalTtlMs };
+  private tableOptions(): BondTableOptions & { slots: number; provisionalTtlMs: number } {
+    return {
+      slots: this.o.slots,
+      provisionalTtlMs: this.o.provisionalTtlMs,
+      ...(this.o.wallClock ? { wallNow: this.o.wallClock } : {}),
+    };
   }
 
   private emptyTable(): BondTable {

@@ -6,8 +6,8 @@
 import { stripVTControlCharacters } from "node:util";
 import { spawn as ptySpawn } from "@lydell/node-pty";
 import { describe, expect, it } from "vitest";
-import type { TestAir } from "../fixtures/radio.js";
-import { ROOT } from "../helpers/proc.js";
+import { ROOT } from "../../rig/proc.js";
+import type { TestAir } from "../../rig/radio.js";
 import { wrong } from "../integration/sim-harness.js";
 import { alive, BIN, codeOf, Laptop, sim, until, useE2E } from "./harness.js";
 

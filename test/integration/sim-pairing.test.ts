@@ -41,6 +41,8 @@ describe("openclaw sim: pairing journey", () => {
     expect(statSync(join(dev.dir, "device.json")).mode & 0o777).toBe(0o600);
     expect(statSync(dev.dir).mode & 0o777).toBe(0o700);
     expect(storedBonds(dev.dir)).toHaveLength(1);
+    // "Paired at" is wall time (people read it), not the process's uptime.
+    expect(Math.abs(storedBonds(dev.dir)[0]!.createdAt - Date.now())).toBeLessThan(60_000);
 
     await laptop.disconnect();
     await dev.next("disconnected");

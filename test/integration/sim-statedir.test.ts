@@ -23,7 +23,12 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 function expectRefused(run: Awaited<ReturnType<typeof runSimToExit>>, path: string, code: string): void {
   expect(run.code, run.stderr).not.toBe(0);
   expect(run.events.some((e) => e.type === "ready")).toBe(false);
-  expect(run.events.find((e) => e.type === "error")).toMatchObject({ code });
+  // A catalogue error, as every error event is: code, message, remedy and its typed details.
+  expect(run.events.find((e) => e.type === "error")).toMatchObject({
+    code,
+    remedy: expect.stringContaining("--state-dir"),
+    details: expect.objectContaining({ path: expect.any(String) }),
+  });
   expect(run.stderr).toContain(path);
   expect(run.stderr).toContain("--state-dir");
 }

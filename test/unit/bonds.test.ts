@@ -136,4 +136,13 @@ describe("bond table", () => {
     t.setStaticKey(id(1), key(5));
     expect(t.views().map((v) => v.controllerStaticPublicKey[0])).toEqual([9, 5]);
   });
+
+  it("createdAt is wall time for people; expiry stays on the monotonic clock", () => {
+    const wall = Date.UTC(2026, 4, 1, 12, 0, 0);
+    const t = new BondTable({ slots: 2, provisionalTtlMs: 1000, wallNow: () => wall });
+    const b = add(t, 1, 50);
+    expect(b.createdAt).toBe(wall);
+    expect(b.state).toEqual({ kind: "provisional", expiresAt: 1050 });
+    expect(BondTable.fromJSON(t.toJSON(), 0).list()[0]!.createdAt).toBe(wall);
+  });
 });

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { countdownText, renderFooter, renderScreen } from "../../firmware-sim/device/display.js";
+import {
+  countdownText,
+  type DisplayOut,
+  fitWidth,
+  renderFooter,
+  renderScreen,
+  TtyDisplay,
+  visibleLength,
+} from "../../firmware-sim/device/display.js";
 import {
   KEY_LEGEND,
   type KeyOutcome,
@@ -9,6 +17,7 @@ import {
 } from "../../firmware-sim/device/events.js";
 import { checkWindowTtl } from "../../firmware-sim/device/options.js";
 import { parseDuration, parseFormat, parseIntIn } from "../../src/cli/args.js";
+import { ManualClock } from "../../src/clock/index.js";
 
 describe("device display", () => {
   it("counts down from the device clock and never shows 0:00 while the code works", () => {
@@ -34,6 +43,91 @@ describe("device display", () => {
       renderScreen({ kind: "bonded", name: "D", peerName: "laptop", role: "admin", bonds: 1, slots: 8 }, 0),
     ).toEqual(["D", "paired with laptop (admin)", "1/8 pairings"]);
     expect(renderScreen({ kind: "idle", name: "D", bonds: 0, slots: 8 }, 0)[1]).toContain("press the button");
+  });
+});
+
+/** A terminal of `columns` that records what is written and can be resized. */
+class FakeTerminal implements DisplayOut {
+  readonly isTTY = true;
+  text = "";
+  private listeners: Array<() => void> = [];
+  constructor(public columns: number) {}
+  write(t: string): boolean {
+    this.text += t;
+    return true;
+  }
+  on(_e: "resize", l: () => void): void {
+    this.listeners.push(l);
+  }
+  off(_e: "resize", l: () => void): void {
+    this.listeners = this.listeners.filter((x) => x !== l);
+  }
+  resize(columns: number): void {
+    this.columns = columns;
+    for (const l of this.listeners) l();
+  }
+  /** The lines of the last drawing (after the last clear). */
+  lastDrawing(): string[] {
+    const parts = this.text.split(/\x1b\[\d+F\x1b\[J/);
+    return parts
+      .at(-1)!
+      .split("\n")
+      .filter((l) => l !== "");
+  }
+}
+
+describe("device display on a terminal", () => {
+  const pairing = {
+    kind: "pairing",
+    name: "OpenClaw-1A2B",
+    code: "123 456",
+    format: "passkey",
+    expiresAt: 120_000,
+    attemptsLeft: 5,
+    maxAttempts: 5,
+  } as const;
+
+  it("cuts lines to the width, colours or not", () => {
+    expect(fitWidth("abcdefghij", 5)).toBe("abcd…");
+    expect(fitWidth("abc", 5)).toBe("abc");
+    const red = "\x1b[31mabcdefghij\x1b[39m";
+    expect(visibleLength(red)).toBe(10);
+    expect(visibleLength(fitWidth(red, 6))).toBe(6);
+    expect(fitWidth(red, 6).endsWith("\x1b[0m")).toBe(true);
+  });
+
+  it("never draws a line wider than a narrow terminal, and redraws in place every second (a named timer)", () => {
+    const term = new FakeTerminal(24);
+    const clock = new ManualClock(0);
+    const d = new TtyDisplay(term, clock);
+    d.setFooter({ legend: "b button · r factory reset (twice) · s status · q quit" });
+    d.show(pairing);
+    expect(clock.pending().map((p) => p.name)).toEqual(["sim.screen-tick"]);
+    clock.advance(3000);
+    for (const l of term.lastDrawing()) expect(visibleLength(l)).toBeLessThan(24);
+    // Each redraw moves up exactly over the rows it drew (after the legend alone: 4 lines, none wrapped).
+    const ups = term.text.match(/\x1b\[(\d+)F/g) ?? [];
+    expect(ups[0]).toBe("\x1b[1F");
+    expect(ups.length).toBeGreaterThan(3);
+    expect(ups.slice(1).every((m) => m === "\x1b[4F")).toBe(true);
+    d.close();
+    expect(clock.size).toBe(0);
+  });
+
+  it("a resize redraws at once at the new width, clearing the rows the old drawing takes there", () => {
+    const term = new FakeTerminal(80);
+    const clock = new ManualClock(0);
+    const d = new TtyDisplay(term, clock);
+    d.show({ kind: "message", name: "OpenClaw-1A2B", text: "x".repeat(60) });
+    term.text = "";
+    term.resize(30);
+    // The old 64-column line reflows to 3 rows at 30 columns, the title to 1: 4 rows cleared.
+    expect(term.text.startsWith("\x1b[4F\x1b[J")).toBe(true);
+    for (const l of term.lastDrawing()) expect(visibleLength(l)).toBeLessThan(30);
+    d.close();
+    term.text = "";
+    term.resize(50);
+    expect(term.text).toBe(""); // closed: no longer follows the terminal
   });
 });
 

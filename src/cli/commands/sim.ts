@@ -9,6 +9,7 @@ import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Command, Option } from "commander";
 import { checkWindowTtl, DEFAULTS, type DeviceOptions } from "../../../firmware-sim/device/options.js";
+import { systemClock } from "../../clock/index.js";
 import { isOpenClawError, OpenClawError } from "../../protocol/errors.js";
 import { parseDuration, parseFormat, parseIntIn } from "../args.js";
 
@@ -201,13 +202,13 @@ async function runSim(options: DeviceOptions, timeScale: number, air?: LocalAir)
   let code: number;
   try {
     const { runDevice } = await import("../../../firmware-sim/device/main.js");
-    code = await runDevice(options, { timeScale });
+    code = await runDevice(options, { clock: systemClock, timeScale });
   } catch (err) {
     if (options.jsonEvents) {
       const e = isOpenClawError(err)
-        ? { code: err.code, message: err.message, remedy: err.remedy }
-        : { code: "INTERNAL", message: err instanceof Error ? err.message : String(err) };
-      process.stdout.write(`${JSON.stringify({ type: "error", ...e })}\n`);
+        ? err
+        : new OpenClawError("INTERNAL", { detail: err instanceof Error ? err.message : String(err) });
+      process.stdout.write(`${JSON.stringify({ type: "error", ...e.toJSON() })}\n`);
     }
     const { reportError } = await import("../report.js");
     code = reportError(err);

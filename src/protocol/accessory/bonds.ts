@@ -32,6 +32,7 @@ export interface Bond {
   role: Role;
   name: string;
   state: BondState;
+  /** When it was made: wall-clock ms when the table has `wallNow` (for people; never for expiry). */
   createdAt: number;
   /**
    * Set on a provisional bond made by re-pairing a controller that held a permanent bond: that bond,
@@ -99,11 +100,17 @@ const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.e
 export interface BondTableOptions {
   slots?: number;
   provisionalTtlMs?: number;
+  /**
+   * Wall-clock ms since the epoch, for `createdAt` ("paired at", read by people). Expiry never uses
+   * it: that is the monotonic `now`. Without it, `createdAt` falls back to the monotonic `now`.
+   */
+  wallNow?: () => number;
 }
 
 export class BondTable {
   readonly slots: number;
   readonly provisionalTtlMs: number;
+  readonly #wallNow: (() => number) | undefined;
   #entries: Array<Bond | null>;
 
   constructor(opts: BondTableOptions = {}) {
@@ -119,6 +126,7 @@ export class BondTable {
     }
     this.slots = slots;
     this.provisionalTtlMs = ttl;
+    this.#wallNow = opts.wallNow;
     this.#entries = new Array<Bond | null>(slots).fill(null);
   }
 
@@ -153,7 +161,7 @@ export class BondTable {
   addProvisional(
     b: { controllerId: Uint8Array; controllerStaticPublicKey: Uint8Array; role: Role; name: string },
     now: number,
-    createdAt: number = now,
+    createdAt: number = this.#wallNow?.() ?? now,
   ): Bond {
     const existing = this.#entries.findIndex((e) => e !== null && sameBytes(e.controllerId, b.controllerId));
     const slot = existing >= 0 ? existing : this.#entries.indexOf(null);
@@ -314,6 +322,7 @@ export class BondTable {
     const table = new BondTable({
       slots: opts.slots ?? p.data.slots,
       provisionalTtlMs: opts.provisionalTtlMs ?? p.data.provisionalTtlMs,
+      ...(opts.wallNow ? { wallNow: opts.wallNow } : {}),
     });
     if (stored.length > table.slots) {
       throw new OpenClawError("INVALID_ARGUMENT", {
