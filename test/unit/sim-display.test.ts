@@ -68,6 +68,7 @@ class FakeTerminal implements DisplayOut {
   }
   /** The lines of the last drawing (after the last clear). */
   lastDrawing(): string[] {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the screen is ANSI escapes
     const parts = this.text.split(/\x1b\[\d+F\x1b\[J/);
     return parts
       .at(-1)!
@@ -106,6 +107,7 @@ describe("device display on a terminal", () => {
     clock.advance(3000);
     for (const l of term.lastDrawing()) expect(visibleLength(l)).toBeLessThan(24);
     // Each redraw moves up exactly over the rows it drew (after the legend alone: 4 lines, none wrapped).
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the screen is ANSI escapes
     const ups = term.text.match(/\x1b\[(\d+)F/g) ?? [];
     expect(ups[0]).toBe("\x1b[1F");
     expect(ups.length).toBeGreaterThan(3);
