@@ -7,7 +7,7 @@
  * 2 usage: commander's errors (unknown option or command, missing or bad value) and INVALID_ARGUMENT.
  */
 import { CommanderError } from "commander";
-import pc from "picocolors";
+import { createColors } from "picocolors";
 import { isOpenClawError, OpenClawError } from "../protocol/errors.js";
 
 export const EXIT_OK = 0;
@@ -22,6 +22,10 @@ export function inCommand(err: unknown, command: string | undefined): unknown {
   if (!command || !isOpenClawError(err) || !err.is("INVALID_ARGUMENT") || err.details.command) return err;
   return new OpenClawError("INVALID_ARGUMENT", { ...err.details, command }, { cause: err });
 }
+
+// Colour only for a person at a terminal: picocolors alone also colours when CI is set, which a log or a
+// script reading stderr would then see as escape codes.
+const pc = createColors(Boolean(process.stderr.isTTY) && !("NO_COLOR" in process.env));
 
 /** Prints an error for people and returns the exit status. */
 export function reportError(err: unknown): number {

@@ -51,7 +51,7 @@ describe("openclaw air ctl: usage", () => {
     const r = await openclaw(["air", "ctl", "move", "dev1"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/missing required argument 'x'/);
-    expect(r.stderr).toContain("openclaw air ctl --help");
+    expect(r.stderr).toContain("openclaw air ctl move --help");
   });
 
   it("--help explains --control and its default, and the exit codes", async () => {

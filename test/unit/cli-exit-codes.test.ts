@@ -40,14 +40,14 @@ describe("exit status 0", () => {
     expect(r.stdout).toContain("Exit status: 0 ok, 1 the command failed, 2 a usage error");
   });
 
-  it("a subcommand's --help, including through start", () => {
+  it("a subcommand's --help, including start's", () => {
     expect(openclaw("sim", "--help")).toMatchObject({
       status: 0,
       stdout: expect.stringContaining("--state-dir"),
     });
     expect(openclaw("start", "--help")).toMatchObject({
       status: 0,
-      stdout: expect.stringContaining("openclaw sim"),
+      stdout: expect.stringContaining("Usage: openclaw start"),
     });
   });
 });
@@ -83,8 +83,7 @@ describe("exit status 2: usage", () => {
   it.each([
     [["sim", "--slots", "0"], "--slots must be a whole number from 1 to 32", "sim"],
     [["sim", "--ttl", "soon"], '--ttl "soon" is not a duration', "sim"],
-    [["start", "--format", "hex"], 'code format must be "passkey" or "long"', "sim"],
-    [["air"], "give --socket PATH and/or --tcp PORT", "air"],
+    [["sim", "--format", "hex"], 'code format must be "passkey" or "long"', "sim"],
   ])("INVALID_ARGUMENT: openclaw %j names the subcommand's help", (args, detail, command) => {
     const r = openclaw(...args);
     expect(r.status).toBe(2);

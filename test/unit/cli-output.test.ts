@@ -35,7 +35,7 @@ describe("CLI output", () => {
     const o = new Output({}, s.out, s.err, {});
     o.fail(new OpenClawError("UNKNOWN_PEER", {}));
     expect(s.read(s.err)).toBe(
-      "error: this device has forgotten this laptop\n  → Forget the device here (`openclaw forget`) and pair again.\n",
+      "error: this device has forgotten this laptop\n  → Forget the device here (`openclaw forget DEVICE`) and pair again (`openclaw pair`).\n",
     );
     const tty = streams(true);
     expect(colorEnabled(tty.out, {})).toBe(true);
