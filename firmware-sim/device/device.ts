@@ -61,6 +61,8 @@ export interface DeviceDeps {
   timeScale?: number;
   /** The device cannot go on (its HCI stream closed): the program should stop with this error. */
   onFatal?: (err: OpenClawError) => void;
+  /** The state directory's lock, already taken (and the directory ensured) by the caller. */
+  lock?: StateLock;
   /** Testing seam: called at each step of each state write (crash-consistency tests stop the process there). */
   onWritePoint?: (causes: readonly SaveCause[], point: WritePoint) => void | Promise<void>;
 }
@@ -192,8 +194,11 @@ export class SimDevice {
   private async bootState(): Promise<void> {
     // Never chmod what a person named: a directory others can reach is refused with the reason. One
     // device per directory: a second process on it is STATE_LOCKED with the first one's pid.
-    await ensurePrivateDir(this.options.stateDir);
-    this.lock = await lockStateDir(this.options.stateDir);
+    if (this.deps.lock) this.lock = this.deps.lock;
+    else {
+      await ensurePrivateDir(this.options.stateDir);
+      this.lock = await lockStateDir(this.options.stateDir);
+    }
     let booted: Awaited<ReturnType<DeviceStateStore["boot"]>>;
     try {
       booted = await this.state.boot();

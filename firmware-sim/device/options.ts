@@ -3,6 +3,7 @@
  * remedy, never a device that silently runs with a 0-second window.
  */
 import { OpenClawError } from "../../src/protocol/errors.js";
+import { MAX_TEXT } from "../../src/protocol/messages/constants.js";
 import type { CodeFormatName } from "./events.js";
 
 export interface DeviceOptions {
@@ -50,14 +51,17 @@ export const DEFAULTS = {
 } as const satisfies Partial<DeviceOptions>;
 
 function invalid(detail: string): OpenClawError<"INVALID_ARGUMENT"> {
-  return new OpenClawError("INVALID_ARGUMENT", { detail });
+  return new OpenClawError("INVALID_ARGUMENT", { detail, command: "sim" });
 }
 
-/** "120s", "2m", "1m30s", "90000ms", "1500" (ms) → milliseconds. */
+/**
+ * "120s", "2m", "1m30s", "120000ms", "1h" → milliseconds. A bare number is SECONDS ("300" is 5 min), as
+ * people mean it; "ms" says milliseconds explicitly.
+ */
 export function parseDuration(text: string, what: string): number {
   const t = text.trim().toLowerCase();
-  if (/^\d+$/.test(t)) return Number(t);
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|min|h)/gy;
+  if (/^\d+(?:\.\d+)?$/.test(t)) return Math.round(Number(t) * 1000);
+  const re = /(\d+(?:\.\d+)?)(ms|s|min|m|h)/gy;
   let total = 0;
   let matched = 0;
   for (let m = re.exec(t); m; m = re.exec(t)) {
@@ -67,9 +71,36 @@ export function parseDuration(text: string, what: string): number {
     matched = re.lastIndex;
   }
   if (matched === 0 || matched !== t.length) {
-    throw invalid(`${what} "${text}" is not a duration (use e.g. 120s, 2m, 1m30s)`);
+    throw invalid(
+      `${what} "${text}" is not a duration (use e.g. 120s, 2m, 1m30s, 90000ms; a bare number is seconds)`,
+    );
   }
   return Math.round(total);
+}
+
+/** Longest advertised name sent whole; longer ones go out as a Shortened Local Name (PROTOCOL §2.3). */
+export const ADVERTISED_NAME_MAX = 13;
+
+/**
+ * `--name`: what the device calls itself (info characteristic, GAP name, advertising). Refused rather
+ * than cut: empty or blank, control characters, more than MAX_TEXT bytes of UTF-8. Returns a note when
+ * scanners will see it shortened (the full name stays in the info characteristic).
+ */
+export function checkName(text: string): { name: string; note?: string } {
+  if (text.trim() === "") throw invalid("--name must not be empty (leave it out for OpenClaw-XXXX)");
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  if (/[\u0000-\u001f\u007f]/.test(text)) throw invalid("--name must not contain control characters");
+  const bytes = Buffer.byteLength(text, "utf8");
+  if (bytes > MAX_TEXT) {
+    throw invalid(`--name is ${bytes} bytes of UTF-8; a device name is at most ${MAX_TEXT} (it is not cut)`);
+  }
+  if (bytes > ADVERTISED_NAME_MAX) {
+    return {
+      name: text,
+      note: `the name is ${bytes} bytes: scanners see it shortened to its first ${ADVERTISED_NAME_MAX} bytes in the advertisement; the full name is in the info characteristic`,
+    };
+  }
+  return { name: text };
 }
 
 export function parseIntIn(text: string, what: string, min: number, max: number): number {
@@ -81,7 +112,9 @@ export function parseIntIn(text: string, what: string, min: number, max: number)
 
 export function checkWindowTtl(ms: number): number {
   if (ms < WINDOW_TTL_MIN_MS || ms > WINDOW_TTL_MAX_MS) {
-    throw invalid("the pairing window must last from 30 s to 15 min");
+    throw invalid(
+      `the pairing window must last from 30 s to 15 min, not ${ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`} (--ttl takes 300s, 5m, 120000ms; a bare number is seconds)`,
+    );
   }
   return ms;
 }

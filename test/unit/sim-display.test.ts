@@ -15,7 +15,13 @@ import {
   parseCommand,
   RESET_CONFIRM_MS,
 } from "../../firmware-sim/device/events.js";
-import { checkWindowTtl, parseDuration, parseFormat, parseIntIn } from "../../firmware-sim/device/options.js";
+import {
+  checkName,
+  checkWindowTtl,
+  parseDuration,
+  parseFormat,
+  parseIntIn,
+} from "../../firmware-sim/device/options.js";
 import { ManualClock } from "../../src/clock/index.js";
 
 describe("device display", () => {
@@ -45,6 +51,8 @@ describe("device display", () => {
   });
 });
 
+const ESC = "\x1b";
+
 /** A terminal of `columns` that records what is written and can be resized. */
 class FakeTerminal implements DisplayOut {
   readonly isTTY = true;
@@ -67,7 +75,7 @@ class FakeTerminal implements DisplayOut {
   }
   /** The lines of the last drawing (after the last clear). */
   lastDrawing(): string[] {
-    const parts = this.text.split(/\x1b\[\d+F\x1b\[J/);
+    const parts = this.text.split(new RegExp(`${ESC}\\[\\d+F${ESC}\\[J`));
     return parts
       .at(-1)!
       .split("\n")
@@ -105,7 +113,7 @@ describe("device display on a terminal", () => {
     clock.advance(3000);
     for (const l of term.lastDrawing()) expect(visibleLength(l)).toBeLessThan(24);
     // Each redraw moves up exactly over the rows it drew (after the legend alone: 4 lines, none wrapped).
-    const ups = term.text.match(/\x1b\[(\d+)F/g) ?? [];
+    const ups = term.text.match(new RegExp(`${ESC}\\[\\d+F`, "g")) ?? [];
     expect(ups[0]).toBe("\x1b[1F");
     expect(ups.length).toBeGreaterThan(3);
     expect(ups.slice(1).every((m) => m === "\x1b[4F")).toBe(true);
@@ -220,12 +228,26 @@ describe("device controls and options", () => {
   it("parses durations and enforces the 30 s – 15 min window", () => {
     expect(parseDuration("120s", "ttl")).toBe(120_000);
     expect(parseDuration("1m30s", "ttl")).toBe(90_000);
-    expect(parseDuration("2500", "ttl")).toBe(2500);
+    // A bare number is seconds (what people mean by --ttl 300); ms must be said.
+    expect(parseDuration("300", "ttl")).toBe(300_000);
+    expect(parseDuration("5m", "ttl")).toBe(300_000);
+    expect(parseDuration("120000ms", "ttl")).toBe(120_000);
+    expect(parseDuration("1.5", "ttl")).toBe(1500);
+    expect(() => parseDuration("5 minutes", "ttl")).toThrow(/bare number is seconds/);
     expect(() => parseDuration("soon", "ttl")).toThrow(/not a duration/);
     expect(() => checkWindowTtl(29_000)).toThrow(/30 s to 15 min/);
     expect(() => checkWindowTtl(16 * 60_000)).toThrow();
     expect(checkWindowTtl(30_000)).toBe(30_000);
     expect(() => parseIntIn("0", "slots", 1, 32)).toThrow(/1 to 32/);
     expect(() => parseFormat("hex")).toThrow();
+  });
+
+  it("refuses names that cannot be shown whole, instead of cutting them", () => {
+    expect(() => checkName("")).toThrow(/must not be empty/);
+    expect(() => checkName("   ")).toThrow(/must not be empty/);
+    expect(() => checkName("bad\nname")).toThrow(/control characters/);
+    expect(() => checkName("é".repeat(33))).toThrow(/66 bytes/);
+    expect(checkName("Kitchen claw")).toEqual({ name: "Kitchen claw" });
+    expect(checkName("Living room claw").note).toMatch(/shortened to its first 13 bytes/);
   });
 });
