@@ -24,20 +24,22 @@ import {
 } from "../../firmware-sim/device/options.js";
 import { ManualClock } from "../../src/clock/index.js";
 
+const PAIRING = {
+  kind: "pairing",
+  name: "OpenClaw-1A2B",
+  code: "123 456",
+  format: "passkey",
+  expiresAt: 120_000,
+  attemptsLeft: 5,
+  maxAttempts: 5,
+} as const;
+
 describe("device display", () => {
   it("counts down from the device clock and never shows 0:00 while the code works", () => {
     expect(countdownText(107_000)).toBe("1:47");
     expect(countdownText(100)).toBe("0:01");
     expect(countdownText(-5)).toBe("0:00");
-    const screen = {
-      kind: "pairing",
-      name: "OpenClaw-1A2B",
-      code: "123 456",
-      format: "passkey",
-      expiresAt: 120_000,
-      attemptsLeft: 5,
-      maxAttempts: 5,
-    } as const;
+    const screen = PAIRING;
     expect(renderScreen(screen, 13_000)[1]).toBe("pair with code 123 456 — 1:47 left");
     expect(renderScreen({ ...screen, attemptsLeft: 2 }, 0)[2]).toBe("2 attempts left");
   });
@@ -84,15 +86,7 @@ class FakeTerminal implements DisplayOut {
 }
 
 describe("device display on a terminal", () => {
-  const pairing = {
-    kind: "pairing",
-    name: "OpenClaw-1A2B",
-    code: "123 456",
-    format: "passkey",
-    expiresAt: 120_000,
-    attemptsLeft: 5,
-    maxAttempts: 5,
-  } as const;
+  const pairing = PAIRING;
 
   it("cuts lines to the width, colours or not", () => {
     expect(fitWidth("abcdefghij", 5)).toBe("abcd…");
