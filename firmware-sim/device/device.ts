@@ -11,6 +11,11 @@
  *
  * Nothing here makes links fast or slow on purpose: the radio (the virtual air or a real adapter) sets
  * the pace, as it would for a device.
+ *
+ * This module composes the device and runs its links and deadlines; the rest lives by responsibility:
+ * state.ts (the one state document on "flash"), report.ts (accessory events → sim events and state
+ * writes), screen-state.ts (what the screen shows), advertiser.ts (advertising bytes and tag rotation),
+ * app.ts (battery and claw), events.ts (the JSON stream and the controls), display.ts (drawing).
  */
 import { randomBytes } from "node:crypto";
 import type { Clock, TimerHandle } from "../../src/clock/index.js";
@@ -21,12 +26,9 @@ import type {
   AccessoryOutput,
   AccessoryProfile,
 } from "../../src/protocol/accessory/types.js";
-import { buildAdvertising, rotateTag } from "../../src/protocol/advert.js";
-import { displayCode } from "../../src/protocol/codes/index.js";
 import type { RandomBytes } from "../../src/protocol/env.js";
-import { isOpenClawError, OpenClawError } from "../../src/protocol/errors.js";
+import { isOpenClawError, type OpenClawError } from "../../src/protocol/errors.js";
 import { GATT_UUIDS_DASHED } from "../../src/protocol/gatt.js";
-import { PROTOCOL_VERSION } from "../../src/protocol/messages/constants.js";
 import { createSessionFactory } from "../../src/protocol/verify/handler.js";
 import type { GuardSnapshot } from "../../src/protocol/window/guard.js";
 import { HOUR_MS } from "../../src/protocol/window/policy.js";
@@ -34,11 +36,14 @@ import { Peripheral, type PeripheralConnection } from "../../src/radio/periphera
 import type { WritePoint } from "../../src/store/json-file.js";
 import { ensurePrivateDir, lockStateDir, type StateLock } from "../../src/store/state-dir.js";
 import { MessageChannel } from "../../src/transport/channel.js";
+import { Advertiser, advertisingFailed } from "./advertiser.js";
 import { ClawApp } from "./app.js";
 import type { Screen } from "./display.js";
 import { type EventSink, errorEvent, type SimEvent } from "./events.js";
 import { defaultDeviceName, deviceIdText } from "./identity.js";
 import type { DeviceOptions } from "./options.js";
+import { report } from "./report.js";
+import { screenFor } from "./screen-state.js";
 import { DeviceStateStore, type SaveCause } from "./state.js";
 
 export const SIM_MODEL = "OpenClaw Sim";
@@ -61,6 +66,8 @@ export interface DeviceDeps {
   timeScale?: number;
   /** The device cannot go on (its HCI stream closed): the program should stop with this error. */
   onFatal?: (err: OpenClawError) => void;
+  /** The state directory's lock, already taken (and the directory ensured) by the caller. */
+  lock?: StateLock;
   /** Testing seam: called at each step of each state write (crash-consistency tests stop the process there). */
   onWritePoint?: (causes: readonly SaveCause[], point: WritePoint) => void | Promise<void>;
 }
@@ -81,13 +88,10 @@ export class SimDevice {
   private profile!: AccessoryProfile;
   private peripheral!: Peripheral;
   private readonly connections = new Map<PeripheralConnection, Connection>();
-  private tag!: Uint8Array;
+  private advertiser!: Advertiser;
   private deadlineTimer: TimerHandle | undefined;
-  private tagTimer: TimerHandle | undefined;
-  private advertQueue: Promise<void> = Promise.resolve();
   private saveQueue: Promise<void> = Promise.resolve();
   private emitQueue: Promise<void> = Promise.resolve();
-  private advertKey = "";
   private lastBonded: { peerName: string; role: "admin" | "user" } | undefined;
   private stopped = false;
   private rebootPending = false;
@@ -192,8 +196,11 @@ export class SimDevice {
   private async bootState(): Promise<void> {
     // Never chmod what a person named: a directory others can reach is refused with the reason. One
     // device per directory: a second process on it is STATE_LOCKED with the first one's pid.
-    await ensurePrivateDir(this.options.stateDir);
-    this.lock = await lockStateDir(this.options.stateDir);
+    if (this.deps.lock) this.lock = this.deps.lock;
+    else {
+      await ensurePrivateDir(this.options.stateDir);
+      this.lock = await lockStateDir(this.options.stateDir);
+    }
     let booted: Awaited<ReturnType<DeviceStateStore["boot"]>>;
     try {
       booted = await this.state.boot();
@@ -261,7 +268,6 @@ export class SimDevice {
       linkIdleMs: LINK_IDLE_MS * this.timeScale,
       ...(guard !== undefined ? { guard: { snapshot: guard, now: this.now() } } : {}),
     });
-    this.tag = rotateTag(identity.tagKey, this.random);
   }
 
   private async bootRadio(): Promise<void> {
@@ -281,6 +287,15 @@ export class SimDevice {
       if (/^(unix|tcp):/.test(this.options.hci ?? "")) this.deps.onFatal?.(err);
     });
     this.peripheral.on("advertisingError", (err) => this.emit(errorEvent(advertisingFailed(err))));
+    this.advertiser = new Advertiser({
+      peripheral: this.peripheral,
+      clock: this.clock,
+      random: this.random,
+      accessory: () => this.accessory,
+      name: () => this.profile.name,
+      tagRotationMs: this.options.tagRotationMs,
+      emit: (e) => this.emit(e),
+    });
     await this.comeUp();
   }
 
@@ -295,7 +310,7 @@ export class SimDevice {
       bonds: this.accessory.bondTable.used,
       format: this.options.format,
     });
-    this.scheduleTagRotation();
+    this.advertiser.start();
     if (this.accessory.bondTable.used === 0 && this.accessory.window.state.kind !== "locked-out") {
       const opened = this.accessory.openWindow(
         { reason: "boot", format: this.options.format, ttlMs: this.options.windowTtlMs },
@@ -310,7 +325,7 @@ export class SimDevice {
     } else {
       this.refreshScreen();
     }
-    await this.updateAdvertising();
+    await this.advertiser.update();
     this.armDeadline();
   }
 
@@ -347,7 +362,7 @@ export class SimDevice {
     const out = c.link.close(this.now());
     void this.applyAndPersist(out.events).then(() => this.maybeReboot());
     // A new central will want to find us; bleno resumes advertising, we make sure it is current.
-    void this.updateAdvertising();
+    void this.advertiser.update();
   }
 
   private async onMessage(c: Connection, message: Uint8Array): Promise<void> {
@@ -402,97 +417,23 @@ export class SimDevice {
 
   /** Applies accessory events; persistence is queued on saveQueue (await it before replying). */
   private apply(events: AccessoryEvent[]): void {
-    let advert = false;
-    let reboot = false;
-    const causes = new Set<SaveCause>();
-    const batch: SimEvent[] = [];
-    const emit = (e: SimEvent) => batch.push(e);
-    for (const ev of events) {
-      switch (ev.type) {
-        case "display":
-          advert = true;
-          if (ev.codeSource === "controller") {
-            emit({ type: "window-shared", role: "user", expiresInMs: ev.expiresInMs });
-          } else {
-            emit({
-              type: "display",
-              code: ev.display,
-              format: ev.format,
-              expiresInMs: ev.expiresInMs,
-              expiresAt: Math.round(ev.expiresAt),
-              attemptsLeft: ev.attemptsLeft,
-              reason: ev.reason,
-            });
-          }
-          break;
-        case "window-closed":
-          advert = true;
-          emit({ type: "window-closed", reason: ev.reason });
-          break;
-        case "wrong-code":
-          emit({ type: "wrong-code", attemptsLeft: ev.attemptsLeft });
-          break;
-        case "locked-out":
-          advert = true;
-          emit({ type: "locked-out", retryAfterMs: ev.retryAfterMs });
-          break;
-        case "bonded":
-          this.lastBonded = { peerName: ev.name, role: ev.role };
-          emit({
-            type: "bonded",
-            peerId: ev.controllerId,
-            role: ev.role,
-            name: ev.name,
-            provisional: ev.provisional,
-          });
-          break;
-        case "verified":
-          emit({ type: "verified", peerId: ev.controllerId, role: ev.role });
-          break;
-        case "bond-confirmed":
-          emit({ type: "bond-confirmed", peerId: ev.controllerId });
-          break;
-        case "bond-expired":
-          emit({ type: "bond-expired", peerId: ev.controllerId });
-          break;
-        case "removed":
-          emit({ type: "removed", peerId: ev.controllerId, by: ev.by });
-          break;
-        case "factory-reset":
-          emit({ type: "factory-reset" });
-          causes.add("reset");
-          reboot = true;
-          break;
-        case "bonds-changed":
-          advert = true;
-          causes.add("bonds");
-          break;
-        case "identity-changed":
-          causes.add("identity");
-          break;
-        case "guard-changed":
-          causes.add("guard");
-          break;
-        case "app":
-          emit({ type: "app", op: ev.op, ...(ev.detail ? { detail: ev.detail } : {}) });
-          break;
-      }
-    }
-    if (causes.size > 0) this.persist([...causes]);
+    const r = report(events);
+    if (r.bonded) this.lastBonded = r.bonded;
+    if (r.causes.length > 0) this.persist(r.causes);
     // Events go out once what they report is on "flash": a tester who sees `bonded` finds the bond stored.
     const saved = this.saveQueue;
     this.emitQueue = this.emitQueue
       .then(() => saved)
       .then(() => {
-        for (const e of batch) this.deps.sink.emit(e);
+        for (const e of r.events) this.deps.sink.emit(e);
       });
-    if (reboot) {
+    if (r.reboot) {
       // The reboot waits until the replies that announced it are sent (see deliver / maybeReboot).
       this.rebootPending = true;
       return;
     }
     this.refreshScreen();
-    if (advert) void this.updateAdvertising();
+    if (r.advert) void this.advertiser.update();
     this.armDeadline();
   }
 
@@ -529,77 +470,14 @@ export class SimDevice {
   }
 
   private refreshScreen(): void {
-    if (!this.deps.showScreen) return;
-    const now = this.now();
-    const w = this.accessory.window.state;
-    const table = this.accessory.bondTable;
-    const name = this.profile.name;
-    let screen: Screen;
-    if (w.kind === "open" && w.codeSource === "device") {
-      screen = {
-        kind: "pairing",
-        name,
-        code: displayCode(w.code, w.format),
-        format: w.format,
-        expiresAt: w.expiresAt,
-        attemptsLeft: w.attemptsLeft,
-        maxAttempts: this.options.maxAttempts,
-      };
-    } else if (w.kind === "open") {
-      screen = { kind: "message", name, text: "pairing open for a laptop that was given the code" };
-    } else if (w.kind === "locked-out" && w.until > now) {
-      screen = { kind: "locked", name, until: w.until };
-    } else if (this.lastBonded && table.used > 0) {
-      screen = { kind: "bonded", name, ...this.lastBonded, bonds: table.used, slots: table.slots };
-    } else {
-      screen = { kind: "idle", name, bonds: table.used, slots: table.slots };
-    }
-    this.deps.showScreen(screen);
-  }
-
-  // ---- advertising ----
-
-  private updateAdvertising(): Promise<void> {
-    this.advertQueue = this.advertQueue.then(async () => {
-      if (this.stopped) return;
-      const info = this.accessory.info(this.now());
-      const windowOpen = info.window.state === "open";
-      const { advertisement, scanResponse } = buildAdvertising({
+    this.deps.showScreen?.(
+      screenFor(this.accessory, {
         name: this.profile.name,
-        version: PROTOCOL_VERSION,
-        windowOpen,
-        hasBonds: info.bondSlots.used > 0,
-        ...(info.window.state === "open" ? { nonce: info.window.nonce } : { tag: this.tag }),
-      });
-      const key = Buffer.concat([advertisement, scanResponse]).toString("hex");
-      // Unchanged data needs no HCI round trip (the peripheral itself resumes advertising after a link).
-      if (key === this.advertKey) return;
-      this.advertKey = key;
-      try {
-        await this.peripheral.setAdvertising(advertisement, scanResponse);
-        this.emit({
-          type: "advertising",
-          name: this.profile.name,
-          windowOpen,
-          bytes: { adv: advertisement.length, scan: scanResponse.length },
-        });
-      } catch (err) {
-        this.advertKey = "";
-        this.emit(errorEvent(advertisingFailed(err)));
-      }
-    });
-    return this.advertQueue;
-  }
-
-  /** The rotating tag changes every --tag-rotation of device time (a named, repeating timer). */
-  private scheduleTagRotation(): void {
-    this.clock.clearTimeout(this.tagTimer);
-    this.tagTimer = this.clock.setTimeout("sim.tag-rotation", this.options.tagRotationMs, () => {
-      if (this.stopped) return;
-      this.tag = rotateTag(this.accessory.identity.tagKey, this.random);
-      if (this.accessory.window.state.kind !== "open") void this.updateAdvertising();
-      this.scheduleTagRotation();
-    });
+        now: this.now(),
+        maxAttempts: this.options.maxAttempts,
+        lastBonded: this.lastBonded,
+      }),
+    );
   }
 
   // ---- time ----
@@ -640,9 +518,8 @@ export class SimDevice {
 
   private clearTimers(): void {
     this.clock.clearTimeout(this.deadlineTimer);
-    this.clock.clearTimeout(this.tagTimer);
     this.deadlineTimer = undefined;
-    this.tagTimer = undefined;
+    this.advertiser?.stop();
   }
 
   private internal(err: unknown): void {
@@ -657,12 +534,4 @@ export class SimDevice {
 
 function isEmptyGuard(g: GuardSnapshot): boolean {
   return g.failuresInLastHour === 0 && g.lockouts === 0 && g.lockedForMs === 0 && (g.unsettled ?? 0) === 0;
-}
-
-/** Advertising that the adapter refused: an adapter problem, with its remedy. */
-function advertisingFailed(err: unknown): OpenClawError {
-  if (isOpenClawError(err)) return err;
-  return new OpenClawError("ADAPTER_UNAVAILABLE", {
-    detail: `advertising failed: ${err instanceof Error ? err.message : String(err)}`,
-  });
 }

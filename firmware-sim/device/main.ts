@@ -7,6 +7,7 @@
 import { fstatSync } from "node:fs";
 import { type Clock, scaledClock, type TimerHandle } from "../../src/clock/index.js";
 import { isOpenClawError } from "../../src/protocol/errors.js";
+import type { StateLock } from "../../src/store/state-dir.js";
 import { VERSION } from "../../src/version.js";
 import { type DeviceDeps, SimDevice } from "./device.js";
 import { TtyDisplay } from "./display.js";
@@ -31,6 +32,8 @@ export interface RunOptions {
   clock: Clock;
   /** Device time runs this much faster than real time (hidden testing option). */
   timeScale?: number;
+  /** The state directory's lock, when the caller took it already (before bringing up a radio). */
+  lock?: StateLock;
 }
 
 /** Human mode: a few events become lines under the screen; the screen itself shows the rest. */
@@ -119,6 +122,7 @@ export async function runDevice(options: DeviceOptions, run: RunOptions): Promis
     clock,
     firmware: VERSION,
     timeScale,
+    ...(run.lock ? { lock: run.lock } : {}),
     ...(process.env["OPENCLAW_SIM_CRASH_AT"]
       ? { onWritePoint: crashHook(process.env["OPENCLAW_SIM_CRASH_AT"]) }
       : {}),

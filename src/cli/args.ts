@@ -10,11 +10,12 @@ function invalid(detail: string): OpenClawError<"INVALID_ARGUMENT"> {
   return new OpenClawError("INVALID_ARGUMENT", { detail });
 }
 
-/** "120s", "2m", "1m30s", "90000ms", "1500" (ms) → milliseconds. */
+/** "120s", "2m", "1m30s", "90000ms", "300" (seconds) → milliseconds. */
 export function parseDuration(text: string, what: string): number {
   const t = text.trim().toLowerCase();
-  if (/^\d+$/.test(t)) return Number(t);
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|min|h)/gy;
+  // A bare number is seconds ("300" is 5 min), as people mean it; "ms" says milliseconds explicitly.
+  if (/^\d+(?:\.\d+)?$/.test(t)) return Math.round(Number(t) * 1000);
+  const re = /(\d+(?:\.\d+)?)(ms|s|min|m|h)/gy;
   let total = 0;
   let matched = 0;
   for (let m = re.exec(t); m; m = re.exec(t)) {
@@ -24,7 +25,9 @@ export function parseDuration(text: string, what: string): number {
     matched = re.lastIndex;
   }
   if (matched === 0 || matched !== t.length) {
-    throw invalid(`${what} "${text}" is not a duration (use e.g. 120s, 2m, 1m30s)`);
+    throw invalid(
+      `${what} "${text}" is not a duration (use e.g. 120s, 2m, 1m30s, 90000ms; a bare number is seconds)`,
+    );
   }
   return Math.round(total);
 }

@@ -92,7 +92,7 @@ export class JsonStateFile<S extends z.ZodType> {
       text = await readFile(this.path, "utf8");
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return { state: "missing" };
-      throw new OpenClawError("STORAGE", { path: this.path, detail: describeFsError(err) }, { cause: err });
+      throw this.storage(err);
     }
     let json: unknown;
     try {
@@ -162,8 +162,7 @@ export class JsonStateFile<S extends z.ZodType> {
     try {
       await unlink(this.path);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT")
-        throw new OpenClawError("STORAGE", { path: this.path, detail: describeFsError(err) }, { cause: err });
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw this.storage(err);
     }
     await fsyncDir(this.dir);
   }
@@ -174,12 +173,9 @@ export class JsonStateFile<S extends z.ZodType> {
     try {
       await rename(this.path, quarantinedAs);
     } catch (err) {
-      throw new OpenClawError("STORAGE", { path: this.path, detail: describeFsError(err) }, { cause: err });
+      throw this.storage(err);
     }
-    await fsyncDir(this.dir);
-    const q = { file: this.path, quarantinedAs, reason };
-    this.onQuarantine(q);
-    return q;
+    return this.movedAside(quarantinedAs, reason);
   }
 
   /**
@@ -199,12 +195,9 @@ export class JsonStateFile<S extends z.ZodType> {
         await fh.close();
       }
     } catch (err) {
-      throw new OpenClawError("STORAGE", { path: this.path, detail: describeFsError(err) }, { cause: err });
+      throw this.storage(err);
     }
-    await fsyncDir(this.dir);
-    const q = { file: this.path, quarantinedAs, reason };
-    this.onQuarantine(q);
-    return q;
+    return this.movedAside(quarantinedAs, reason);
   }
 
   /** Removes temp files a killed writer of this file left (they may hold keys or names). */
@@ -224,6 +217,18 @@ export class JsonStateFile<S extends z.ZodType> {
     }
     if (removed > 0) await fsyncDir(this.dir);
     return removed;
+  }
+
+  private storage(err: unknown): OpenClawError<"STORAGE"> {
+    return new OpenClawError("STORAGE", { path: this.path, detail: describeFsError(err) }, { cause: err });
+  }
+
+  /** The copy or move is durable: report it. */
+  private async movedAside(quarantinedAs: string, reason: string): Promise<Quarantine> {
+    await fsyncDir(this.dir);
+    const q = { file: this.path, quarantinedAs, reason };
+    this.onQuarantine(q);
+    return q;
   }
 
   /** A name next to the file that is not taken yet (two quarantines in one millisecond get -2, -3…). */

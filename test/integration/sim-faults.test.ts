@@ -143,10 +143,12 @@ describe("openclaw sim: link loss during pair-setup", () => {
 
   it("a re-pair cut after the device stored the new bond keeps the laptop's working bond", async () => {
     const laptop = startDriver(t.spec("laptop-rp"), { controllerId: "e1".repeat(16) });
-    const dev = await startSim(t, "dev-rp", { args: ["--provisional-ttl", "60s", "--time-scale", "20"] });
+    // A provisional bond lives 120 s of device time here: 6 s of real time.
+    const dev = await startSim(t, "dev-rp", { args: ["--provisional-ttl", "120s", "--time-scale", "20"] });
     await laptop.ready();
     await connect(laptop, dev);
     await laptop.pair(dev.firstDisplay!.code);
+    await dev.next("bonded");
     await laptop.disconnect();
     await connect(laptop, dev);
     expect(await laptop.verify()).toEqual({ role: "admin" });
@@ -167,7 +169,7 @@ describe("openclaw sim: link loss during pair-setup", () => {
     await connect(laptop, dev);
     expect(await laptop.verify()).toEqual({ role: "admin" });
     await laptop.disconnect();
-    await dev.next("bond-expired", 10_000);
+    await dev.next("bond-expired", 15_000);
     expect(storedBonds(dev.dir).map((b) => b.state.kind)).toEqual(["permanent"]);
     await connect(laptop, dev);
     expect(await laptop.verify()).toEqual({ role: "admin" });

@@ -15,24 +15,26 @@ import {
   parseCommand,
   RESET_CONFIRM_MS,
 } from "../../firmware-sim/device/events.js";
-import { checkWindowTtl } from "../../firmware-sim/device/options.js";
+import { checkName, checkWindowTtl } from "../../firmware-sim/device/options.js";
 import { parseDuration, parseFormat, parseIntIn } from "../../src/cli/args.js";
 import { ManualClock } from "../../src/clock/index.js";
+
+const PAIRING = {
+  kind: "pairing",
+  name: "OpenClaw-1A2B",
+  code: "123 456",
+  format: "passkey",
+  expiresAt: 120_000,
+  attemptsLeft: 5,
+  maxAttempts: 5,
+} as const;
 
 describe("device display", () => {
   it("counts down from the device clock and never shows 0:00 while the code works", () => {
     expect(countdownText(107_000)).toBe("1:47");
     expect(countdownText(100)).toBe("0:01");
     expect(countdownText(-5)).toBe("0:00");
-    const screen = {
-      kind: "pairing",
-      name: "OpenClaw-1A2B",
-      code: "123 456",
-      format: "passkey",
-      expiresAt: 120_000,
-      attemptsLeft: 5,
-      maxAttempts: 5,
-    } as const;
+    const screen = PAIRING;
     expect(renderScreen(screen, 13_000)[1]).toBe("pair with code 123 456 — 1:47 left");
     expect(renderScreen({ ...screen, attemptsLeft: 2 }, 0)[2]).toBe("2 attempts left");
   });
@@ -45,6 +47,8 @@ describe("device display", () => {
     expect(renderScreen({ kind: "idle", name: "D", bonds: 0, slots: 8 }, 0)[1]).toContain("press the button");
   });
 });
+
+const ESC = "\x1b";
 
 /** A terminal of `columns` that records what is written and can be resized. */
 class FakeTerminal implements DisplayOut {
@@ -68,8 +72,7 @@ class FakeTerminal implements DisplayOut {
   }
   /** The lines of the last drawing (after the last clear). */
   lastDrawing(): string[] {
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: the screen is ANSI escapes
-    const parts = this.text.split(/\x1b\[\d+F\x1b\[J/);
+    const parts = this.text.split(new RegExp(`${ESC}\\[\\d+F${ESC}\\[J`));
     return parts
       .at(-1)!
       .split("\n")
@@ -78,15 +81,7 @@ class FakeTerminal implements DisplayOut {
 }
 
 describe("device display on a terminal", () => {
-  const pairing = {
-    kind: "pairing",
-    name: "OpenClaw-1A2B",
-    code: "123 456",
-    format: "passkey",
-    expiresAt: 120_000,
-    attemptsLeft: 5,
-    maxAttempts: 5,
-  } as const;
+  const pairing = PAIRING;
 
   it("cuts lines to the width, colours or not", () => {
     expect(fitWidth("abcdefghij", 5)).toBe("abcd…");
@@ -107,8 +102,7 @@ describe("device display on a terminal", () => {
     clock.advance(3000);
     for (const l of term.lastDrawing()) expect(visibleLength(l)).toBeLessThan(24);
     // Each redraw moves up exactly over the rows it drew (after the legend alone: 4 lines, none wrapped).
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: the screen is ANSI escapes
-    const ups = term.text.match(/\x1b\[(\d+)F/g) ?? [];
+    const ups = term.text.match(new RegExp(`${ESC}\\[\\d+F`, "g")) ?? [];
     expect(ups[0]).toBe("\x1b[1F");
     expect(ups.length).toBeGreaterThan(3);
     expect(ups.slice(1).every((m) => m === "\x1b[4F")).toBe(true);
@@ -223,12 +217,26 @@ describe("device controls and options", () => {
   it("parses durations and enforces the 30 s – 15 min window", () => {
     expect(parseDuration("120s", "ttl")).toBe(120_000);
     expect(parseDuration("1m30s", "ttl")).toBe(90_000);
-    expect(parseDuration("2500", "ttl")).toBe(2500);
+    // A bare number is seconds (what people mean by --ttl 300); ms must be said.
+    expect(parseDuration("300", "ttl")).toBe(300_000);
+    expect(parseDuration("5m", "ttl")).toBe(300_000);
+    expect(parseDuration("120000ms", "ttl")).toBe(120_000);
+    expect(parseDuration("1.5", "ttl")).toBe(1500);
+    expect(() => parseDuration("5 minutes", "ttl")).toThrow(/bare number is seconds/);
     expect(() => parseDuration("soon", "ttl")).toThrow(/not a duration/);
     expect(() => checkWindowTtl(29_000)).toThrow(/30 s to 15 min/);
     expect(() => checkWindowTtl(16 * 60_000)).toThrow();
     expect(checkWindowTtl(30_000)).toBe(30_000);
     expect(() => parseIntIn("0", "slots", 1, 32)).toThrow(/1 to 32/);
     expect(() => parseFormat("hex")).toThrow();
+  });
+
+  it("refuses names that cannot be shown whole, instead of cutting them", () => {
+    expect(() => checkName("")).toThrow(/must not be empty/);
+    expect(() => checkName("   ")).toThrow(/must not be empty/);
+    expect(() => checkName("bad\nname")).toThrow(/control characters/);
+    expect(() => checkName("é".repeat(33))).toThrow(/66 bytes/);
+    expect(checkName("Kitchen claw")).toEqual({ name: "Kitchen claw" });
+    expect(checkName("Living room claw").note).toMatch(/shortened to its first 13 bytes/);
   });
 });

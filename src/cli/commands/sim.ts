@@ -3,14 +3,21 @@
  * adapter. Its screen is drawn on the terminal, or with --json-events written as JSON lines on stdout;
  * stdin lines press its button (`button`), hold it for a factory reset (`factory-reset`) or stop it (`quit`).
  */
+import { createHash } from "node:crypto";
 import { existsSync, readdirSync, unlinkSync } from "node:fs";
 import { connect } from "node:net";
 import { homedir, tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { type Command, Option } from "commander";
-import { checkWindowTtl, DEFAULTS, type DeviceOptions } from "../../../firmware-sim/device/options.js";
+import {
+  checkName,
+  checkWindowTtl,
+  DEFAULTS,
+  type DeviceOptions,
+} from "../../../firmware-sim/device/options.js";
 import { systemClock } from "../../clock/index.js";
 import { isOpenClawError, OpenClawError } from "../../protocol/errors.js";
+import { ensurePrivateDir, lockStateDir } from "../../store/state-dir.js";
 import { parseDuration, parseFormat, parseIntIn } from "../args.js";
 
 /**
@@ -36,25 +43,53 @@ function socketIsLive(path: string): Promise<boolean> {
 
 interface LocalAir {
   spec: string;
+  /** Closes the radio this sim hosts (says who loses it); nothing for a joined one. */
   close(): Promise<void>;
 }
 
+/**
+ * The radio lives in the first sim that needs one: it hosts the air (and its control socket, for
+ * `openclaw air ctl`), later sims and other programs join it, and it goes when that sim quits. Both
+ * sides are told so plainly (on stderr, next to the screen), and the host says who loses it on quit.
+ */
 async function startOrJoinLocalAir(label: string): Promise<LocalAir> {
   const path = localAirPath();
+  const control = `${path}.ctl`;
   const spec = `unix:${path}?label=${encodeURIComponent(label)}`;
   if (existsSync(path) && (await socketIsLive(path))) {
-    process.stderr.write(`no Bluetooth adapter: joining the virtual radio at unix:${path}\n`);
+    process.stderr.write(
+      `no Bluetooth adapter: joining the virtual radio another sim runs at unix:${path} (on air as "${label}")\n` +
+        "  this sim loses its radio (and stops) when that sim quits\n",
+    );
     return { spec, close: async () => {} };
   }
   if (existsSync(path)) unlinkSync(path); // left behind by a process that was killed
-  const { Air } = await import("../../../firmware-sim/air/index.js");
+  const [{ Air }, { serveControl }] = await Promise.all([
+    import("../../../firmware-sim/air/index.js"),
+    import("../../../firmware-sim/air/control.js"),
+  ]);
   const air = new Air();
   await air.listen({ path });
+  const ctl = await serveControl(air, control);
   process.stderr.write(
-    `no Bluetooth adapter: running on the virtual radio at unix:${path}\n` +
-      `  other programs join it with --hci unix:${path} (or OPENCLAW_HCI=unix:${path} and --require openclaw-pair/hci-register)\n`,
+    `no Bluetooth adapter: this sim runs the virtual radio at unix:${path} (on air as "${label}")\n` +
+      `  other programs join it with --hci unix:${path} (or OPENCLAW_HCI=unix:${path} and --require openclaw-pair/hci-register)\n` +
+      `  control it with: openclaw air ctl --control ${control} list\n` +
+      "  the radio lives in this sim: when it quits, every program on the radio loses it (run `openclaw air` on its own to keep one up)\n",
   );
-  return { spec, close: () => air.close() };
+  return {
+    spec,
+    close: async () => {
+      const others = air.controllers().filter((c) => c.label !== label).length;
+      if (others > 0) {
+        process.stderr.write(
+          `closing the virtual radio: ${others} other program${others === 1 ? "" : "s"} on it lose${others === 1 ? "s" : ""} the radio\n`,
+        );
+      }
+      await ctl.close();
+      await air.close();
+    },
+  };
 }
 
 const REAL_ADAPTER_HELP = `
@@ -92,21 +127,41 @@ interface SimFlags {
   jsonEvents?: boolean;
 }
 
+/** The default state dir: one per --name, a file-name-safe form of it (a name is no path). */
 function defaultStateDir(name: string | undefined): string {
   const base = process.env["XDG_STATE_HOME"] || join(homedir(), ".local", "state");
-  return join(base, "openclaw-pair", "sim", name ?? "default");
+  const slug = name === undefined ? "default" : name.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^\.+/, "_");
+  return join(base, "openclaw-pair", "sim", slug);
+}
+
+/**
+ * The device's label on the virtual air (its address derives from it): one per state directory, so two
+ * sims are never one device twice on the air; the lock makes one sim per state directory.
+ */
+function airLabel(options: DeviceOptions): string {
+  const h = createHash("sha256").update(resolve(options.stateDir)).digest("hex").slice(0, 6);
+  const base = (options.name ?? "sim").replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 24);
+  return `${base}-${h}`;
 }
 
 /** Turns the flags into validated device options (INVALID_ARGUMENT with the reason otherwise). */
-export function simOptions(flags: SimFlags): DeviceOptions {
+export function simOptions(flags: SimFlags): DeviceOptions & { notes: string[] } {
+  const notes: string[] = [];
+  if (flags.name !== undefined) {
+    const checked = checkName(flags.name);
+    if (checked.note) notes.push(checked.note);
+  }
   const windowTtlMs = checkWindowTtl(parseDuration(flags.ttl, "--ttl"));
   const lockoutMs = parseDuration(flags.lockout, "--lockout");
   const provisionalTtlMs = parseDuration(flags.provisionalTtl, "--provisional-ttl");
   if (lockoutMs < 1000) {
-    throw new OpenClawError("INVALID_ARGUMENT", { detail: "--lockout must be at least 1 s" });
+    throw new OpenClawError("INVALID_ARGUMENT", { detail: "--lockout must be at least 1 s", command: "sim" });
   }
   if (provisionalTtlMs < 1000) {
-    throw new OpenClawError("INVALID_ARGUMENT", { detail: "--provisional-ttl must be at least 1 s" });
+    throw new OpenClawError("INVALID_ARGUMENT", {
+      detail: "--provisional-ttl must be at least 1 s",
+      command: "sim",
+    });
   }
   return {
     ...(flags.name !== undefined ? { name: flags.name } : {}),
@@ -123,6 +178,7 @@ export function simOptions(flags: SimFlags): DeviceOptions {
     tagRotationMs: DEFAULTS.tagRotationMs,
     ...(flags.hci !== undefined ? { hci: flags.hci } : {}),
     jsonEvents: flags.jsonEvents === true,
+    notes,
   };
 }
 
@@ -143,12 +199,19 @@ export function registerSim(program: Command): void {
     .description(
       "Run a simulated OpenClaw device (display, button, bond table) on the virtual air or a real adapter",
     )
-    .option("--name <name>", "advertised name (default OpenClaw-XXXX from the device id)")
+    .option(
+      "--name <name>",
+      "device name, 1..64 bytes (default OpenClaw-XXXX from the device id; over 13 bytes the advertisement shortens it)",
+    )
     .option(
       "--state-dir <dir>",
-      "where the device keeps its identity and bond table (default under XDG_STATE_HOME)",
+      "a private directory (0700, yours) for the device's state, one sim each; never chmodded (default: one per --name under XDG_STATE_HOME)",
     )
-    .option("--ttl <duration>", "pairing window length, 30s..15m", "120s")
+    .option(
+      "--ttl <duration>",
+      "pairing window length, 30s..15m (units ms, s, m, h; a bare number is seconds)",
+      "120s",
+    )
     .addOption(
       new Option(
         "--time-scale <n>",
@@ -169,10 +232,14 @@ export function registerSim(program: Command): void {
     )
     .option(
       "--lockout <duration>",
-      "first lockout after too many failures; each further one doubles, up to 1 h",
+      "first lockout after too many failures; each further one doubles, up to 1 h (a bare number is seconds)",
       "1m",
     )
-    .option("--provisional-ttl <duration>", "how long a new bond waits for its first verify", "5m")
+    .option(
+      "--provisional-ttl <duration>",
+      "how long a new bond waits for its first verify (a bare number is seconds)",
+      "5m",
+    )
     .option("--max-mtu <n>", "largest ATT MTU the device accepts (23..256)", String(DEFAULTS.maxMtu))
     .option(
       "--hci <spec>",
@@ -181,28 +248,32 @@ export function registerSim(program: Command): void {
     .option("--json-events", "write what the device shows and does as JSON lines on stdout")
     .addHelpText("after", REAL_ADAPTER_HELP)
     .action(async (flags: SimFlags) => {
-      const options = simOptions(flags);
+      const { notes, ...options } = simOptions(flags);
       const timeScale =
         flags.timeScale === undefined ? 1 : parseIntIn(flags.timeScale, "--time-scale", 1, 1000);
-      let air: LocalAir | undefined;
-      if (options.hci === undefined && !process.env["OPENCLAW_HCI"] && !kernelHasAdapter()) {
-        air = await startOrJoinLocalAir(options.name ?? "sim");
-        options.hci = air.spec;
-      }
-      await runSim(options, timeScale, air);
+      for (const n of notes) process.stderr.write(`note: ${n}\n`);
+      await runSim(options, timeScale);
     });
 }
 
-async function runSim(options: DeviceOptions, timeScale: number, air?: LocalAir): Promise<void> {
+/** Lock the state directory first (a second sim on it is refused before it touches the radio), then the radio, then the device. */
+async function runSim(options: DeviceOptions, timeScale: number): Promise<void> {
   if (options.jsonEvents) {
     // stdout is the event stream: anything else that prints (bleno's console warnings) goes to stderr.
     console.log = (...args: unknown[]) => console.error(...args);
     console.info = console.log;
   }
   let code: number;
+  let air: LocalAir | undefined;
   try {
+    await ensurePrivateDir(options.stateDir);
+    const lock = await lockStateDir(options.stateDir);
+    if (options.hci === undefined && !process.env["OPENCLAW_HCI"] && !kernelHasAdapter()) {
+      air = await startOrJoinLocalAir(airLabel(options));
+      options.hci = air.spec;
+    }
     const { runDevice } = await import("../../../firmware-sim/device/main.js");
-    code = await runDevice(options, { clock: systemClock, timeScale });
+    code = await runDevice(options, { clock: systemClock, timeScale, lock });
   } catch (err) {
     if (options.jsonEvents) {
       const e = isOpenClawError(err)
@@ -213,7 +284,7 @@ async function runSim(options: DeviceOptions, timeScale: number, air?: LocalAir)
     const { reportError } = await import("../report.js");
     code = reportError(err);
   }
-  await air?.close(); // removes the socket file
+  await air?.close(); // removes the socket files
   // bleno keeps timers and the HCI socket alive: a device that was told to stop stops the process.
   process.exit(code);
 }
