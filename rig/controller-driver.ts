@@ -16,9 +16,9 @@ import {
   type ControllerBond,
   type ControllerBondJson,
 } from "../src/protocol/controller/index.js";
-import type { RandomBytes } from "../src/protocol/env.js";
 import { OpenClawError } from "../src/protocol/errors.js";
 import type { AccessoryInfo } from "../src/protocol/messages/info.js";
+import type { RandomBytes } from "../src/protocol/random.js";
 import type { Role, SessionClient } from "../src/protocol/session/index.js";
 import { Central, type CentralOptions, type ConnectOptions, type ScanResult } from "../src/radio/central.js";
 import type { MessageChannelOptions } from "../src/transport/channel.js";

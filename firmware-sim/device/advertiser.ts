@@ -6,9 +6,9 @@
 import type { Clock, TimerHandle } from "../../src/clock/index.js";
 import type { Accessory } from "../../src/protocol/accessory/accessory.js";
 import { buildAdvertising, rotateTag } from "../../src/protocol/advert.js";
-import type { RandomBytes } from "../../src/protocol/env.js";
 import { isOpenClawError, OpenClawError } from "../../src/protocol/errors.js";
 import { PROTOCOL_VERSION } from "../../src/protocol/messages/constants.js";
+import type { RandomBytes } from "../../src/protocol/random.js";
 import type { Peripheral } from "../../src/radio/peripheral.js";
 import { errorEvent, type SimEvent } from "./events.js";
 

@@ -10,6 +10,7 @@
  * about pairing management; a `user` pairing exists to use the device).
  */
 import { APP_CHANNEL, CLAW_OP, type ClawState } from "../../src/app/claw.js";
+import { toHex } from "../../src/protocol/bytes.js";
 import { OpenClawError } from "../../src/protocol/errors.js";
 import type { AppHandler, Peer } from "../../src/protocol/session/accessory.js";
 import type { AppMessage } from "../../src/protocol/session/commands.js";
@@ -40,7 +41,7 @@ export class ClawApp implements AppHandler {
   }
 
   onAppRequest(peer: Peer, message: AppMessage): Uint8Array {
-    const by = Buffer.from(peer.controllerId).toString("hex");
+    const by = toHex(peer.controllerId);
     switch (message.channel) {
       case APP_CHANNEL.battery:
         if (message.payload.length !== 0) throw invalid("the battery request has no arguments");

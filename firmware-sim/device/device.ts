@@ -26,9 +26,9 @@ import type {
   AccessoryOutput,
   AccessoryProfile,
 } from "../../src/protocol/accessory/types.js";
-import type { RandomBytes } from "../../src/protocol/env.js";
 import { isOpenClawError, type OpenClawError } from "../../src/protocol/errors.js";
 import { GATT_UUIDS_DASHED } from "../../src/protocol/gatt.js";
+import type { RandomBytes } from "../../src/protocol/random.js";
 import { createSessionFactory } from "../../src/protocol/verify/handler.js";
 import type { GuardSnapshot } from "../../src/protocol/window/guard.js";
 import { HOUR_MS } from "../../src/protocol/window/policy.js";

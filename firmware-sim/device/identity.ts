@@ -6,14 +6,13 @@
 import { generateAccessoryIdentity } from "../../src/protocol/accessory/identity.js";
 import type { AccessoryIdentity } from "../../src/protocol/accessory/types.js";
 import { advertisedName } from "../../src/protocol/advert.js";
-import type { RandomBytes } from "../../src/protocol/env.js";
+import { toHex } from "../../src/protocol/bytes.js";
 import { DEVICE_ID_LEN } from "../../src/protocol/messages/constants.js";
+import type { RandomBytes } from "../../src/protocol/random.js";
 
 export const DEVICE_ID_BYTES = DEVICE_ID_LEN;
 
 export type DeviceIdentity = AccessoryIdentity;
-
-const toHex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 /** The same draw order as the pure accessory (vectors depend on it). */
 export function generateIdentity(random: RandomBytes): DeviceIdentity {

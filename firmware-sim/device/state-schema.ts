@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import type { AccessoryIdentity } from "../../src/protocol/accessory/types.js";
+import { fromHex, toHex } from "../../src/protocol/bytes.js";
 import { keyPairFromPrivateKey } from "../../src/protocol/crypto/noise.js";
 import { OpenClawError } from "../../src/protocol/errors.js";
 import { DEVICE_ID_LEN, TAG_KEY_LEN, X25519_KEY_LEN } from "../../src/protocol/messages/constants.js";
@@ -25,9 +26,6 @@ export const IdentityJson = z
   })
   .strict();
 export type IdentityJson = z.infer<typeof IdentityJson>;
-
-const toHex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
-const fromHex = (s: string) => new Uint8Array(Buffer.from(s, "hex"));
 
 export function identityToJson(identity: AccessoryIdentity): IdentityJson {
   return {

@@ -7,9 +7,9 @@
 import { describe, expect, it } from "vitest";
 import type { TestAir } from "../../rig/radio.js";
 import { Controller } from "../../src/protocol/controller/index.js";
-import { seededRandom } from "../../src/protocol/env.js";
 import { decodeMessage } from "../../src/protocol/messages/codec.js";
 import type { AccessoryInfo } from "../../src/protocol/messages/info.js";
+import { seededRandom } from "../../src/protocol/random.js";
 import { DriverError, startDriver } from "../helpers/driver.js";
 import { connected, driverFailure, startSim, useSimAir, wrong } from "./sim-harness.js";
 

@@ -11,9 +11,9 @@ import {
   generateAccessoryIdentity,
 } from "../../src/protocol/accessory/index.js";
 import { Controller, type ControllerBond } from "../../src/protocol/controller/index.js";
-import { type RandomBytes, seededRandom } from "../../src/protocol/env.js";
 import { OpenClawError } from "../../src/protocol/errors.js";
 import { decodeInfo } from "../../src/protocol/messages/info.js";
+import { type RandomBytes, seededRandom } from "../../src/protocol/random.js";
 import type { SessionClient } from "../../src/protocol/session/index.js";
 import {
   ControllerVerify,

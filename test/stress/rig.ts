@@ -11,9 +11,9 @@
 import type { TimerHandle as ClockTimer, ManualClock } from "../../src/clock/index.js";
 import type { Accessory, AccessoryLink } from "../../src/protocol/accessory/index.js";
 import type { Controller, ControllerBond } from "../../src/protocol/controller/index.js";
-import type { RandomBytes } from "../../src/protocol/env.js";
 import { isOpenClawError, OpenClawError } from "../../src/protocol/errors.js";
 import { decodeInfo } from "../../src/protocol/messages/info.js";
+import type { RandomBytes } from "../../src/protocol/random.js";
 import type { SessionClient } from "../../src/protocol/session/index.js";
 import { ControllerVerify, openClientSession } from "../../src/protocol/verify/index.js";
 import { MessageChannel } from "../../src/transport/channel.js";

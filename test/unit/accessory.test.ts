@@ -8,9 +8,9 @@ import {
   LINK_IDLE_MS,
 } from "../../src/protocol/accessory/index.js";
 import { Controller } from "../../src/protocol/controller/index.js";
-import { seededRandom } from "../../src/protocol/env.js";
 import { decodeInfo, decodeMessage, encodeMessage } from "../../src/protocol/messages/index.js";
 import { DEFAULT_STEP_TIMEOUT_MS } from "../../src/protocol/pairsetup/accessory.js";
+import { seededRandom } from "../../src/protocol/random.js";
 import { verifyExchange } from "../../src/protocol/verify/exchange.js";
 import { createSessionFactory } from "../../src/protocol/verify/handler.js";
 

@@ -13,8 +13,8 @@ import {
   rotateTag,
   TAG_LEN,
 } from "../../src/protocol/advert.js";
-import { seededRandom } from "../../src/protocol/env.js";
 import { SERVICE_UUID } from "../../src/protocol/gatt.js";
+import { seededRandom } from "../../src/protocol/random.js";
 
 const random = seededRandom("advert-test");
 const deviceId = Uint8Array.from([1, 2, 3, 4, 5, 6, 0xab, 0xcd]);

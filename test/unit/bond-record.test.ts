@@ -15,8 +15,8 @@ import {
   verifyKeys,
 } from "../../src/protocol/controller/bond-record.js";
 import { generateKeyPair, type KeyPair } from "../../src/protocol/crypto/noise.js";
-import { seededRandom } from "../../src/protocol/env.js";
 import { isOpenClawError } from "../../src/protocol/errors.js";
+import { seededRandom } from "../../src/protocol/random.js";
 import {
   addBond,
   connect,

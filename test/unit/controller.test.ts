@@ -4,8 +4,8 @@ import { Accessory } from "../../src/protocol/accessory/accessory.js";
 import { generateAccessoryIdentity } from "../../src/protocol/accessory/identity.js";
 import { bondRecordFromJson, bondRecordToJson, Controller } from "../../src/protocol/controller/index.js";
 import { generateKeyPair } from "../../src/protocol/crypto/noise.js";
-import { seededRandom } from "../../src/protocol/env.js";
 import { decodeInfo, decodeMessage } from "../../src/protocol/messages/index.js";
+import { seededRandom } from "../../src/protocol/random.js";
 
 function device() {
   const random = seededRandom("controller-test");

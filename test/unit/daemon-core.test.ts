@@ -20,7 +20,7 @@ import {
 } from "../../src/daemon/core/testing/memory-air.js";
 import { advance, settle } from "../../src/daemon/core/testing/settle.js";
 import { FaultyStore, IoTracker, trackedAudit } from "../../src/daemon/core/testing/store-faults.js";
-import { seededRandom } from "../../src/protocol/env.js";
+import { seededRandom } from "../../src/protocol/random.js";
 import { AuditLog, readAudit } from "../../src/store/audit-log.js";
 import { BondStore } from "../../src/store/bond-store.js";
 import { type OpenClawPaths, resolvePaths } from "../../src/store/paths.js";

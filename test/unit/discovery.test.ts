@@ -9,8 +9,8 @@ import type { RadioAdvert } from "../../src/daemon/core/api.js";
 import { type DiscoveryEvent, DiscoveryRegistry } from "../../src/daemon/core/discovery.js";
 import { makeTag } from "../../src/protocol/advert.js";
 import { toHex as bytesToHex } from "../../src/protocol/bytes.js";
-import { seededRandom } from "../../src/protocol/env.js";
 import type { AccessoryInfo } from "../../src/protocol/messages/info.js";
+import { seededRandom } from "../../src/protocol/random.js";
 
 const random = seededRandom("discovery");
 const TAG_KEY = random(16);

@@ -7,7 +7,7 @@ import { report } from "../../firmware-sim/device/report.js";
 import { screenFor } from "../../firmware-sim/device/screen-state.js";
 import { Accessory } from "../../src/protocol/accessory/accessory.js";
 import { generateAccessoryIdentity } from "../../src/protocol/accessory/identity.js";
-import { seededRandom } from "../../src/protocol/env.js";
+import { seededRandom } from "../../src/protocol/random.js";
 
 describe("sim report", () => {
   it("turns accessory events into sim events, one set of state writes, advert and reboot flags", () => {

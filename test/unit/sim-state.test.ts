@@ -11,7 +11,7 @@ import { DeviceStateStore } from "../../firmware-sim/device/state.js";
 import { EMPTY_GUARD, identityToJson } from "../../firmware-sim/device/state-schema.js";
 import { BondTable } from "../../src/protocol/accessory/bonds.js";
 import { generateAccessoryIdentity } from "../../src/protocol/accessory/identity.js";
-import { seededRandom } from "../../src/protocol/env.js";
+import { seededRandom } from "../../src/protocol/random.js";
 
 let dir: string;
 beforeEach(async () => {

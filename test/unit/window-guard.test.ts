@@ -4,9 +4,10 @@
  * backoff level is kept, a running lockout resumes for all the time it had left.
  */
 import { describe, expect, it } from "vitest";
+import { ManualClock } from "../../src/clock/manual.js";
 import { Accessory } from "../../src/protocol/accessory/accessory.js";
 import { generateAccessoryIdentity } from "../../src/protocol/accessory/identity.js";
-import { FakeClock, seededRandom } from "../../src/protocol/env.js";
+import { seededRandom } from "../../src/protocol/random.js";
 import {
   GuardSnapshotSchema,
   HOUR_MS,
@@ -27,7 +28,7 @@ function fail(w: PairingWindow, now: number): string | undefined {
 
 /** A device that boots again: a fresh window and a clock starting near 0. */
 function reboot(snapshot: unknown, p: Partial<WindowPolicy> = {}) {
-  const clock = new FakeClock(5);
+  const clock = new ManualClock(5);
   const w = newWindow(p);
   const r = w.restoreGuard(snapshot, clock.now());
   return { w, clock, r };
@@ -35,7 +36,7 @@ function reboot(snapshot: unknown, p: Partial<WindowPolicy> = {}) {
 
 describe("attempt guard snapshot and restore", () => {
   it("round-trips: failures, backoff level and lockout time left, no timestamps or secrets", () => {
-    const clock = new FakeClock(1_000_000);
+    const clock = new ManualClock(1_000_000);
     const w = newWindow({ failuresPerHour: 3 });
     expect(w.guardSnapshot(clock.now())).toEqual({
       failuresInLastHour: 0,

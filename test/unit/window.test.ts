@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { seededRandom } from "../../src/protocol/env.js";
 import { OpenClawError } from "../../src/protocol/errors.js";
+import { seededRandom } from "../../src/protocol/random.js";
 import { makePolicy, PairingWindow } from "../../src/protocol/window/index.js";
 
 const newWindow = (p = {}) => new PairingWindow(seededRandom("window"), p);

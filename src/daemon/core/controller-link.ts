@@ -11,9 +11,9 @@
 import { type Clock, type TimerHandle, withDeadline } from "../../clock/index.js";
 import type { KeyPair } from "../../protocol/accessory/types.js";
 import type { Controller, ControllerBond } from "../../protocol/controller/index.js";
-import type { RandomBytes } from "../../protocol/env.js";
 import { isOpenClawError, OpenClawError, protocolError } from "../../protocol/errors.js";
 import { type AccessoryInfo, decodeInfo } from "../../protocol/messages/info.js";
+import type { RandomBytes } from "../../protocol/random.js";
 import type { Role, SessionClient } from "../../protocol/session/index.js";
 import { ControllerVerify, openClientSession } from "../../protocol/verify/index.js";
 import { MessageChannel, type MessageChannelOptions } from "../../transport/channel.js";

@@ -16,7 +16,7 @@
  */
 import type { Clock, TimerHandle } from "../../clock/index.js";
 import { NONCE_PREFIX_LEN, resolveTag } from "../../protocol/advert.js";
-import { toHex as bytesToHex } from "../../protocol/bytes.js";
+import { toHex as bytesToHex, fromHex } from "../../protocol/bytes.js";
 import type { AccessoryInfo } from "../../protocol/messages/info.js";
 import { type DiscoveredDevice, type RadioAdvert, type WindowView, windowView } from "./api.js";
 
@@ -220,7 +220,7 @@ export class DiscoveryRegistry {
   }
 
   #resolve(tag: Uint8Array | string): string | undefined {
-    const bytes = typeof tag === "string" ? new Uint8Array(Buffer.from(tag, "hex")) : tag;
+    const bytes = typeof tag === "string" ? fromHex(tag) : tag;
     const i = resolveTag(
       bytes,
       this.#known.map((k) => k.tagKey),

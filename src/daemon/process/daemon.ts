@@ -15,8 +15,8 @@ import { closeSync, writeSync } from "node:fs";
 import { userInfo } from "node:os";
 import type { Clock, TimerHandle } from "../../clock/index.js";
 import { toHex as bytesToHex } from "../../protocol/bytes.js";
-import type { RandomBytes } from "../../protocol/env.js";
 import { isOpenClawError, OpenClawError } from "../../protocol/errors.js";
+import type { RandomBytes } from "../../protocol/random.js";
 import {
   AuditLog,
   BondStore,

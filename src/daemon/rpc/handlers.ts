@@ -7,6 +7,7 @@
  */
 import { type ClawOp, isClawOp } from "../../app/claw.js";
 import { type Clock, sleep } from "../../clock/index.js";
+import { fromHex, toHex } from "../../protocol/bytes.js";
 import { OpenClawError } from "../../protocol/errors.js";
 import type * as core from "../core/api.js";
 import type * as api from "./api.js";
@@ -138,10 +139,6 @@ function noSuchPairing(): OpenClawError<"INVALID_ARGUMENT"> {
   });
 }
 
-function hexToBytes(hex: string): Uint8Array {
-  return Uint8Array.from(Buffer.from(hex, "hex"));
-}
-
 export function createHandlers(deps: HandlerDeps): RpcHandlers {
   const { core: c, clock, self } = deps;
   const pairings = new Map<string, { pairing: core.Pairing; connectionId: number }>();
@@ -258,7 +255,7 @@ export function createHandlers(deps: HandlerDeps): RpcHandlers {
     },
     "device.battery": async (p) => ({ percent: (await c.battery(p.device)).percent }),
     "device.app": async (p) => ({
-      payload: Buffer.from(await c.app(p.device, p.channel, hexToBytes(p.payload))).toString("hex"),
+      payload: toHex(await c.app(p.device, p.channel, fromHex(p.payload))),
     }),
   };
 }

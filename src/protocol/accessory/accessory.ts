@@ -12,7 +12,7 @@
  * latest seen: time never runs backwards here). VerifyStart and Session messages go to the session
  * handler that the session factory makes for the link (see types.ts for the plug points).
  */
-import type { RandomBytes } from "../env.js";
+
 import { isOpenClawError, OpenClawError, protocolError } from "../errors.js";
 import { decodeMessage, encodeMessage } from "../messages/codec.js";
 import { MESSAGE_HEADER, PROTOCOL_VERSION } from "../messages/constants.js";
@@ -20,6 +20,7 @@ import { errorToMessage } from "../messages/errors.js";
 import { type AccessoryInfo, encodeInfo } from "../messages/info.js";
 import { MessageType } from "../messages/schema.js";
 import { AccessoryPairSetup, DEFAULT_STEP_TIMEOUT_MS, type LinkId } from "../pairsetup/accessory.js";
+import type { RandomBytes } from "../random.js";
 import type { GuardRestore, GuardSnapshot } from "../window/guard.js";
 import type { WindowPolicy } from "../window/policy.js";
 import { PairingWindow } from "../window/window.js";

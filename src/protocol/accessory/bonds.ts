@@ -8,6 +8,7 @@
  * bond is re-armed with a full provisional lifetime when the table is loaded (`fromJSON(json, now)`).
  */
 import { z } from "zod";
+import { fromHex, toHex } from "../bytes.js";
 import { OpenClawError } from "../errors.js";
 import { CONTROLLER_ID_LEN, MAX_TEXT, X25519_KEY_LEN } from "../messages/constants.js";
 import type { BondView, Role } from "./types.js";
@@ -93,8 +94,8 @@ export const BondTableJson = z
 
 export type BondTableJson = z.infer<typeof BondTableJson>;
 
-export const idHex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
-const fromHex = (s: string) => new Uint8Array(Buffer.from(s, "hex"));
+/** A controller id (or key) as it appears in events and the bond file. */
+export const idHex = toHex;
 const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((v, i) => v === b[i]);
 
 export interface BondTableOptions {

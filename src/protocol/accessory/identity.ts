@@ -1,7 +1,7 @@
 /** Making an accessory identity from injected randomness (first boot, factory reset). */
 import { generateKeyPair } from "../crypto/noise.js";
-import type { RandomBytes } from "../env.js";
 import { DEVICE_ID_LEN, TAG_KEY_LEN } from "../messages/constants.js";
+import type { RandomBytes } from "../random.js";
 import type { AccessoryIdentity } from "./types.js";
 
 /** Draw order (vectors depend on it): device id (8), static private key (32), tag key (16). */

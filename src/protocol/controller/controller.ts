@@ -11,11 +11,11 @@
  */
 
 import type { KeyPair } from "../accessory/types.js";
-import type { RandomBytes } from "../env.js";
 import { OpenClawError } from "../errors.js";
 import { CONTROLLER_ID_LEN, MAX_TEXT } from "../messages/constants.js";
 import type { AccessoryInfo } from "../messages/info.js";
 import { ControllerPairSetup, type ControllerStep } from "../pairsetup/controller.js";
+import type { RandomBytes } from "../random.js";
 import type { ControllerBond } from "./bond-record.js";
 
 /** Any controller-side exchange (pair-setup here; verify and session requests in src/protocol/verify and session). */

@@ -21,11 +21,11 @@ import type {
 } from "../accessory/types.js";
 import { codePassword, displayCode, generateCode, normaliseCode } from "../codes/index.js";
 import { deriveW0W1, registrationRecord } from "../crypto/spake2plus.js";
-import type { RandomBytes } from "../env.js";
 import { OpenClawError } from "../errors.js";
 import { WINDOW_NONCE_LEN } from "../messages/constants.js";
 import type { CodeFormatName, CodeSource, InfoWindow } from "../messages/info.js";
 import type { ExpiryReason } from "../messages/schema.js";
+import type { RandomBytes } from "../random.js";
 import {
   type GuardRestore,
   type GuardSnapshot,

@@ -24,10 +24,10 @@ import type {
 } from "../../../protocol/accessory/types.js";
 import { advertisedName, rotateTag } from "../../../protocol/advert.js";
 import { toHex as bytesToHex } from "../../../protocol/bytes.js";
-import { type RandomBytes, seededRandom } from "../../../protocol/env.js";
 import { OpenClawError } from "../../../protocol/errors.js";
 import { PROTOCOL_VERSION } from "../../../protocol/messages/constants.js";
 import type { CodeFormatName } from "../../../protocol/messages/info.js";
+import { type RandomBytes, seededRandom } from "../../../protocol/random.js";
 import type { AppHandler } from "../../../protocol/session/accessory.js";
 import { createSessionFactory } from "../../../protocol/verify/handler.js";
 import type { WindowPolicy } from "../../../protocol/window/policy.js";
