@@ -6,6 +6,7 @@
  */
 import { fstatSync } from "node:fs";
 import { type Clock, scaledClock, type TimerHandle } from "../../src/clock/index.js";
+import { warmTables } from "../../src/protocol/crypto/spake2plus.js";
 import { isOpenClawError } from "../../src/protocol/errors.js";
 import type { StateLock } from "../../src/store/state-dir.js";
 import { VERSION } from "../../src/version.js";
@@ -97,6 +98,8 @@ export function crashHook(spec: string | undefined): DeviceDeps["onWritePoint"] 
 
 export async function runDevice(options: DeviceOptions, run: RunOptions): Promise<number> {
   const timeScale = run.timeScale ?? 1;
+  // Curve tables before the window opens, so the first pair-setup costs what a warm one does.
+  warmTables();
   // The device's own time (window, lockout, provisional expiry); people's time stays run.clock.
   const clock = scaledClock(run.clock, timeScale);
   let sink: EventSink;

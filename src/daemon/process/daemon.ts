@@ -15,6 +15,7 @@ import { closeSync, writeSync } from "node:fs";
 import { userInfo } from "node:os";
 import type { Clock, TimerHandle } from "../../clock/index.js";
 import { toHex as bytesToHex } from "../../protocol/bytes.js";
+import { warmTables } from "../../protocol/crypto/spake2plus.js";
 import { isOpenClawError, OpenClawError } from "../../protocol/errors.js";
 import type { RandomBytes } from "../../protocol/random.js";
 import {
@@ -105,6 +106,8 @@ export async function startDaemon(o: DaemonOptions, parts: DaemonParts): Promise
     await ensurePrivateDir(paths.stateDir);
     const lock: StateLock = await lockStateDir(paths.stateDir, "daemon.lock");
     undo.push(() => lock.release());
+    // Curve tables now, so the first pairing costs what a warm one does (bench: "first pairing").
+    warmTables();
     const config = await loadConfig(paths.configFile);
     const level = o.logLevel ?? (env["OPENCLAW_LOG_LEVEL"] as LogLevel | undefined) ?? config.logLevel;
     log = createDaemonLogger({ level, file: paths.logFile, stderr: !o.onDemand });

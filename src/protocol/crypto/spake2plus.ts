@@ -30,9 +30,22 @@ export const MAX_SALT_LEN = 32;
 // RFC 9383 §4: the fixed points M and N for P-256 (SEC1 compressed, as printed in the RFC).
 const M = Point.fromHex("02886e2f97ace46e55ba9dd7242579f2993b64e16ef3dcab95afd497333d8fa12f");
 const N = Point.fromHex("03d8bbd6c639c62937b04d997f38c3770719c629d7014d49a24b4f98baa1292b49");
-// Cached window tables: M and N are multiplied in every exchange.
+// Window tables for M and N (multiplied in every exchange). @noble/curves builds a table on first use
+// (~170 ms each), which made a fresh process's first pair-setup 5-8x a warm one; processes that will
+// pair (the daemon, the sim) call warmTables() at start-up. Not at import: the CLI imports this too and
+// would pay ~0.45 s on every command.
 M.precompute(8);
 N.precompute(8);
+let warmed = false;
+
+/** Builds the M, N and G window tables now rather than in the first exchange. Idempotent. */
+export function warmTables(): void {
+  if (warmed) return;
+  warmed = true;
+  M.precompute(8, false);
+  N.precompute(8, false);
+  Point.BASE.precompute(8, false);
+}
 const M_BYTES = M.toBytes(false);
 const N_BYTES = N.toBytes(false);
 /** M and N, SEC1 uncompressed (copies: the transcript uses its own). */
