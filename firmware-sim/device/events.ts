@@ -27,7 +27,7 @@ export type SimEvent =
   | { type: "advertising"; name: string; windowOpen: boolean; bytes: { adv: number; scan: number } }
   | {
       type: "display";
-      /** The code as the screen shows it ("123 456" / "OCL-7K4Q-92XM-R"). */
+      /** The code as the screen shows it ("123 456" / "OCL-7K4Q-92XM-J"). */
       code: string;
       format: CodeFormatName;
       expiresInMs: number;

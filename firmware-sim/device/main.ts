@@ -119,7 +119,7 @@ export async function runDevice(options: DeviceOptions, run: RunOptions): Promis
 
   let fatal: ((code: number) => void) | undefined;
   const device = await SimDevice.boot(options, {
-    onFatal: () => fatal?.(2),
+    onFatal: () => fatal?.(1), // an operational failure (docs/cli.md: exit status), not usage
     sink,
     ...(screen ? { showScreen: (s) => screen.show(s) } : {}),
     clock,

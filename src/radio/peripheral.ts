@@ -219,6 +219,8 @@ export class Peripheral extends EventEmitter<PeripheralEvents> {
   private infoSnapshot: Buffer | undefined;
   private readonly clock: Clock;
   private unsubscribe: () => void = () => {};
+  /** The last adapter failure the HCI layer reported after start-up (it says why better than a state). */
+  private lastAdapterError: OpenClawError<"ADAPTER_UNAVAILABLE"> | undefined;
 
   private constructor(
     private readonly bleno: BlenoModule,
@@ -240,7 +242,9 @@ export class Peripheral extends EventEmitter<PeripheralEvents> {
     let p: Peripheral | undefined;
     const unsubscribe = onHciReport((r) => {
       if (r.kind === "adapter") {
-        if (!p) early.push(r.error); // later ones: powerOn's own subscription, then adapterLost
+        if (!p)
+          early.push(r.error); // later ones: powerOn's own subscription, then adapterLost
+        else p.lastAdapterError = r.error;
       } else p?.emit("warning", r.error);
     });
     try {
@@ -435,10 +439,12 @@ export class Peripheral extends EventEmitter<PeripheralEvents> {
         this.advertising = false;
         this.conn?.end("adapter lost");
         this.conn = undefined;
-        this.emit(
-          "adapterLost",
-          new OpenClawError("ADAPTER_UNAVAILABLE", { detail: adapterStateText(state) }),
-        );
+        // The HCI layer's own words first (for a stream: "the virtual radio at … is gone"), else the state.
+        const err =
+          this.lastAdapterError ??
+          new OpenClawError("ADAPTER_UNAVAILABLE", { detail: adapterStateText(state) });
+        this.lastAdapterError = undefined;
+        this.emit("adapterLost", err);
       } else if (state === "poweredOn" && !this.stopped && this.advert) {
         this.applyAdvertising().catch(() => {});
       }

@@ -218,7 +218,7 @@ export function registerSim(program: Command): void {
         "testing only: the device's clock runs n times faster than real time (window, lockout, provisional expiry)",
       ).hideHelp(),
     )
-    .option("--format <format>", "code format: passkey (123 456) or long (OCL-7K4Q-92XM-R)", "passkey")
+    .option("--format <format>", "code format: passkey (123 456) or long (OCL-7K4Q-92XM-J)", "passkey")
     .option("--slots <n>", "bond table slots", String(DEFAULTS.slots))
     .option(
       "--max-attempts <n>",

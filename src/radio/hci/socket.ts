@@ -75,6 +75,8 @@ export class HciStreamSocket extends EventEmitter {
   private state: SocketState = { kind: "unbound" };
   private delivery: "paused" | "flowing" = "paused";
   private labelReply: "none" | "awaiting" = "none";
+  /** The stream was up once: a later connect failure means the radio went away, not that it never ran. */
+  private wasOpen = false;
   /**
    * The virtual controller's power, from its vendor power event. "cycled": back on, but the stack has not
    * yet polled isDevUp() while it was off (the stacks poll once a second; a short cycle must not be missed).
@@ -224,12 +226,15 @@ export class HciStreamSocket extends EventEmitter {
       if (this.state.kind !== "connecting") return;
       this.clock.clearTimeout(this.state.timer);
       this.state = { kind: "open", stream };
+      this.wasOpen = true;
     });
     stream.on("data", (chunk: Buffer) => this.onChunk(chunk));
     stream.on("error", (err: NodeJS.ErrnoException) => {
       this.fail(
         this.state.kind === "connecting"
-          ? connectFailure(this.spec, err)
+          ? this.wasOpen
+            ? `the virtual radio at ${this.target} is gone (${err.code ?? err.message}): the program that hosted it quit; run \`openclaw air\` on its own to keep a radio up`
+            : connectFailure(this.spec, err)
           : `lost the stream to ${this.target} (${err.code ?? err.message})`,
         err,
       );
