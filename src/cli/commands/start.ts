@@ -159,11 +159,18 @@ export async function runDemo(out: Output, clock: Clock = systemClock): Promise<
     await air.close().catch(() => {});
     rmSync(root, { recursive: true, force: true });
   };
-  const onSignal = () => {
-    void cleanup().then(() => process.exit(130));
+  // Ctrl-C, a kill, or the terminal closing (SIGHUP: its default would end us with the sim and the
+  // daemon left running): each stops what this session started. Exit status 128 + the signal's number.
+  const signals = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+  // `on`, not `once`: the prompt library's signal-exit re-raises a signal when it sees no other listener
+  // left, and a `once` listener has removed itself by then, so the process died mid-cleanup.
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    void cleanup().then(() => process.exit(signals[signal as keyof typeof signals] ?? 130));
   };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  for (const s of Object.keys(signals)) process.on(s, onSignal);
   try {
     say(out.c.bold("OpenClaw Pair — a guided first session, no hardware needed"));
     say(`This runs a virtual radio and a simulated OpenClaw device on this machine. Your own pairings are`);
@@ -243,8 +250,7 @@ export async function runDemo(out: Output, clock: Clock = systemClock): Promise<
     if (err instanceof ExitPromptError) throw new OpenClawError("CANCELLED", { what: "the guided session" });
     throw err;
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    for (const s of Object.keys(signals)) process.off(s, onSignal);
     await cleanup();
   }
 }
