@@ -11,10 +11,9 @@
  *    (firmware-sim/device/options.ts DEFAULTS, mapped as device.ts maps them) and a real Controller
  *    doing real pair-setup (PBKDF2, SPAKE2+, messages through AccessoryLink.handle) with wrong codes;
  * 2. the real PairingWindow alone (fast: no crypto), for policies that WindowPolicy can express;
- * 3. a model of the guard (this file's GuardModel, which mirrors window.ts and must agree with 2 at
- *    the defaults) for rule changes that WindowPolicy cannot express: the window closing after N
- *    failures until the button is pressed again (Matter), and the quiet hour that forgives lockouts
- *    counting only from the end of a lockout (today a lockout of ≥ 1 h is itself a "quiet hour").
+ * 3. a model of the guard (modelTarget, which mirrors window.ts and must agree with 2 at the
+ *    defaults) for rules that WindowPolicy cannot express: the limits before issue 10's fix (the
+ *    "before" figure), the window closing after N failures until the button is pressed again (Matter).
  */
 
 import { DEFAULTS as SIM_DEFAULTS } from "../firmware-sim/device/options.js";
@@ -195,23 +194,31 @@ export interface GuardRules {
   failuresPerHour: number;
   lockoutBaseMs: number;
   lockoutMaxMs: number;
-  /** The hour without failures that forgives lockouts starts when a lockout ends (today: at the last failure). */
+  /** The hour without failures that forgives lockouts starts when a lockout ends (before: at the last failure). */
   quietHourFromLockoutEnd: boolean;
   /**
    * Once pairing has been locked out, every further failure before the guard forgives locks it out again
-   * with the next (doubled) backoff. Today failures age out of the sliding hour during long lockouts, so
-   * each lockout of ≥ 1 h hands the guesser a fresh allowance.
+   * with the next (doubled) backoff. Before, failures aged out of the sliding hour during long lockouts,
+   * so each lockout of ≥ 1 h handed the guesser a fresh allowance.
    */
   relockUntilForgiven: boolean;
-  /** The window closes after this many failures since the button opened it (Matter: 20); none today. */
+  /** The window closes after this many failures since the button opened it (Matter: 20); none here. */
   failuresPerWindow?: number;
 }
 
-export const TODAY_RULES: GuardRules = {
+/** What window.ts does at its defaults (since issue 10's brute-force fix). */
+export const DEFAULT_RULES: GuardRules = {
   attemptsPerCode: DEFAULT_POLICY.attemptsPerCode,
   failuresPerHour: DEFAULT_POLICY.failuresPerHour,
   lockoutBaseMs: DEFAULT_POLICY.lockoutBaseMs,
   lockoutMaxMs: DEFAULT_POLICY.lockoutMaxMs,
+  quietHourFromLockoutEnd: true,
+  relockUntilForgiven: true,
+};
+
+/** The guard before the fix (same numbers, failures aged out, a 1 h lockout forgave itself): 504/day. */
+export const PREVIOUS_RULES: GuardRules = {
+  ...DEFAULT_RULES,
   quietHourFromLockoutEnd: false,
   relockUntilForgiven: false,
 };
@@ -282,18 +289,6 @@ function modelTarget(r: GuardRules): Target {
   };
 }
 
-/**
- * The proposal: today's numbers, two rule changes in the guard (window.ts), modelled here and checked
- * against a patched window.ts by hand (bench/README.md): (a) once locked out, every further failure
- * before the guard forgives locks out again with the doubled backoff; (b) the forgiving quiet hour counts
- * from the end of the last lockout, not from the last failure.
- */
-export const PROPOSED_RULES: GuardRules = {
-  ...TODAY_RULES,
-  quietHourFromLockoutEnd: true,
-  relockUntilForgiven: true,
-};
-
 export function modelDay(r: GuardRules, format: Format = "passkey", keptOpen = true): DayResult {
   return day(modelTarget(r), format, keptOpen);
 }
@@ -337,12 +332,14 @@ export async function benchAttacker(o: { quick?: boolean } = {}): Promise<Figure
   const realTarget = accessoryTarget("passkey", sim, "attacker-accessory");
   const real = o.quick ? undefined : day(realTarget, "passkey");
   const realSeconds = (performance.now() - t0) / 1000;
-  // 2. The real window alone, same policy.
+  // 2. The real window alone, same policy, kept open all day and opened once.
   const win = windowDay(sim, "passkey");
+  const winOnce = windowDay(sim, "passkey", false);
   const winLong = windowDay(sim, "long");
-  // 3. The model at today's rules must agree with the real window.
-  const model = modelDay(TODAY_RULES, "passkey");
-  const note = `window kept open all day, ${ATTEMPT_MS} ms per guess; ${describeRules(TODAY_RULES)}`;
+  // 3. The model at the default rules must agree with the real window.
+  const model = modelDay(DEFAULT_RULES, "passkey");
+  const before = modelDay(PREVIOUS_RULES, "passkey");
+  const note = `window kept open all day, ${ATTEMPT_MS} ms per guess; ${describeRules(DEFAULT_RULES)}`;
   if (real) {
     out.push(
       f("passkey guesses accepted/day (Accessory + real pair-setup)", real.guesses, "", {
@@ -356,10 +353,18 @@ export async function benchAttacker(o: { quick?: boolean } = {}): Promise<Figure
   out.push(
     f("passkey guesses/day (PairingWindow alone)", win.guesses, "", { note: `${win.lockouts} lockouts` }),
     f("passkey P(success)/day (PairingWindow alone)", win.probability, "/day", { goal, note }),
+    f("passkey P(success)/day, one button press (PairingWindow alone)", winOnce.probability, "/day", {
+      goal,
+      note: `${winOnce.guesses} guesses`,
+    }),
     f("long-code P(success)/day (PairingWindow alone)", winLong.probability, "/day", { goal }),
-    f("model − real window, guesses/day at today's rules", model.guesses - win.guesses, "", {
+    f("model − real window, guesses/day at the default rules", model.guesses - win.guesses, "", {
       goal: { op: "<=", value: 0 },
       note: "the guard model mirrors window.ts",
+    }),
+    // No goal: a reference (issue 10's "before"), not something this build can miss.
+    f("before the fix: passkey P(success)/day", before.probability, "/day", {
+      note: `${before.guesses} guesses, modelled; ${describeRules(PREVIOUS_RULES)}`,
     }),
   );
   if (real) {
@@ -371,14 +376,11 @@ export async function benchAttacker(o: { quick?: boolean } = {}): Promise<Figure
     );
   }
 
-  // Policies WindowPolicy can express, run through the real PairingWindow.
+  // Alternatives on top of the default rules: parameters through the real PairingWindow, Matter's
+  // window-closes rule modelled (WindowPolicy cannot express it).
   const paramOnly: Array<[string, Partial<WindowPolicy>]> = [
-    ["lockout max 24 h (param only)", { ...sim, lockoutMaxMs: 24 * HOUR_MS }],
-    ["5 failures/h lock out (param only)", { ...sim, failuresPerHour: 5 }],
-    [
-      "lockout 10 min doubling to 24 h (param only)",
-      { ...sim, lockoutBaseMs: 10 * 60_000, lockoutMaxMs: 24 * HOUR_MS },
-    ],
+    ["lockout max 4 h", { ...sim, lockoutMaxMs: 4 * HOUR_MS }],
+    ["5 failures/h lock out", { ...sim, failuresPerHour: 5 }],
   ];
   for (const [name, p] of paramOnly) {
     const r = windowDay(p, "passkey");
@@ -389,43 +391,12 @@ export async function benchAttacker(o: { quick?: boolean } = {}): Promise<Figure
       }),
     );
   }
-
-  // Rule changes, modelled (WindowPolicy cannot express them).
-  const modelled: Array<[string, GuardRules]> = [
-    // A lockout already closes the window until the button: Matter's rule adds nothing at 20/h.
-    ["window closes after 20 failures (Matter)", { ...TODAY_RULES, failuresPerWindow: 20 }],
-    ["quiet hour from lockout end only", { ...TODAY_RULES, quietHourFromLockoutEnd: true }],
-    ["relock until forgiven only", { ...TODAY_RULES, relockUntilForgiven: true }],
-    [
-      "quiet hour from lockout end, lockout max 24 h",
-      { ...TODAY_RULES, quietHourFromLockoutEnd: true, lockoutMaxMs: 24 * HOUR_MS },
-    ],
-    ["PROPOSAL with lockout max 4 h", { ...PROPOSED_RULES, lockoutMaxMs: 4 * HOUR_MS }],
-  ];
-  for (const [name, r] of modelled) {
-    const m = modelDay(r, "passkey");
-    out.push(
-      f(`passkey P(success)/day, ${name}`, m.probability, "/day", {
-        goal,
-        note: `${m.guesses} guesses, modelled`,
-      }),
-    );
-  }
-  const prop = modelDay(PROPOSED_RULES, "passkey");
-  const propAlone = modelDay(PROPOSED_RULES, "passkey", false);
+  const matter = modelDay({ ...DEFAULT_RULES, failuresPerWindow: 20 }, "passkey");
   out.push(
-    f("PROPOSAL passkey guesses/day, window kept open", prop.guesses, "", {
-      note: `${prop.lockouts} lockouts; ${describeRules(PROPOSED_RULES)}`,
-    }),
-    f("PROPOSAL passkey P(success)/day, window kept open", prop.probability, "/day", {
+    f("passkey P(success)/day, window closes after 20 failures (Matter)", matter.probability, "/day", {
       goal,
-      note: "modelled",
+      note: `${matter.guesses} guesses, modelled (a lockout already closes the window)`,
     }),
-    f("PROPOSAL passkey P(success)/day, one button press", propAlone.probability, "/day", {
-      goal,
-      note: `${propAlone.guesses} guesses, modelled`,
-    }),
-    f("PROPOSAL long-code P(success)/day", modelDay(PROPOSED_RULES, "long").probability, "/day", { goal }),
   );
   return out;
 }

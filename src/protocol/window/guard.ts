@@ -12,7 +12,7 @@ export const GuardSnapshotSchema = z
   .object({
     /** Failures in the sliding hour. */
     failuresInLastHour: z.number().int().min(0).max(1_000_000),
-    /** Lockouts since the guard was last reset (sets the next backoff). */
+    /** Lockouts since the guard last forgave (sets the next backoff; > 0: the next failure relocks). */
     lockouts: z.number().int().min(0).max(1000),
     /** Time left of a running lockout (0: not locked out). */
     lockedForMs: z.number().int().min(0).max(MAX_LOCKED_FOR_MS),

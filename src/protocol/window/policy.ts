@@ -15,7 +15,10 @@ export interface WindowPolicy {
   defaultTtlMs: number;
   /** Wrong codes before a code is burnt. */
   attemptsPerCode: number;
-  /** Failures inside a sliding hour that lock pairing out. */
+  /**
+   * Failures inside a sliding hour that lock pairing out. After a lockout, every further failure locks
+   * out again until an hour passes with neither a failure nor a lockout (counted from the lockout's end).
+   */
   failuresPerHour: number;
   /** First lockout; each further lockout doubles it, up to lockoutMaxMs. */
   lockoutBaseMs: number;

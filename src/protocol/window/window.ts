@@ -7,6 +7,8 @@
  *   open ──5th wrong code──▶ open{fresh code, fresh nonce, fresh TTL}   (device-shown code)
  *                         └─▶ closed (burnt)                            (code shared by a controller)
  *   any ──20th failure in a sliding hour──▶ locked-out{until} ──now ≥ until──▶ closed
+ *   after a lockout, until an hour passes with no failure and no lockout running (counted from the
+ *   lockout's end): every failure locks out again, the backoff doubling (1 min … 1 h)
  *
  * Attempts are counted when the device sends confirmV (`beginAttempt`) and settled when the exchange
  * ends (`settle`): a good confirmP refunds the attempt, anything else is a failure.
@@ -90,8 +92,12 @@ export class PairingWindow {
   #state: WindowState = { kind: "closed" };
   /** Failure times inside the sliding hour. */
   #failures: number[] = [];
-  #lastFailureAt: number | undefined;
-  /** Lockouts since the last success or quiet hour; sets the next backoff. */
+  /**
+   * Where the forgiving quiet hour counts from: the last failure, or the end of the last lockout when
+   * that is later (a lockout is not quiet time, so a 1 h lockout can no longer forgive itself).
+   */
+  #quietFrom: number | undefined;
+  /** Lockouts since the last success or quiet hour; sets the next backoff, and > 0 means "relock". */
   #lockouts = 0;
   /** Attempts counted by beginAttempt and not yet settled (whatever window they belonged to). */
   #unsettled = 0;
@@ -156,7 +162,7 @@ export class PairingWindow {
       this.#state = { kind: "closed" };
       this.#guardVersion += 1;
     }
-    if (this.#lastFailureAt !== undefined && now - this.#lastFailureAt >= HOUR_MS) this.#quietHour();
+    if (this.#quietFrom !== undefined && now - this.#quietFrom >= HOUR_MS) this.#quietHour();
     return [];
   }
 
@@ -220,7 +226,7 @@ export class PairingWindow {
     const lockedFor = this.#recordFailure(now);
     if (lockedFor !== undefined) {
       if (this.#state.kind === "open") events.push(...this.#close("locked-out"));
-      this.#state = { kind: "locked-out", until: now + lockedFor };
+      this.#lockOut(now, lockedFor);
       events.push({ type: "locked-out", retryAfterMs: lockedFor });
       return { events, error: new OpenClawError("LOCKED_OUT", { retryAfterMs: lockedFor }) };
     }
@@ -320,21 +326,23 @@ export class PairingWindow {
     }
     const events: AccessoryEvent[] = [];
     this.#failures = Array.from({ length: g.failuresInLastHour }, () => now);
-    this.#lastFailureAt = g.failuresInLastHour > 0 ? now : undefined;
+    // The quiet hour starts again at boot (power-off time is unknown), also for a backoff level kept
+    // without failures in the hour: otherwise it would never be forgiven short of a success.
+    this.#quietFrom = g.failuresInLastHour > 0 || g.lockouts > 0 ? now : undefined;
     this.#lockouts = g.lockouts;
     this.#unsettled = 0;
     let lockedFor = g.lockedForMs > 0 ? Math.min(g.lockedForMs, this.policy.lockoutMaxMs) : undefined;
     for (let i = 0; i < (g.unsettled ?? 0); i++) {
       if (lockedFor !== undefined) {
         this.#failures.push(now);
-        this.#lastFailureAt = now;
+        this.#quietFrom = Math.max(this.#quietFrom ?? now, now);
       } else {
         lockedFor = this.#recordFailure(now);
       }
     }
     if (lockedFor !== undefined) {
       if (this.#state.kind === "open") events.push(...this.#close("locked-out"));
-      this.#state = { kind: "locked-out", until: now + lockedFor };
+      this.#lockOut(now, lockedFor);
     }
     this.#guardVersion += 1;
     if (lost !== undefined) {
@@ -402,31 +410,41 @@ export class PairingWindow {
     return [{ type: "window-closed", reason }];
   }
 
-  /** Records a failure; returns the lockout length when this failure locks pairing out. */
+  /**
+   * Records a failure; returns the lockout length when this failure locks pairing out: the hour's
+   * threshold reached, or any failure once locked out before and not yet forgiven (else failures aging
+   * out of the sliding hour during a long lockout handed the guesser a fresh allowance each time).
+   */
   #recordFailure(now: number): number | undefined {
-    if (this.#lastFailureAt !== undefined && now - this.#lastFailureAt >= HOUR_MS) this.#quietHour();
+    if (this.#quietFrom !== undefined && now - this.#quietFrom >= HOUR_MS) this.#quietHour();
     this.#failures = this.#failures.filter((t) => t > now - HOUR_MS);
     this.#failures.push(now);
-    this.#lastFailureAt = now;
+    this.#quietFrom = Math.max(this.#quietFrom ?? now, now);
     this.#guardVersion += 1;
-    if (this.#failures.length < this.policy.failuresPerHour) return undefined;
+    if (this.#failures.length < this.policy.failuresPerHour && this.#lockouts === 0) return undefined;
     const ms = Math.min(this.policy.lockoutBaseMs * 2 ** this.#lockouts, this.policy.lockoutMaxMs);
     this.#lockouts += 1;
     return ms;
   }
 
-  /** A quiet hour (no failure for an hour) forgives earlier lockouts. */
+  /** Locks pairing out; the quiet hour that forgives it can only start once the lockout is over. */
+  #lockOut(now: number, ms: number): void {
+    this.#state = { kind: "locked-out", until: now + ms };
+    this.#quietFrom = Math.max(this.#quietFrom ?? now, now + ms);
+  }
+
+  /** A quiet hour (no failure and no lockout for an hour) forgives earlier lockouts. */
   #quietHour(): void {
     this.#forgetGuard();
   }
 
   /** k = 0, failures forgotten (a version bump only when that changes anything). */
   #forgetGuard(): void {
-    if (this.#failures.length > 0 || this.#lockouts > 0 || this.#lastFailureAt !== undefined) {
+    if (this.#failures.length > 0 || this.#lockouts > 0 || this.#quietFrom !== undefined) {
       this.#guardVersion += 1;
     }
     this.#failures = [];
     this.#lockouts = 0;
-    this.#lastFailureAt = undefined;
+    this.#quietFrom = undefined;
   }
 }
