@@ -4,7 +4,12 @@
  *
  * A file holds the device's active bond and, while a (re-)pairing is under way, a candidate beside it:
  *
- *   { version: 1, active?: { ...bond record, pairedAt, lastVerifiedAt? }, candidate?: { ...bond record, createdAt } }
+ *   { version: 2, active?: { ...bond record, pairedAt, lastVerifiedAt?, lastSeen? }, candidate?: { ...bond record, createdAt } }
+ *
+ * Version 2 added `lastSeen` (where the device answered at its last connect/verify), so a restarted
+ * daemon can tell a reset device (another id at that address) from an absent one. Version 1 files load
+ * as they are; the version was raised so that an older daemon skips a file with the new field
+ * (STATE_TOO_NEW, left untouched) instead of quarantining it as malformed.
  *
  * Every transition (candidate put, committed, dropped; verified; rotation begun; removed) is one atomic
  * write, so a crash at any instant leaves the old state or the new one, never a half bond; and a
@@ -40,7 +45,22 @@ export interface StoredBond {
   record: ControllerBond;
   pairedAt: number;
   lastVerifiedAt?: number;
+  /** Where the device answered at the last connect that verified (absent in files before version 2). */
+  lastSeen?: LastSeen;
 }
+
+/** The radio a device was reached on, recorded at pairing and verify time (never per advert). */
+export interface LastSeen {
+  /** Its Bluetooth address as the scan reported it. */
+  address: string;
+  /** What the radio connects by (noble's peripheral id). */
+  radioId: string;
+  /** Wall ms of that connect. */
+  at: number;
+}
+
+/** Where a device was just reached (the store stamps the time). */
+export type SeenAt = Omit<LastSeen, "at">;
 
 /** A bond file load left alone: written by a newer version (STATE_TOO_NEW) or unreadable (STORAGE). */
 export interface SkippedBondFile {
@@ -57,17 +77,21 @@ export interface BondStoreOptions {
   loadBatch?: number;
 }
 
-export const BOND_FILE_VERSION = 1;
+export const BOND_FILE_VERSION = 2;
 
 const wallMs = z.number().int().nonnegative();
+const radioName = z.string().min(1).max(64);
+const LastSeenJson = z.object({ address: radioName, radioId: radioName, at: wallMs }).strict();
 const ActiveJson = ControllerBondJson.extend({
   pairedAt: wallMs,
   lastVerifiedAt: wallMs.optional(),
+  lastSeen: LastSeenJson.optional(),
 }).strict();
 const CandidateJson = ControllerBondJson.extend({ createdAt: wallMs }).strict();
 const BondFileJson = z
   .object({
-    version: z.literal(BOND_FILE_VERSION),
+    // 1: before lastSeen; it reads the same (the field is optional).
+    version: z.union([z.literal(1), z.literal(BOND_FILE_VERSION)]),
     active: ActiveJson.optional(),
     candidate: CandidateJson.optional(),
   })
@@ -101,6 +125,7 @@ export function encodeBondFile(e: BondFileContent): BondFileJson {
       ...bondRecordToJson(e.active.record),
       pairedAt: e.active.pairedAt,
       ...(e.active.lastVerifiedAt === undefined ? {} : { lastVerifiedAt: e.active.lastVerifiedAt }),
+      ...(e.active.lastSeen === undefined ? {} : { lastSeen: { ...e.active.lastSeen } }),
     };
   if (e.candidate)
     out.candidate = { ...bondRecordToJson(e.candidate.record), createdAt: e.candidate.createdAt };
@@ -111,11 +136,12 @@ export function encodeBondFile(e: BondFileContent): BondFileJson {
 function entryFromJson(f: BondFileJson): Entry {
   const e: Entry = {};
   if (f.active) {
-    const { pairedAt, lastVerifiedAt, ...record } = f.active;
+    const { pairedAt, lastVerifiedAt, lastSeen, ...record } = f.active;
     e.active = {
       record: bondRecordFromParsed(record),
       pairedAt,
       ...(lastVerifiedAt === undefined ? {} : { lastVerifiedAt }),
+      ...(lastSeen === undefined ? {} : { lastSeen }),
     };
   }
   if (f.candidate) {
@@ -327,13 +353,23 @@ export class BondStore {
     })).then(() => {});
   }
 
-  /** The candidate verified: it becomes the device's bond, replacing any old one. */
-  async commitCandidate(deviceIdHex: string): Promise<StoredBond> {
+  /**
+   * The candidate verified: it becomes the device's bond, replacing any old one. `seen`: the radio it
+   * verified on (kept as `lastSeen`).
+   */
+  async commitCandidate(deviceIdHex: string, seen?: SeenAt): Promise<StoredBond> {
     const idHex = normaliseId(deviceIdHex);
     const e = await this.#change(idHex, (cur) => {
       if (!cur.candidate) throw new OpenClawError("NOT_BONDED", { device: idHex });
       const now = this.#clock.wallNow();
-      return { active: { record: cur.candidate.record, pairedAt: now, lastVerifiedAt: now } };
+      return {
+        active: {
+          record: cur.candidate.record,
+          pairedAt: now,
+          lastVerifiedAt: now,
+          ...(seen ? { lastSeen: { ...seen, at: now } } : {}),
+        },
+      };
     });
     return e.active as StoredBond;
   }
@@ -348,13 +384,23 @@ export class BondStore {
   /**
    * A verify succeeded (with `key`, when the caller tried several): records the time, and settles an
    * unresolved rotation (the pending key verified → it is the key now; the old one did → drop pending).
+   * `seen`: the radio it verified on, kept as `lastSeen` in the same write (without it the old stays).
    */
-  async markVerified(deviceIdHex: string, key?: KeyPair): Promise<StoredBond> {
+  async markVerified(deviceIdHex: string, key?: KeyPair, seen?: SeenAt): Promise<StoredBond> {
     const idHex = normaliseId(deviceIdHex);
     const e = await this.#change(idHex, (cur) => {
       const active = this.#requireActive(idHex, cur);
       const record = key ? verifiedWith(active.record, key) : active.record;
-      return { ...cur, active: { ...active, record, lastVerifiedAt: this.#clock.wallNow() } };
+      const now = this.#clock.wallNow();
+      return {
+        ...cur,
+        active: {
+          ...active,
+          record,
+          lastVerifiedAt: now,
+          ...(seen ? { lastSeen: { ...seen, at: now } } : {}),
+        },
+      };
     });
     return e.active as StoredBond;
   }

@@ -18,6 +18,8 @@ export {
   type BondStoreOptions,
   type CandidateBond,
   encodeBondFile,
+  type LastSeen,
+  type SeenAt,
   type SkippedBondFile,
   type StoredBond,
 } from "./bond-store.js";

@@ -47,7 +47,12 @@ describe("npm start: the guided first session", () => {
       const tempDir = intro[1]!;
       await until(/Press Enter to scan/, 0);
       term.write("\r");
-      const code = (await until(/shows the pairing code (\d{3} \d{3})/, 0))[1]!;
+      const shown = await until(/shows the pairing code (\d{3} \d{3}) \([^,]+, (\d+) attempts\)/, 0);
+      const code = shown[1]!;
+      // The scan table is `openclaw scan`'s: the window's time left and attempts left, read from the device.
+      const table = await until(/NAME\s+ID\s+RSSI\s+WINDOW\s+ATTEMPTS\s+BONDED\n(.*)\n/, 0);
+      expect(table[1]).toMatch(/-?\d+ dBm\s+open, (\d+ min)? ?(\d+ s)? left\s+\d+\s+no/);
+      expect(table[1]!.match(/left\s+(\d+)\s+no/)![1]).toBe(shown[2]);
       let mark = screen.length;
       await until(/Code shown on/, 0);
       term.write(code.replace(" ", ""));

@@ -56,6 +56,8 @@ class ScriptedPairing implements core.Pairing {
         role: "admin",
         pairedAt: Date.UTC(2026, 0, 1),
         lastVerifiedAt: null,
+        address: "aa:bb:cc:dd:ee:01",
+        lastSeenAt: null,
         inRange: true,
         radioId: "r1",
         rssi: -50,

@@ -17,6 +17,8 @@ function bond(deviceId: string, name: string): BondInfo {
     role: "admin",
     pairedAt: 0,
     lastVerifiedAt: null,
+    address: null,
+    lastSeenAt: null,
     inRange: false,
     radioId: null,
     rssi: null,

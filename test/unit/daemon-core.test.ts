@@ -512,6 +512,38 @@ describe("a device that was factory-reset", () => {
   });
 });
 
+describe("a restarted laptop", () => {
+  it("keeps the device's address in the bond file, so it still tells a reset device from an absent one", async () => {
+    const w = await world();
+    const dev = w.device("restart-reset");
+    const l = await w.laptop();
+    await l.core.pair(dev.name, { code: async () => dev.code! });
+    const pairedAt = w.clock.wallNow();
+    const [seen] = (await onDisk(w, l.paths)).list();
+    expect(seen?.lastSeen).toEqual({ address: dev.address, radioId: dev.radioId, at: pairedAt });
+    await w.advance(60_000);
+    await l.core.status(dev.deviceId); // a verify on a fresh link records it again
+    const verifiedAt = w.clock.wallNow();
+    expect((await onDisk(w, l.paths)).list()[0]?.lastSeen?.at).toBe(verifiedAt);
+    await l.core.close();
+
+    const oldId = dev.deviceId;
+    dev.factoryReset();
+    await w.advance(1000);
+    const b = await w.laptop({ paths: l.paths, seed: "b" });
+    // `devices` after the restart: the address it last answered at, though it is not heard by its tag.
+    const [bond] = await b.core.bonds();
+    expect(bond).toMatchObject({
+      deviceId: oldId,
+      inRange: false,
+      address: dev.address,
+      lastSeenAt: verifiedAt,
+    });
+    const err = await rejection(w.settle(b.core.status(oldId)));
+    expect(err.code).toBe("UNKNOWN_PEER");
+  });
+});
+
 describe("sessions", () => {
   it("close after the idle time; the next command reconnects and verifies", async () => {
     const w = await world();

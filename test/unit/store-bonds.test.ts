@@ -50,7 +50,7 @@ describe("bond store", () => {
     expect(committed).toEqual({ record: b, pairedAt: T0 + 5000, lastVerifiedAt: T0 + 5000 });
     expect(store.candidate(idHex(b))).toBeUndefined();
     const disk = await onDisk(idHex(b));
-    expect(disk.version).toBe(1);
+    expect(disk.version).toBe(2);
     expect(disk.candidate).toBeUndefined();
     expect(disk.active).toMatchObject({ deviceId: idHex(b), pairedAt: T0 + 5000, version: 2 });
 
@@ -200,12 +200,66 @@ describe("bond store", () => {
     expect((await open()).get(idHex(torn))?.record).toEqual(torn);
   });
 
+  it("keeps where the device last answered (written at commit/verify), across a reopen", async () => {
+    const store = await open();
+    const b = sampleBond("seen");
+    const id = idHex(b);
+    await store.putCandidate(b);
+    clock.advance(1000);
+    await store.commitCandidate(id, { address: "aa:bb:cc:dd:ee:01", radioId: "aabbccddee01" });
+    expect((await onDisk(id)).active.lastSeen).toEqual({
+      address: "aa:bb:cc:dd:ee:01",
+      radioId: "aabbccddee01",
+      at: T0 + 1000,
+    });
+    // A verify without a sighting keeps the old address; one with a new address replaces it.
+    clock.advance(1000);
+    await store.markVerified(id);
+    expect((await open()).get(id)?.lastSeen).toEqual({
+      address: "aa:bb:cc:dd:ee:01",
+      radioId: "aabbccddee01",
+      at: T0 + 1000,
+    });
+    clock.advance(1000);
+    await store.markVerified(id, undefined, { address: "aa:bb:cc:dd:ee:02", radioId: "aabbccddee02" });
+    const reopened = (await open()).get(id);
+    expect(reopened?.lastSeen).toEqual({
+      address: "aa:bb:cc:dd:ee:02",
+      radioId: "aabbccddee02",
+      at: T0 + 3000,
+    });
+    expect(reopened?.lastVerifiedAt).toBe(T0 + 3000);
+  });
+
+  it("a version 1 file (before lastSeen) loads as it was, and is written as version 2 at the next change", async () => {
+    const b = sampleBond("old");
+    const id = idHex(b);
+    const v1 = { ...encodeBondFile({ active: { record: b, pairedAt: T0, lastVerifiedAt: T0 } }), version: 1 };
+    expect(v1.active).not.toHaveProperty("lastSeen");
+    await (await open()).putCandidate(b); // the private directories, as a store makes them
+    await writeFile(fileOf(id), JSON.stringify(v1));
+    const warned: Quarantine[] = [];
+    const store = await open((q) => warned.push(q));
+    expect(warned).toEqual([]);
+    expect(store.skipped()).toEqual([]);
+    expect(store.get(id)).toEqual({ record: b, pairedAt: T0, lastVerifiedAt: T0 });
+    clock.advance(1000);
+    await store.markVerified(id, undefined, { address: "aa:bb:cc:dd:ee:03", radioId: "aabbccddee03" });
+    const disk = await onDisk(id);
+    expect(disk.version).toBe(2);
+    expect(disk.active.lastSeen).toEqual({
+      address: "aa:bb:cc:dd:ee:03",
+      radioId: "aabbccddee03",
+      at: T0 + 1000,
+    });
+  });
+
   it("a file from a newer version is skipped and left untouched, and that device refuses changes", async () => {
     const store = await open();
     const b = sampleBond("future");
     await store.putCandidate(b);
     await store.commitCandidate(idHex(b));
-    const newer = JSON.stringify({ version: 2, somethingNew: true });
+    const newer = JSON.stringify({ version: 3, somethingNew: true });
     await writeFile(fileOf(idHex(b)), newer);
     const warned: Quarantine[] = [];
     const loaded = await open((q) => warned.push(q));
@@ -213,7 +267,7 @@ describe("bond store", () => {
     expect(loaded.get(idHex(b))).toBeUndefined();
     const [skipped] = loaded.skipped();
     expect(skipped?.error.code).toBe("STATE_TOO_NEW");
-    expect(skipped?.error.details).toEqual({ path: fileOf(idHex(b)), version: 2, supported: 1 });
+    expect(skipped?.error.details).toEqual({ path: fileOf(idHex(b)), version: 3, supported: 2 });
     expect((await rejection(loaded.putCandidate(b))).code).toBe("STATE_TOO_NEW");
     expect((await rejection(loaded.remove(idHex(b)))).code).toBe("STATE_TOO_NEW");
     expect(await readFile(fileOf(idHex(b)), "utf8")).toBe(newer);

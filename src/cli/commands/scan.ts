@@ -17,7 +17,7 @@ interface ScanFlags extends DaemonFlags {
 }
 
 /** A device plus the local time its window times were read at (for the countdown). */
-interface Row {
+export interface ScanRow {
   d: DiscoveredDevice;
   at: number;
 }
@@ -40,7 +40,11 @@ export function windowText(d: DiscoveredDevice, elapsedMs: number): { window: st
   return { window: d.windowOpen ? "open" : "closed", attempts: "-" };
 }
 
-function render(out: Output, rows: Row[], now: number): string {
+/**
+ * The scan table (also `openclaw start`'s): name, id, RSSI, window with time left, attempts left,
+ * bonded; strongest first. `now` is the local clock the rows' `at` were taken on.
+ */
+export function scanTable(out: Output, rows: readonly ScanRow[], now: number): string {
   if (rows.length === 0) return out.c.dim("no OpenClaw device heard yet…");
   const sorted = [...rows].sort((a, b) => b.d.rssi - a.d.rssi);
   return out.table(
@@ -64,6 +68,30 @@ export function parseTimeout(text: string, command: string): number {
   if (!Number.isFinite(s) || s < 0 || s > 60)
     throw new OpenClawError("INVALID_ARGUMENT", { detail: "--timeout is seconds, 0 to 60", command });
   return Math.round(s * 1000);
+}
+
+/**
+ * Reads the window (time and attempts left) of each device whose advert says it is open, by a short
+ * connection (device.probe); `onProbe` before each. What could not be read keeps its advert row.
+ */
+export async function probeWindows(
+  client: RpcClient,
+  devices: readonly DiscoveredDevice[],
+  at: () => number,
+  onProbe?: (d: DiscoveredDevice) => void,
+): Promise<Map<string, ScanRow>> {
+  const read = new Map<string, ScanRow>();
+  for (const d of devices) {
+    if (!d.windowOpen || d.window !== null) continue;
+    onProbe?.(d);
+    try {
+      const p = await client.call("device.probe", { device: d.radioId });
+      read.set(p.radioId, { d: p, at: at() });
+    } catch {
+      // out of range or busy pairing with someone else: its advert row stays
+    }
+  }
+  return read;
 }
 
 /** Scans for `ms`, calling `onDevice` for each report; resolves with the final list. */
@@ -91,12 +119,12 @@ export function registerScan(program: Command): void {
     runCommand(flags, async ({ out, clock, client }) => {
       const ms = parseTimeout(flags.timeout, "scan");
       const c = await client();
-      const rows = new Map<string, Row>();
+      const rows = new Map<string, ScanRow>();
       const live = !out.json && out.stdout.isTTY === true;
       let drawnLines = 0;
       const draw = () => {
         if (!live) return;
-        const text = `${render(out, [...rows.values()], clock.now())}\n${out.c.dim(`listening… (Ctrl-C stops)`)}`;
+        const text = `${scanTable(out, [...rows.values()], clock.now())}\n${out.c.dim(`listening… (Ctrl-C stops)`)}`;
         if (drawnLines > 0) out.stdout.write(`\x1b[${drawnLines}A\x1b[0J`);
         out.stdout.write(`${text}\n`);
         drawnLines = text.split("\n").length;
@@ -125,17 +153,16 @@ export function registerScan(program: Command): void {
           draw();
         });
         if (flags.probe) {
-          for (const d of devices) {
-            if (!d.windowOpen || d.window !== null) continue;
-            if (!live) progress.step(`reading the pairing window of ${d.name ?? d.address}…`);
-            try {
-              const p = await c.call("device.probe", { device: d.radioId });
-              rows.set(p.radioId, { d: p, at: clock.now() });
-              draw();
-            } catch {
-              // out of range or busy pairing with someone else: its advert row stays
-            }
-          }
+          const read = await probeWindows(
+            c,
+            devices,
+            () => clock.now(),
+            (d) => {
+              if (!live) progress.step(`reading the pairing window of ${d.name ?? d.address}…`);
+            },
+          );
+          for (const [id, row] of read) rows.set(id, row);
+          draw();
         }
       } finally {
         clock.clearTimeout(ticker);
@@ -158,7 +185,7 @@ export function registerScan(program: Command): void {
       if (live) {
         out.stdout.write(`\x1b[${drawnLines}A\x1b[0J`);
       }
-      out.line(render(out, final, clock.now()));
+      out.line(scanTable(out, final, clock.now()));
       if (final.length === 0)
         out.note("No OpenClaw device heard. Is it powered and near? A device advertises while it is on.");
     }),

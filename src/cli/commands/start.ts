@@ -24,7 +24,7 @@ import { usageExit } from "../daemon-command.js";
 import { formatDuration, Output } from "../output.js";
 import { printForget } from "./forget.js";
 import { pairWithCodes } from "./pair.js";
-import { scanDevices, shortId, windowText } from "./scan.js";
+import { probeWindows, type ScanRow, scanDevices, scanTable } from "./scan.js";
 
 interface SimEventLine {
   type: string;
@@ -200,19 +200,12 @@ export async function runDemo(out: Output, clock: Clock = systemClock): Promise<
     progress.step("listening for OpenClaw devices…");
     let devices = await scanDevices(c, 2500);
     for (let i = 0; i < 3 && !devices.some((d) => d.name === name); i++) devices = await scanDevices(c, 2000);
+    // As `openclaw scan` does: the advert only says "open"; time and attempts left come from the device.
+    progress.step("reading the pairing window…");
+    const read = await probeWindows(c, devices, () => clock.now());
     progress.stop();
-    say(
-      out.table(
-        ["NAME", "ID", "RSSI", "WINDOW", "BONDED"],
-        devices.map((d) => [
-          d.name ?? "(no name)",
-          shortId(d),
-          `${d.rssi} dBm`,
-          windowText(d, 0).window,
-          d.bonded ? "yes" : "no",
-        ]),
-      ),
-    );
+    const rows: ScanRow[] = devices.map((d) => read.get(d.radioId) ?? { d, at: clock.now() });
+    say(scanTable(out, rows, clock.now()));
     say(`${name} is in pairing mode: its screen shows a code (the "device │" line above).`);
 
     step(2, `Pair: type the code ${name} shows`);

@@ -37,6 +37,14 @@ export interface CoreStoredBond {
   pairedAt: number;
   /** Wall ms of the last successful verify. */
   lastVerifiedAt?: number;
+  /** Where it answered at the last verify (kept across restarts); absent in older bond files. */
+  lastSeen?: { address: string; radioId: string; at: number };
+}
+
+/** The radio a device was just reached on (the store stamps the time). */
+export interface CoreSeenAt {
+  address: string;
+  radioId: string;
 }
 
 /**
@@ -51,13 +59,13 @@ export interface CoreBondStore {
   candidate(deviceIdHex: string): Awaitable<ControllerBond | undefined>;
   putCandidate(record: ControllerBond): Promise<unknown>;
   /** The candidate verified: it becomes the device's bond (replacing any older one), verified now. */
-  commitCandidate(deviceIdHex: string): Promise<unknown>;
+  commitCandidate(deviceIdHex: string, seen?: CoreSeenAt): Promise<unknown>;
   dropCandidate(deviceIdHex: string): Promise<unknown>;
   /**
    * A verify succeeded; `key` is the key it succeeded with when the bond offered several (a rotation
-   * was unresolved): the store keeps that one.
+   * was unresolved): the store keeps that one. `seen`: where it answered, kept with the bond.
    */
-  markVerified(deviceIdHex: string, key?: KeyPair): Promise<unknown>;
+  markVerified(deviceIdHex: string, key?: KeyPair, seen?: CoreSeenAt): Promise<unknown>;
   /** True when there was a bond to remove. */
   remove(deviceIdHex: string): Promise<boolean>;
 }
@@ -186,6 +194,13 @@ export interface BondInfo {
   pairedAt: number;
   /** Wall ms; null before the first verify recorded. */
   lastVerifiedAt: number | null;
+  /**
+   * Its address: where the scan hears it now, else where it answered at the last verify (from the
+   * bond file, so known after a restart); null when neither is known.
+   */
+  address: string | null;
+  /** Wall ms of the verify that recorded the stored address; null when none was recorded. */
+  lastSeenAt: number | null;
   /** Heard in the scan now (resolved by its rotating tag or id). */
   inRange: boolean;
   radioId: string | null;

@@ -30,6 +30,7 @@ import type {
   CoreAuditEvent,
   CoreEvent,
   CoreLogger,
+  CoreSeenAt,
   CoreStoredBond,
   DaemonCore,
   DaemonCoreDeps,
@@ -77,8 +78,9 @@ class Core implements DaemonCore {
   #knownCandidates = new Set<string>();
   readonly #auditing = new Set<Promise<unknown>>();
   /**
-   * The radio id each bonded device was last heard on (this process only): a device that no longer
-   * answers to its tag there has been reset — it forgot this laptop.
+   * The radio id each bonded device was last heard on (updated per advert, in memory only; the bond
+   * file keeps the one of the last verify, which #locate falls back to after a restart): a device that
+   * no longer answers to its tag there has been reset — it forgot this laptop.
    */
   readonly #lastRadio = new Map<string, string>();
   #scan: RadioScan | null = null;
@@ -314,7 +316,7 @@ class Core implements DaemonCore {
   async #commit(bond: ControllerBond, s: OpenedSession, adopt: boolean): Promise<PairResult> {
     const deviceId = bytesToHex(bond.deviceId);
     const replaced = (await this.#d.store.get(deviceId)) !== undefined;
-    await this.#d.store.commitCandidate(deviceId);
+    await this.#d.store.commitCandidate(deviceId, this.#seenAt(s.radioId));
     this.#lastRadio.set(deviceId, s.radioId);
     this.#candidateTried.add(deviceId);
     await this.#refreshKnown();
@@ -401,7 +403,7 @@ class Core implements DaemonCore {
       try {
         const { role } = await link.verify(stored.record, key);
         // With a rotation unresolved, which key worked settles it (the store keeps that one).
-        await this.#d.store.markVerified(deviceId, keys.length > 1 ? key : undefined);
+        await this.#d.store.markVerified(deviceId, keys.length > 1 ? key : undefined, this.#seenAt(radioId));
         this.#audit({ type: "verified", deviceId });
         this.#emit({ type: "verified", deviceId, role });
         return { link, role, radioId };
@@ -623,8 +625,9 @@ class Core implements DaemonCore {
   async #locate(deviceId: string): Promise<DiscoveredDevice & { radioId: string }> {
     const seen = this.#registry.byDeviceId(deviceId);
     if (seen) return seen;
-    const last = this.#lastRadio.get(deviceId);
-    const name = (await this.#d.store.get(deviceId))?.record.accessoryName;
+    const stored = await this.#d.store.get(deviceId);
+    const last = this.#lastRadio.get(deviceId) ?? stored?.lastSeen?.radioId;
+    const name = stored?.record.accessoryName;
     const suspects = this.#registry
       .list()
       .filter((d) => d.radioId === last || (d.deviceId === null && name !== undefined && d.name === name));
@@ -697,6 +700,12 @@ class Core implements DaemonCore {
     ]);
   }
 
+  /** Where a device was just reached, for the bond file; undefined (keep the stored one) if unheard. */
+  #seenAt(radioId: string): CoreSeenAt | undefined {
+    const address = this.#registry.get(radioId)?.address;
+    return address === undefined ? undefined : { radioId, address };
+  }
+
   #bondInfo(s: CoreStoredBond): BondInfo {
     const id = bytesToHex(s.record.deviceId);
     const seen = this.#registry.byDeviceId(id);
@@ -708,6 +717,8 @@ class Core implements DaemonCore {
       role: s.record.role,
       pairedAt: s.pairedAt,
       lastVerifiedAt: s.lastVerifiedAt ?? null,
+      address: seen?.address ?? s.lastSeen?.address ?? null,
+      lastSeenAt: s.lastSeen?.at ?? null,
       inRange: seen !== undefined,
       radioId: seen?.radioId ?? null,
       rssi: seen?.rssi ?? null,

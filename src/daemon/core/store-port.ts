@@ -16,9 +16,9 @@ export function coreStore(store: BondStore): CoreBondStore {
     candidates: () => store.candidates(),
     candidate: (id) => store.candidate(id),
     putCandidate: (r) => store.putCandidate(r),
-    commitCandidate: (id) => store.commitCandidate(id),
+    commitCandidate: (id, seen) => store.commitCandidate(id, seen),
     dropCandidate: (id) => store.dropCandidate(id),
-    markVerified: (id, key) => store.markVerified(id, key),
+    markVerified: (id, key, seen) => store.markVerified(id, key, seen),
     remove: (id) => store.remove(id),
   };
 }

@@ -65,6 +65,10 @@ export interface BondInfo {
   role: Role;
   pairedAt: string;
   lastVerifiedAt: string | null;
+  /** Heard there now, else where it answered at the last verify (kept across restarts); null if unknown. */
+  address: string | null;
+  /** When that stored address was recorded (a verify); null when none was. */
+  lastSeenAt: string | null;
   /** The discovery registry hears it now. */
   inRange: boolean;
   radioId: string | null;

@@ -46,6 +46,8 @@ export function toBondInfo(b: core.BondInfo): api.BondInfo {
     role: b.role,
     pairedAt: iso(b.pairedAt) as string,
     lastVerifiedAt: iso(b.lastVerifiedAt),
+    address: b.address,
+    lastSeenAt: iso(b.lastSeenAt),
     inRange: b.inRange,
     radioId: b.radioId,
     rssi: b.rssi,

@@ -4,7 +4,7 @@
  * (`IoTracker.idle`), and a store call can be made to fail or to never return — before or after its
  * write reached the disk — which is how a test kills the laptop mid-pairing.
  */
-import type { CoreAuditLog, CoreBondStore } from "../api.js";
+import type { CoreAuditLog, CoreBondStore, CoreSeenAt } from "../api.js";
 
 export class IoTracker {
   readonly #pending = new Set<Promise<unknown>>();
@@ -67,14 +67,14 @@ export class FaultyStore implements CoreBondStore {
   putCandidate(r: Parameters<CoreBondStore["putCandidate"]>[0]) {
     return this.#write("putCandidate", () => this.inner.putCandidate(r));
   }
-  commitCandidate(id: string) {
-    return this.#write("commitCandidate", () => this.inner.commitCandidate(id));
+  commitCandidate(id: string, seen?: CoreSeenAt) {
+    return this.#write("commitCandidate", () => this.inner.commitCandidate(id, seen));
   }
   dropCandidate(id: string) {
     return this.#write("dropCandidate", () => this.inner.dropCandidate(id));
   }
-  markVerified(id: string, key?: Parameters<CoreBondStore["markVerified"]>[1]) {
-    return this.#write("markVerified", () => this.inner.markVerified(id, key));
+  markVerified(id: string, key?: Parameters<CoreBondStore["markVerified"]>[1], seen?: CoreSeenAt) {
+    return this.#write("markVerified", () => this.inner.markVerified(id, key, seen));
   }
   remove(id: string) {
     return this.#write("remove", () => this.inner.remove(id));
