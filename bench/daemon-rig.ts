@@ -29,8 +29,9 @@ export async function startDaemonAir(intervalMs?: number): Promise<TestAir> {
     const units = Math.round(intervalMs / 1.25);
     // The bench's stand-in for a daemon that asks for this interval: rewrite the pending LE Create
     // Connection's parameters just before the air establishes the link.
-    const engine = (t.air as unknown as { linkEngine: { connect: (c: { init: InitState }, ...r: unknown[]) => void } })
-      .linkEngine;
+    const engine = (
+      t.air as unknown as { linkEngine: { connect: (c: { init: InitState }, ...r: unknown[]) => void } }
+    ).linkEngine;
     const connect = engine.connect.bind(engine);
     engine.connect = (c, ...rest) => {
       if (c.init.kind === "initiating") {
@@ -153,7 +154,9 @@ export class BenchLaptop {
         return { pid: this.daemon.pid, readyMs: performance.now() - t0 };
       } catch (err) {
         if (!this.daemon.running || Date.now() > deadline)
-          throw new Error(`${this.label}: daemon did not come up: ${String(err)}\n${this.daemon.stderrTail()}`);
+          throw new Error(
+            `${this.label}: daemon did not come up: ${String(err)}\n${this.daemon.stderrTail()}`,
+          );
         await new Promise((r) => setTimeout(r, 50));
       }
     }
@@ -170,7 +173,8 @@ export class BenchLaptop {
       const { devices } = await c.call("discovery.list");
       const open = new Set(devices.filter((d) => d.windowOpen).map((d) => d.name));
       if (names.every((n) => open.has(n))) return;
-      if (Date.now() > deadline) throw new Error(`${this.label}: the daemon did not hear ${names.join(", ")}`);
+      if (Date.now() > deadline)
+        throw new Error(`${this.label}: the daemon did not hear ${names.join(", ")}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }
