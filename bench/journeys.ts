@@ -12,7 +12,7 @@
  * the ratio to the floor, flights × interval. The first pairing of each fresh pair of processes is the
  * cold one, set against the warm ones at the same interval.
  *
- * What lands with the daemon (the CLI journeys, concurrency, ...) is listed in bench/README.md.
+ * The daemon's versions (the CLI journeys, concurrency, soak) are bench/daemon.ts.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -114,8 +114,8 @@ interface Rig {
   dir: string;
 }
 
-// TODO(daemon): the CLI journeys (bench/pending.ts) run `openclaw pair` etc. against a daemon instead of
-// the driver child; concurrency starts N sims here on the one air. The timeline and figuresFor() stay.
+// The same journeys through the daemon and the CLI, and concurrency, are bench/daemon.ts; these are the
+// driver's, which the frame tap and the air timeline can take apart per phase.
 async function startRig(t: TestAir, mtu: number): Promise<Rig> {
   const dir = mkdtempSync(join(tmpdir(), "ocp-bench-"));
   const simLabel = `bench-dev-${mtu}`;
@@ -294,7 +294,7 @@ function figuresFor(mtu: number, interval: number, js: Journey[], rig: Rig, tl: 
     ratioFig("remove pairing", (j) => j.remove),
     intervalsFig("info read (ATT read + blobs)", (j) => j.info.ms),
     intervalsFig("connect (LE link, MTU, discovery, subscribe)", (j) => j.connect.ms),
-    // The daemon's journeys (issue 10) through the CLI land later; these are the driver's, as a preview.
+    // The driver's versions of the daemon's journeys (bench/daemon.ts measures those through the CLI).
     intervalsFig(
       "first pairing: connect + info + pair-setup + verify",
       (j) => j.connect.ms + j.info.ms + j.pair.ms + j.verify.ms,

@@ -11,29 +11,14 @@ export interface Pending {
 
 export const PENDING: readonly Pending[] = [
   {
-    what: "CLI journeys at 30 ms: `openclaw pair` scan→paired, command on an open session, bonded reconnect + verify + command, first pairing of a fresh daemon",
-    goal: "≤ 20 / ≤ 2.2 / ≤ 12 intervals; first ≤ 1.2 × warm",
-    hook: "bench/journeys.ts: replace the driver child (bench/fixtures/journey-child.ts) by the CLI against a daemon; the air timeline and figuresFor() stay",
-  },
-  {
     what: "scan ingest through the daemon's discovery registry beside noble's raw discover events, CPU per 1000 reports",
     goal: "≥ 0.9 × raw",
     hook: "bench/radio.ts advertisingRate(): add the registry's count next to the noble count",
   },
   {
-    what: "concurrency: 1, 4 and 8 devices paired at once by one daemon, cold and warm",
-    goal: "total ≤ 1.5 × one",
-    hook: "bench/journeys.ts startRig(): N sims on the one air, one daemon",
-  },
-  {
     what: "bond store: load time and memory at 100 / 1 000 / 10 000 bonds; forget latency",
     goal: "≤ 300 ms at 10 000",
     hook: "new bench/store.ts on src/store once the bond store exists",
-  },
-  {
-    what: "soak: 500 pair/verify/forget cycles through the daemon: RSS and open fds at start, peak, after idle; idle daemon RSS",
-    goal: "no retained growth; idle ≤ 80 MB",
-    hook: "new bench/soak.ts (process.memoryUsage / /proc/PID/fd of the daemon child)",
   },
   {
     what: "denial of service: a central that connects and holds the link; one that starts pair-setup and stalls",

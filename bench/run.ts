@@ -5,8 +5,9 @@
  * bench/results/latest.json (+ a timestamped copy) and bench/results/latest.svg. Comparisons are made
  * inside the same run and reported as ratios, each beside its goal from issue 10.
  *
- * Sections (name prefixes select): crypto, attacker, radio, journeys. --quick: fewer repetitions (a
- * smoke run, not figures to quote). --runs N: repetitions for the per-role CPU medians.
+ * Sections (name prefixes select, as arguments or `--only a,b`): crypto, attacker, radio, journeys,
+ * store, concurrency, cli, soak. --quick: fewer repetitions (a smoke run, not figures to quote).
+ * --runs N: repetitions for the per-role CPU medians. --soak-cycles N (or OPENCLAW_SOAK=long: 500).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -14,6 +15,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { benchAttacker } from "./attacker.js";
 import { benchCrypto } from "./crypto.js";
+import { benchCliJourneys, benchConcurrency, benchSoak } from "./daemon.js";
 import { benchJourneys } from "./journeys.js";
 import { PENDING } from "./pending.js";
 import { benchRadio } from "./radio.js";
@@ -23,6 +25,8 @@ import { benchStore } from "./store.js";
 interface Options {
   quick: boolean;
   runs: number | undefined;
+  /** Soak cycles: --soak-cycles N, or OPENCLAW_SOAK=long for the issue's 500. */
+  soakCycles: number | undefined;
 }
 
 type Entry = { name: string; run: (o: Options) => Promise<Figure[]> };
@@ -36,6 +40,15 @@ const entries: Entry[] = [
   { name: "radio", run: (o) => benchRadio({ quick: o.quick }) },
   { name: "journeys", run: (o) => benchJourneys({ quick: o.quick }) },
   { name: "store", run: (o) => benchStore(o.quick ? [100, 1000] : undefined) },
+  { name: "concurrency", run: (o) => benchConcurrency({ quick: o.quick }) },
+  { name: "cli", run: (o) => benchCliJourneys({ quick: o.quick }) },
+  {
+    name: "soak",
+    run: (o) =>
+      benchSoak({
+        cycles: o.soakCycles ?? (process.env["OPENCLAW_SOAK"] === "long" ? 500 : o.quick ? 5 : 20),
+      }),
+  },
 ];
 
 /** bench/results in the source tree, also when running from dist/bench. */
@@ -48,12 +61,19 @@ function resultsDir(): string {
 function parseArgs(argv: string[]): { only: string[]; json: boolean; o: Options } {
   const only: string[] = [];
   let runs: number | undefined;
+  let soakCycles: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === "--runs") runs = Number(argv[++i]);
+    else if (a === "--soak-cycles") soakCycles = Number(argv[++i]);
+    else if (a === "--only") only.push(...(argv[++i] ?? "").split(",").filter(Boolean));
     else if (!a.startsWith("--")) only.push(a);
   }
-  return { only, json: argv.includes("--json"), o: { quick: argv.includes("--quick"), runs } };
+  return {
+    only,
+    json: argv.includes("--json"),
+    o: { quick: argv.includes("--quick"), runs, soakCycles },
+  };
 }
 
 async function main(): Promise<void> {
@@ -61,6 +81,13 @@ async function main(): Promise<void> {
   const { only, json, o } = parseArgs(args);
   const started = new Date();
   const load = loadavg()[0] ?? 0;
+  const unknown = only.filter((x) => !entries.some((e) => e.name.startsWith(x)));
+  if (unknown.length > 0) {
+    process.stderr.write(
+      `bench: no section ${unknown.join(", ")} (sections: ${entries.map((e) => e.name).join(", ")})\n`,
+    );
+    process.exit(2);
+  }
   const figures: Figure[] = [];
   for (const e of entries) {
     if (only.length > 0 && !only.some((x) => e.name.startsWith(x))) continue;

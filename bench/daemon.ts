@@ -1,0 +1,330 @@
+/**
+ * The sections that need the daemon (issue 10), on bench/daemon-rig.ts: real noble in `openclaw daemon`,
+ * real bleno in each `openclaw sim`, the virtual air in this process at 30 ms.
+ *
+ * - concurrency: 1, 4 and 8 devices paired at once by one daemon (one control connection each, the
+ *   calls `openclaw pair` makes), cold (the daemon's first pairings) and warm (the next batch);
+ * - CLI journeys: `openclaw pair`, a command on the open session, a bonded reconnect, each through the
+ *   built CLI (spawn to exit) and through the control API; the CLI's own start measured apart;
+ *   the first pairing of a fresh daemon against a warm one;
+ * - soak: pair/forget cycles; the daemon's RSS and fds from /proc.
+ */
+import { performance } from "node:perf_hooks";
+import type { TestAir } from "../rig/radio.js";
+import type { RpcClient } from "../src/daemon/rpc/client.js";
+import {
+  BenchLaptop,
+  type BenchSim,
+  linkInterval,
+  procUsage,
+  rpcPair,
+  startBenchSim,
+  startDaemonAir,
+  stopSim,
+} from "./daemon-rig.js";
+import { airViolations, type Figure } from "./report.js";
+import { median, round } from "./stats.js";
+
+const INTERVAL = 30;
+
+async function withAir<T>(intervalMs: number | undefined, fn: (t: TestAir) => Promise<T>): Promise<T> {
+  const t = await startDaemonAir(intervalMs);
+  try {
+    return await fn(t);
+  } finally {
+    await t.close();
+  }
+}
+
+async function forgetAll(c: RpcClient): Promise<void> {
+  await c.call("device.forget", { all: true }, { timeoutMs: 60_000 });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Concurrency
+
+const C_SECTION = "daemon concurrency (real noble + bleno, 30 ms)";
+
+/** N devices paired at once, one control connection each; wall ms until the last is paired. */
+async function batch(lap: BenchLaptop, sims: readonly BenchSim[]): Promise<number> {
+  const clients = await Promise.all(sims.map(() => lap.rpc()));
+  try {
+    await lap.heard(
+      clients[0]!,
+      sims.map((s) => s.name),
+    );
+    const t0 = performance.now();
+    await Promise.all(sims.map((s, i) => rpcPair(clients[i]!, s.name, s.code)));
+    return performance.now() - t0;
+  } finally {
+    for (const c of clients) c.close();
+  }
+}
+
+export async function benchConcurrency(o: { quick?: boolean } = {}): Promise<Figure[]> {
+  const sizes = o.quick ? [1, 4] : [1, 4, 8];
+  const max = Math.max(...sizes);
+  return withAir(INTERVAL, async (t) => {
+    const sims: BenchSim[] = [];
+    try {
+      for (let i = 0; i < max; i++) sims.push(await startBenchSim(t, `conc-dev-${i}`));
+      const times = new Map<number, { cold: number; warm: number }>();
+      for (const n of sizes) {
+        const lap = new BenchLaptop(t, `conc-laptop-${n}`);
+        try {
+          await lap.startDaemon();
+          const use = sims.slice(0, n);
+          const cold = await batch(lap, use);
+          const c = await lap.rpc();
+          await forgetAll(c);
+          for (const s of use) await s.press();
+          const warm = await batch(lap, use);
+          await forgetAll(c);
+          c.close();
+          for (const s of use) await s.press();
+          times.set(n, { cold, warm });
+        } finally {
+          await lap.close();
+        }
+      }
+      const one = times.get(1)!;
+      const out: Figure[] = [];
+      for (const n of sizes) {
+        const x = times.get(n)!;
+        for (const mode of ["cold", "warm"] as const) {
+          if (n === 1) {
+            out.push({
+              section: C_SECTION,
+              name: `one device paired alone, ${mode}`,
+              value: round(x[mode] / INTERVAL, 1),
+              unit: "intervals",
+              note: `${round(x[mode], 0)} ms; the baseline of the ratios below`,
+            });
+            continue;
+          }
+          out.push({
+            section: C_SECTION,
+            name: `${n} device${n === 1 ? "" : "s"} paired at once, ${mode}: total / one`,
+            value: round(x[mode] / one[mode], 2),
+            unit: "×",
+            goal: { op: "<=", value: 1.5 },
+            note: `${round(x[mode], 0)} ms vs one ${round(one[mode], 0)} ms (pair.prepare + pair.attempt per device, ${mode === "cold" ? "the fresh daemon's first pairings" : "the next batch, same daemon"})`,
+          });
+        }
+      }
+      out.push(airViolations(C_SECTION, t.air.violations));
+      return out;
+    } finally {
+      await Promise.all(sims.map(stopSim));
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// CLI journeys
+
+const J_SECTION = "daemon + CLI journeys (real noble + bleno, 30 ms)";
+
+async function sessionsClosed(c: RpcClient, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await c.call("daemon.status")).sessions.length > 0) {
+    if (Date.now() > deadline) throw new Error("the daemon's session did not close");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const timed = async (fn: () => Promise<unknown>): Promise<number> => {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+};
+
+export async function benchCliJourneys(o: { quick?: boolean } = {}): Promise<Figure[]> {
+  const reps = o.quick ? 1 : 3;
+  return withAir(INTERVAL, async (t) => {
+    const sim = await startBenchSim(t, "cli-dev");
+    // Sessions close after 5 s unused (the config's minimum), so a bonded reconnect can be timed.
+    const lap = new BenchLaptop(t, "cli-laptop", { sessionIdleSeconds: 5 });
+    try {
+      // The first pairing of a freshly started daemon (its scan has heard the device) vs warm ones.
+      await lap.startDaemon();
+      const c = await lap.rpc();
+      await lap.heard(c, [sim.name]);
+      const first = await rpcPair(c, sim.name, sim.code);
+      const used = linkInterval(t) ?? INTERVAL;
+      const warm: number[] = [];
+      const rpcCommand: number[] = [];
+      const rpcReconnect: number[] = [];
+      for (let i = 0; i < reps; i++) {
+        await forgetAll(c);
+        await sim.press();
+        await lap.heard(c, [sim.name]);
+        warm.push(await rpcPair(c, sim.name, sim.code));
+        for (let k = 0; k < 3; k++)
+          rpcCommand.push(await timed(() => c.call("device.battery", { device: sim.name })));
+        await sessionsClosed(c);
+        rpcReconnect.push(await timed(() => c.call("device.battery", { device: sim.name })));
+      }
+      await forgetAll(c);
+
+      // The CLI: its start (a command that only greets the daemon), then the journeys.
+      const start: number[] = [];
+      for (let i = 0; i < reps + 2; i++) start.push((await lap.cliOk(["daemon", "status", "--json"])).ms);
+      const pair: number[] = [];
+      const command: number[] = [];
+      const reconnect: number[] = [];
+      for (let i = 0; i < reps; i++) {
+        await sim.press();
+        await lap.heard(c, [sim.name]);
+        // As a person types it: no device named, the one in pairing mode; the code on stdin.
+        pair.push((await lap.cliOk(["pair", "--code", "-", "--json"], `${sim.code}\n`)).ms);
+        for (let k = 0; k < 2; k++) command.push((await lap.cliOk(["battery", sim.name, "--json"])).ms);
+        await sessionsClosed(c);
+        reconnect.push((await lap.cliOk(["battery", sim.name, "--json"])).ms);
+        await forgetAll(c);
+      }
+      c.close();
+      const s = median(start);
+      const iv = (ms: number) => round(ms / used, 1);
+      const fig = (name: string, ms: number[], goal: number, how: string, net = true): Figure => {
+        const m = median(ms);
+        return {
+          section: J_SECTION,
+          name,
+          value: iv(net ? m - s : m),
+          unit: "intervals",
+          goal: { op: "<=", value: goal },
+          note: `${round(m, 0)} ms${net ? ` wall = ${iv(m)} intervals, less the CLI start ${round(s, 0)} ms` : ""}; ${how}; median of ${ms.length}; link at ${used} ms`,
+        };
+      };
+      return [
+        {
+          section: J_SECTION,
+          name: "CLI start (`openclaw daemon status`, spawn to exit)",
+          value: round(s, 0),
+          unit: "ms",
+          note: `${iv(s)} intervals; node start, imports, connect + hello + status; median of ${start.length}`,
+        },
+        fig(
+          "`openclaw pair` (device in pairing mode → paired), net of CLI start",
+          pair,
+          20,
+          "discovery.list, pair.prepare (connect, info), pair.attempt (pair-setup, store, verify)",
+        ),
+        fig("`openclaw pair`, wall", pair, 20, "spawn to exit", false),
+        fig("`openclaw battery` on the open session, net of CLI start", command, 2.2, "one session request"),
+        fig("device.battery on the open session (control API)", rpcCommand, 2.2, "no CLI process", false),
+        fig(
+          "bonded reconnect + verify + `openclaw battery`, net of CLI start",
+          reconnect,
+          12,
+          "session closed by the idle timer first; connect, discovery, verify, command",
+        ),
+        fig(
+          "bonded reconnect + verify + device.battery (control API)",
+          rpcReconnect,
+          12,
+          "no CLI process",
+          false,
+        ),
+        {
+          section: J_SECTION,
+          name: "first pairing of a fresh daemon / warm",
+          value: round(first / median(warm), 2),
+          unit: "×",
+          goal: { op: "<=", value: 1.2 },
+          note: `${round(first, 0)} ms vs ${round(median(warm), 0)} ms (median of ${warm.length}); pair.prepare + pair.attempt, the fresh daemon's scan had heard the device`,
+        },
+        airViolations(J_SECTION, t.air.violations),
+      ];
+    } finally {
+      await lap.close();
+      await stopSim(sim);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Soak
+
+const S_SECTION = "daemon soak";
+
+export async function benchSoak(o: { cycles?: number } = {}): Promise<Figure[]> {
+  const cycles = o.cycles ?? 20;
+  const idleMs = 5000;
+  // The daemon's own interval (7.5 ms): the soak counts growth, not time.
+  return withAir(undefined, async (t) => {
+    const sim = await startBenchSim(t, "soak-dev");
+    const lap = new BenchLaptop(t, "soak-laptop", { sessionIdleSeconds: 5 });
+    try {
+      const { pid } = await lap.startDaemon();
+      const c = await lap.rpc();
+      await lap.heard(c, [sim.name]);
+      await new Promise((r) => setTimeout(r, idleMs));
+      const start = procUsage(pid);
+      let peak = start;
+      const after: Array<{ rssMb: number; fds: number }> = [];
+      const t0 = performance.now();
+      for (let i = 0; i < cycles; i++) {
+        await lap.heard(c, [sim.name]);
+        await rpcPair(c, sim.name, sim.code);
+        await c.call("device.status", { device: sim.name });
+        await forgetAll(c);
+        await sim.press();
+        const u = procUsage(pid);
+        after.push(u);
+        peak = { rssMb: Math.max(peak.rssMb, u.rssMb), fds: Math.max(peak.fds, u.fds) };
+      }
+      const cycleMs = (performance.now() - t0) / cycles;
+      await sessionsClosed(c);
+      await new Promise((r) => setTimeout(r, idleMs));
+      const end = procUsage(pid);
+      c.close();
+      const half = after[Math.floor(after.length / 2)] ?? start;
+      const mb = (x: number) => round(x, 1);
+      return [
+        {
+          section: S_SECTION,
+          name: `${cycles} pair/verify/forget cycles: RSS retained (idle after − idle before)`,
+          value: mb(end.rssMb - start.rssMb),
+          unit: "MB",
+          goal: { op: "<=", value: 5 },
+          note: `start ${mb(start.rssMb)} MB, peak ${mb(peak.rssMb)} MB, mid-run ${mb(half.rssMb)} MB, after ${idleMs / 1000} s idle ${mb(end.rssMb)} MB; ${round(cycleMs, 0)} ms per cycle; goal: no growth beyond GC noise`,
+        },
+        {
+          section: S_SECTION,
+          name: `${cycles} cycles: open fds retained`,
+          value: end.fds - start.fds,
+          unit: "fds",
+          goal: { op: "<=", value: 0 },
+          note: `start ${start.fds}, peak ${peak.fds}, after idle ${end.fds} (/proc/${"<pid>"}/fd)`,
+        },
+        {
+          section: S_SECTION,
+          name: "idle daemon RSS (after the cycles)",
+          value: mb(end.rssMb),
+          unit: "MB",
+          goal: { op: "<=", value: 80 },
+          note: `before the cycles ${mb(start.rssMb)} MB (VmRSS)`,
+        },
+        airViolations(S_SECTION, t.air.violations),
+      ];
+    } finally {
+      await lap.close();
+      await stopSim(sim);
+    }
+  });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { table } = await import("./report.js");
+  const which = process.argv[2] ?? "concurrency";
+  const quick = process.argv.includes("--quick");
+  const figures =
+    which === "soak"
+      ? await benchSoak({ cycles: Number(process.argv[3]) || undefined })
+      : which === "cli"
+        ? await benchCliJourneys({ quick })
+        : await benchConcurrency({ quick });
+  process.stdout.write(table(figures));
+}
