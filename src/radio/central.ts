@@ -59,6 +59,7 @@ interface NoblePeripheral {
     characteristics: string[],
   ): Promise<{ characteristics: NobleCharacteristic[] }>;
   writeHandleAsync(handle: number, data: Buffer, withoutResponse: boolean): Promise<void>;
+  readHandleAsync(handle: number): Promise<Buffer>;
   once(event: "disconnect", listener: (reason?: number) => void): void;
   on(event: "servicesDiscover", listener: (services: NobleService[]) => void): void;
   on(event: "servicesDiscovered", listener: (p: unknown, services: RawService[]) => void): void;
@@ -304,6 +305,13 @@ function isOurs(p: NoblePeripheral): boolean {
   );
 }
 
+/** Whether a characteristic declaration's value (properties, value handle, UUID) is `c`'s. */
+function declares(decl: Buffer, c: CachedCharacteristic): boolean {
+  if (decl.length !== 3 + 16) return false;
+  const uuid = Buffer.from(decl.subarray(3)).reverse().toString("hex");
+  return decl[0] === c.properties && decl.readUInt16LE(1) === c.valueHandle && uuid === c.uuid;
+}
+
 type ScanListener = { all: boolean; fn: (r: ScanResult) => void };
 
 export class Central {
@@ -528,7 +536,7 @@ export class Central {
 
   /**
    * The OpenClaw characteristics of a fresh link, subscribed to tx: from the cached handles when this
-   * process has connected to the device before (one CCCD write), else by full discovery (whose handles
+   * process has connected to the device before (the tx declaration checked, one CCCD write), else by full discovery (whose handles
    * are then cached). A cached link the device refuses (any ATT error) is discovered in full instead.
    */
   private async openGatt(
@@ -582,6 +590,13 @@ export class Central {
       if (e.kind === "error") refuse(protocolError("the cached GATT handles were refused"));
     });
     try {
+      // The tx declaration first: a moved layout can put a writable attribute at the old CCCD handle,
+      // and a blind write there would land on it. An unchanged declaration (properties, value handle,
+      // UUID) is one round trip where discovery and the CCCD lookup are seven.
+      const txRaw = raw.get(TX_CHAR_UUID);
+      if (!txRaw) return undefined;
+      const decl = await Promise.race([p.readHandleAsync(txRaw.startHandle), refused, lost]);
+      if (!declares(decl, txRaw)) return undefined;
       await Promise.race([p.writeHandleAsync(c.txCccd, Buffer.from([0x01, 0x00]), false), refused, lost]);
     } finally {
       stop();

@@ -1,7 +1,8 @@
 /**
  * The OpenClaw GATT handles of devices this process has connected to, so a reconnect skips discovery
  * (issue 10: full discovery and the CCCD lookup were ≈ 14 of a bonded reconnect's ≈ 22 intervals).
- * ATT handles are stable while a device's GATT database is; the entry goes on any ATT error from the
+ * ATT handles are stable while a device's GATT database is; a reconnect checks the tx declaration
+ * still reads the same before it writes the CCCD by handle. The entry goes on any ATT error from the
  * device (Database Out Of Sync included), when its advertised protocol version changes, or on request
  * (a changed firmware version), and a reconnect without an entry discovers in full. Memory only: the
  * first connection of a process pays one discovery.
