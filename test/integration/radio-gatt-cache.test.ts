@@ -74,7 +74,7 @@ describe("GATT handle cache over the air", () => {
       await session("1.0.0");
       expect(att.take()).toBe(0); // cached: not one discovery PDU
 
-      // An update moves every handle of ours (by 3 to 12 attributes): the cached CCCD write is refused,
+      // An update moves every handle of ours (by 3, 5, 7 and 9 attributes: a service and 1-4 characteristics): the cached CCCD write is refused,
       // the laptop discovers again on the same link, and the new layout is cached in turn. Nothing of
       // the device is written on the way (a stale handle that took the write would show here).
       for (const extra of [1, 2, 3, 4]) {
