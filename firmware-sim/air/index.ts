@@ -30,6 +30,7 @@ import {
 import { DEFAULT_SOCKET_MODE, listenUnix, removeSocket } from "./unix-socket.js";
 
 export type {
+  AttPduEvent,
   ConfigPatch,
   ControllerConfig,
   ControllerInfo,
@@ -76,7 +77,7 @@ interface Remembered {
  *
  * Events: "controller" (ControllerInfo, when a controller appears or names itself), "gone" (ControllerInfo),
  * "connect" / "disconnect" ({ central, peripheral, reason? }), "violation" (Violation), "power"
- * ({ controller, powered }).
+ * ({ controller, powered }), "att" (AttPduEvent: every ATT PDU either way, for tests that count them).
  */
 export class Air extends EventEmitter {
   readonly strictAtt: boolean;

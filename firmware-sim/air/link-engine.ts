@@ -11,7 +11,7 @@ import {
 } from "./hci.js";
 import { type AirPdu, type Direction, Link, type Side } from "./link.js";
 import type { Propagation } from "./propagation.js";
-import type { ViolationKind } from "./types.js";
+import type { AttPduEvent, ViolationKind } from "./types.js";
 
 /** Connection events from the update request to the new parameters' instant. */
 const UPDATE_INSTANT_EVENTS = 6;
@@ -30,6 +30,7 @@ export interface LinkEngineDeps {
     event: "connect" | "disconnect",
     payload: { central: string; peripheral: string; reason?: number },
   ): void;
+  emit(event: "att", payload: AttPduEvent): void;
 }
 
 /**
@@ -297,6 +298,13 @@ export class LinkEngine {
   private checkAtt(link: Link, from: Controller, pdu: Buffer): void {
     if (pdu.length === 0) return;
     const op = pdu[0];
+    // For tests that count what a GATT client asks (discovery PDUs): opcode and direction only.
+    this.d.emit("att", {
+      central: link.central.name,
+      peripheral: link.peripheral.name,
+      fromCentral: from === link.central,
+      opcode: op,
+    });
     if (op === 0x02 && pdu.length >= 3) link.attClientMtu = pdu.readUInt16LE(1);
     else if (op === 0x03 && pdu.length >= 3 && link.attClientMtu !== undefined) {
       link.attMtu = Math.max(23, Math.min(link.attClientMtu, pdu.readUInt16LE(1)));

@@ -97,3 +97,11 @@ export interface Violation {
   controller: string;
   detail: string;
 }
+
+/** The air's "att" event: one ATT PDU on a link (opcode and direction; the payload stays private). */
+export interface AttPduEvent {
+  central: string;
+  peripheral: string;
+  fromCentral: boolean;
+  opcode: number | undefined;
+}

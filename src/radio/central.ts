@@ -20,9 +20,11 @@ import { systemClock } from "../clock/system.js";
 import { type OpenClawAdvert, parseManufacturerData } from "../protocol/advert.js";
 import { OpenClawError, protocolError } from "../protocol/errors.js";
 import { INFO_CHAR_UUID, RX_CHAR_UUID, SERVICE_UUID, TX_CHAR_UUID } from "../protocol/gatt.js";
+import { decodeInfo } from "../protocol/messages/info.js";
 import type { FrameLink } from "../transport/channel.js";
 import { MAX_ATT_MTU, MIN_ATT_MTU } from "../transport/frame.js";
 import { adapterStateText } from "./adapter-state.js";
+import { type CachedCharacteristic, type CachedGatt, GattCache, propertyNames } from "./gatt-cache.js";
 import { type HciReport, onHciReport } from "./hci/reports.js";
 
 // ---- the bits of noble we use (it ships no types) ----------------------------------------------------
@@ -56,8 +58,21 @@ interface NoblePeripheral {
     services: string[],
     characteristics: string[],
   ): Promise<{ characteristics: NobleCharacteristic[] }>;
+  writeHandleAsync(handle: number, data: Buffer, withoutResponse: boolean): Promise<void>;
+  readHandleAsync(handle: number): Promise<Buffer>;
   once(event: "disconnect", listener: (reason?: number) => void): void;
+  on(event: "servicesDiscover", listener: (services: NobleService[]) => void): void;
+  on(event: "servicesDiscovered", listener: (p: unknown, services: RawService[]) => void): void;
   removeListener(event: string, listener: (...args: never[]) => void): void;
+}
+interface NobleService {
+  uuid: string;
+  once(event: "characteristicsDiscovered", listener: (raw: CachedCharacteristic[]) => void): void;
+}
+interface RawService {
+  uuid: string;
+  startHandle: number;
+  endHandle: number;
 }
 interface ConnectParams {
   minInterval?: number;
@@ -74,9 +89,39 @@ interface Noble {
   removeListener(event: string, listener: (...args: never[]) => void): void;
   startScanningAsync(services?: string[], allowDuplicates?: boolean): Promise<void>;
   stopScanningAsync(): Promise<void>;
+  /** noble's way to seed a peripheral's tables without discovery (lib/noble.js). */
+  addServices?(peripheralId: string, services: RawService[]): unknown[];
+  addCharacteristics?(
+    peripheralId: string,
+    serviceUuid: string,
+    characteristics: CachedCharacteristic[],
+  ): NobleCharacteristic[] | undefined;
+}
+interface GattInstance {
+  _address: string;
+  _currentCommand: { buffer: Buffer } | null;
 }
 interface GattClass {
-  prototype: { mtuRequest(mtu: number): Buffer };
+  prototype: {
+    mtuRequest(mtu: number): Buffer;
+    onAclStreamData(this: GattInstance, cid: number, data: Buffer): void;
+  };
+}
+
+/** What the ATT tap reports of one device's link (noble drops ATT errors to handle reads/writes). */
+type AttEvent =
+  | { kind: "error"; request: number; handle: number; code: number }
+  | { kind: "cccd"; handle: number };
+const attListeners = new Set<(deviceId: string, e: AttEvent) => void>();
+const ATT_CID = 0x0004;
+const deviceIdOf = (address: string) => address.replaceAll(":", "").toLowerCase();
+
+function onAtt(id: string, fn: (e: AttEvent) => void): () => void {
+  const l = (deviceId: string, e: AttEvent) => {
+    if (deviceId === id) fn(e);
+  };
+  attListeners.add(l);
+  return () => attListeners.delete(l);
 }
 
 export interface CentralOptions {
@@ -163,6 +208,28 @@ async function loadNoble(hci: string | undefined, maxMtu: number | undefined, cl
       Gatt.prototype.mtuRequest = function (mtu: number) {
         return original.call(this, mtuCap === undefined ? mtu : Math.min(mtu, mtuCap));
       };
+      // An ATT tap on what devices answer: the error responses noble swallows (a write or read by
+      // handle would wait forever), and the CCCD handle its subscribe finds but does not keep.
+      const onData = Gatt.prototype.onAclStreamData;
+      Gatt.prototype.onAclStreamData = function (cid: number, data: Buffer) {
+        if (cid === ATT_CID && attListeners.size > 0 && data.length > 0) {
+          const id = deviceIdOf(this._address);
+          const req = this._currentCommand?.buffer;
+          let e: AttEvent | undefined;
+          if (data[0] === 0x01 && data.length >= 5)
+            e = { kind: "error", request: data[1]!, handle: data.readUInt16LE(2), code: data[4]! };
+          else if (
+            data[0] === 0x09 &&
+            data.length >= 4 &&
+            req?.[0] === 0x08 &&
+            req.length === 7 &&
+            req.readUInt16LE(5) === 0x2902
+          )
+            e = { kind: "cccd", handle: data.readUInt16LE(2) };
+          if (e) for (const l of [...attListeners]) l(id, e);
+        }
+        return onData.call(this, cid, data);
+      };
     } catch {
       // Another noble layout: the MTU noble negotiates is used as is (frames still fit it).
     }
@@ -238,6 +305,13 @@ function isOurs(p: NoblePeripheral): boolean {
   );
 }
 
+/** Whether a characteristic declaration's value (properties, value handle, UUID) is `c`'s. */
+function declares(decl: Buffer, c: CachedCharacteristic): boolean {
+  if (decl.length !== 3 + 16) return false;
+  const uuid = Buffer.from(decl.subarray(3)).reverse().toString("hex");
+  return decl[0] === c.properties && decl.readUInt16LE(1) === c.valueHandle && uuid === c.uuid;
+}
+
 type ScanListener = { all: boolean; fn: (r: ScanResult) => void };
 
 export class Central {
@@ -245,6 +319,8 @@ export class Central {
   private readonly scanListeners = new Set<ScanListener>();
   private readonly connections = new Set<CentralConnection>();
   private scanning: Promise<void> | null = null;
+  /** GATT handles of devices connected before, per device id (src/radio/gatt-cache.ts). */
+  readonly gattCache = new GattCache();
 
   private constructor(
     private readonly noble: Noble,
@@ -425,23 +501,17 @@ export class Central {
         p.once("disconnect", () => reject(new OpenClawError("OUT_OF_RANGE", {})));
       });
       lost.catch(() => {});
-      const { characteristics } = await Promise.race([
-        p.discoverSomeServicesAndCharacteristicsAsync(
-          [SERVICE_UUID],
-          [INFO_CHAR_UUID, RX_CHAR_UUID, TX_CHAR_UUID],
-        ),
-        lost,
-      ]).catch((err: unknown) => {
-        if (err instanceof OpenClawError) throw err;
-        throw protocolError(`${label} does not offer the OpenClaw service`);
-      });
-      const byUuid = new Map(characteristics.map((c) => [c.uuid, c]));
-      const info = byUuid.get(INFO_CHAR_UUID);
-      const rx = byUuid.get(RX_CHAR_UUID);
-      const tx = byUuid.get(TX_CHAR_UUID);
-      if (!info || !rx || !tx) throw protocolError(`${label} lacks an OpenClaw characteristic`);
-      const conn = new CentralConnection(p, info, rx, tx, opts.writeTimeoutMs ?? 10_000, label, this.clock);
-      await Promise.race([tx.subscribeAsync(), lost]);
+      const found = await this.openGatt(p, label, lost);
+      const conn = new CentralConnection(
+        p,
+        found.info,
+        found.rx,
+        found.tx,
+        opts.writeTimeoutMs ?? 10_000,
+        label,
+        this.clock,
+        this.gattCache,
+      );
       return conn;
     })();
     try {
@@ -461,6 +531,143 @@ export class Central {
       throw err;
     } finally {
       this.clock.clearTimeout(timer);
+    }
+  }
+
+  /**
+   * The OpenClaw characteristics of a fresh link, subscribed to tx: from the cached handles when this
+   * process has connected to the device before (the tx declaration checked, one CCCD write), else by full discovery (whose handles
+   * are then cached). A cached link the device refuses (any ATT error) is discovered in full instead.
+   */
+  private async openGatt(
+    p: NoblePeripheral,
+    label: string,
+    lost: Promise<never>,
+  ): Promise<Record<"info" | "rx" | "tx", NobleCharacteristic>> {
+    const version = parseManufacturerData(p.advertisement.manufacturerData)?.version ?? null;
+    const cached = this.gattCache.get(p.id, version);
+    if (cached) {
+      const seeded = await this.seeded(p, cached, lost).catch((err: unknown) => {
+        if (err instanceof OpenClawError && err.code === "OUT_OF_RANGE") throw err;
+        return undefined;
+      });
+      if (seeded) return seeded;
+      this.gattCache.forget(p.id);
+    }
+    return this.discovered(p, label, version, lost);
+  }
+
+  private async seeded(
+    p: NoblePeripheral,
+    c: CachedGatt,
+    lost: Promise<never>,
+  ): Promise<Record<"info" | "rx" | "tx", NobleCharacteristic> | undefined> {
+    const { addServices, addCharacteristics } = this.noble;
+    if (!addServices || !addCharacteristics) return undefined;
+    addServices.call(this.noble, p.id, [{ ...c.service }]);
+    // noble hands these objects to its gatt as they are (numeric properties, handles); the objects it
+    // returns get the decoded names, as discovery would have given them.
+    const chars =
+      addCharacteristics.call(
+        this.noble,
+        p.id,
+        c.service.uuid,
+        c.characteristics.map((ch) => ({ ...ch })),
+      ) ?? [];
+    const raw = new Map(c.characteristics.map((ch) => [ch.uuid, ch]));
+    for (const ch of chars) ch.properties = propertyNames(raw.get(ch.uuid)?.properties ?? 0);
+    const byUuid = new Map(chars.map((ch) => [ch.uuid, ch]));
+    const info = byUuid.get(INFO_CHAR_UUID);
+    const rx = byUuid.get(RX_CHAR_UUID);
+    const tx = byUuid.get(TX_CHAR_UUID);
+    if (!info || !rx || !tx) return undefined;
+    let refuse!: (err: Error) => void;
+    const refused = new Promise<never>((_, reject) => {
+      refuse = reject;
+    });
+    refused.catch(() => {});
+    const stop = onAtt(p.id, (e) => {
+      if (e.kind === "error") refuse(protocolError("the cached GATT handles were refused"));
+    });
+    try {
+      // The tx declaration first: a moved layout can put a writable attribute at the old CCCD handle,
+      // and a blind write there would land on it. An unchanged declaration (properties, value handle,
+      // UUID) is one round trip where discovery and the CCCD lookup are seven.
+      const txRaw = raw.get(TX_CHAR_UUID);
+      if (!txRaw) return undefined;
+      const decl = await Promise.race([p.readHandleAsync(txRaw.startHandle), refused, lost]);
+      if (!declares(decl, txRaw)) return undefined;
+      await Promise.race([p.writeHandleAsync(c.txCccd, Buffer.from([0x01, 0x00]), false), refused, lost]);
+    } finally {
+      stop();
+    }
+    return { info, rx, tx };
+  }
+
+  private async discovered(
+    p: NoblePeripheral,
+    label: string,
+    version: number | null,
+    lost: Promise<never>,
+  ): Promise<Record<"info" | "rx" | "tx", NobleCharacteristic>> {
+    // The handles noble finds, heard from its own events and the ATT tap, for the next connection.
+    let service: RawService | undefined;
+    let raw: CachedCharacteristic[] | undefined;
+    let txCccd: number | undefined;
+    const onServices = (services: NobleService[]) => {
+      for (const s of services)
+        if (s.uuid === SERVICE_UUID)
+          s.once("characteristicsDiscovered", (r) => {
+            raw = r;
+          });
+    };
+    const onRawServices = (_: unknown, services: RawService[]) => {
+      service = services.find((s) => s.uuid === SERVICE_UUID);
+    };
+    p.on("servicesDiscover", onServices);
+    p.on("servicesDiscovered", onRawServices);
+    const stop = onAtt(p.id, (e) => {
+      if (e.kind === "cccd") txCccd = e.handle;
+    });
+    try {
+      const { characteristics } = await Promise.race([
+        p.discoverSomeServicesAndCharacteristicsAsync(
+          [SERVICE_UUID],
+          [INFO_CHAR_UUID, RX_CHAR_UUID, TX_CHAR_UUID],
+        ),
+        lost,
+      ]).catch((err: unknown) => {
+        if (err instanceof OpenClawError) throw err;
+        throw protocolError(`${label} does not offer the OpenClaw service`);
+      });
+      p.removeListener("servicesDiscover", onServices);
+      p.removeListener("servicesDiscovered", onRawServices);
+      const byUuid = new Map(characteristics.map((c) => [c.uuid, c]));
+      const info = byUuid.get(INFO_CHAR_UUID);
+      const rx = byUuid.get(RX_CHAR_UUID);
+      const tx = byUuid.get(TX_CHAR_UUID);
+      if (!info || !rx || !tx) throw protocolError(`${label} lacks an OpenClaw characteristic`);
+      await Promise.race([tx.subscribeAsync(), lost]);
+      const ours = raw?.filter((c) => [INFO_CHAR_UUID, RX_CHAR_UUID, TX_CHAR_UUID].includes(c.uuid));
+      if (service && ours?.length === 3 && txCccd !== undefined) {
+        this.gattCache.set(p.id, {
+          advertVersion: version,
+          service: { uuid: service.uuid, startHandle: service.startHandle, endHandle: service.endHandle },
+          characteristics: ours.map(({ uuid, startHandle, valueHandle, endHandle, properties }) => ({
+            uuid,
+            startHandle,
+            valueHandle,
+            endHandle,
+            properties,
+          })),
+          txCccd,
+        });
+      }
+      return { info, rx, tx };
+    } finally {
+      p.removeListener("servicesDiscover", onServices);
+      p.removeListener("servicesDiscovered", onRawServices);
+      stop();
     }
   }
 
@@ -497,6 +704,7 @@ export class CentralConnection implements FrameLink {
     private readonly writeTimeoutMs: number,
     private readonly label: string,
     private readonly clock: Clock,
+    private readonly gattCache?: GattCache,
   ) {
     this.id = p.id;
     this.mtu = Math.min(MAX_ATT_MTU, Math.max(MIN_ATT_MTU, p.mtu ?? MIN_ATT_MTU));
@@ -507,7 +715,13 @@ export class CentralConnection implements FrameLink {
       const frame = new Uint8Array(data.buffer, data.byteOffset, data.length).slice();
       for (const l of [...this.frameListeners]) l(frame);
     });
+    // Any ATT error from the device (Database Out Of Sync, a handle gone) and the handles are not
+    // trusted for the next connection.
+    const stopAtt = onAtt(p.id, (e) => {
+      if (e.kind === "error") gattCache?.forget(p.id);
+    });
     const onDisconnect = (reason?: number) => {
+      stopAtt();
       tx.removeAllListeners("data");
       this.closed(
         reason === undefined ? "disconnected" : `disconnected (HCI reason 0x${reason.toString(16)})`,
@@ -534,7 +748,21 @@ export class CentralConnection implements FrameLink {
       timeoutMs,
       `reading the info of ${this.label}`,
     );
-    return new Uint8Array(data);
+    const bytes = new Uint8Array(data);
+    this.noteFirmware(bytes);
+    return bytes;
+  }
+
+  /** New firmware may lay its GATT out anew: the cached handles go when the version changes. */
+  private noteFirmware(infoBytes: Uint8Array): void {
+    let firmware: string;
+    try {
+      firmware = decodeInfo(infoBytes).firmware;
+    } catch {
+      this.gattCache?.forget(this.id);
+      return;
+    }
+    this.gattCache?.noteFirmware(this.id, firmware);
   }
 
   async sendFrame(frame: Uint8Array): Promise<void> {
