@@ -440,6 +440,38 @@ describe("forget", () => {
     ]);
   });
 
+  it("just out of range (still in the scan list): one short connect, no retries, then removed here", async () => {
+    const w = await world();
+    const dev = w.device("forget-2b");
+    const l = await w.laptop();
+    await l.core.pair(dev.name, { code: async () => dev.code! });
+    await w.advance(30_000); // the pairing's session idles out: forget must connect
+    dev.inRange = false;
+    expect(l.core.devices().map((d) => d.deviceId)).toEqual([dev.deviceId]); // heard a moment ago
+    const connectsBefore = l.central.connects.length;
+    const started = w.clock.now();
+    const [o] = await w.settle(l.core.forget(dev.deviceId));
+    expect(o).toMatchObject({ device: "unreachable", local: "removed" });
+    expect(o!.staleBondRemedy).toMatch(/still holds this laptop's pairing/);
+    // One attempt with the short deadline (the default budget is 3 attempts of 10 s plus backoff).
+    expect(l.central.connects.length - connectsBefore).toBe(1);
+    expect(o!.error).toMatchObject({ code: "TIMEOUT", details: { afterMs: 3000 } });
+    // On the clock: the wait to hear it (1.5 s) and no backoff sleeps.
+    expect(w.clock.now() - started).toBeLessThanOrEqual(1500);
+    expect((await onDisk(w, l.paths)).list()).toEqual([]);
+  });
+
+  it("in range: forget hears it again and removes the pairing on the device", async () => {
+    const w = await world();
+    const dev = w.device("forget-2c");
+    const l = await w.laptop();
+    await l.core.pair(dev.name, { code: async () => dev.code! });
+    await w.advance(30_000);
+    const [o] = await w.settle(l.core.forget(dev.deviceId));
+    expect(o).toMatchObject({ device: "removed", local: "removed", staleBondRemedy: null });
+    expect(deviceBond(dev)).toBeUndefined();
+  });
+
   it("already gone: the device had forgotten us", async () => {
     const w = await world();
     const dev = w.device("forget-3");
@@ -448,7 +480,8 @@ describe("forget", () => {
     await w.advance(60_000);
     expect(l.core.sessions()).toEqual([]); // idled out
     dev.accessory.removeBond(LAPTOP_ID, "another admin", w.clock.now());
-    const [o] = await l.core.forget(dev.deviceId);
+    // settle: forget waits (on the clock) to hear the device before it connects.
+    const [o] = await w.settle(l.core.forget(dev.deviceId));
     expect(o).toMatchObject({ device: "already-gone", local: "removed", staleBondRemedy: null });
   });
 

@@ -115,6 +115,13 @@ export interface CoreOptions {
   rssiAlpha?: number;
   /** Delays between connection attempts when a device cannot be reached (default [250, 1000]). */
   reconnectBackoffMs?: readonly number[];
+  /**
+   * forget: how long a device is given to be heard again before it is asked (default 1.5 s; adverts
+   * come every few hundred ms); silent, it gets one connect of forgetConnectTimeoutMs, no retries.
+   */
+  forgetFreshMs?: number;
+  /** forget: the one connection attempt to a device the scan no longer hears (default 3 s). */
+  forgetConnectTimeoutMs?: number;
   /** Framing options (timers come from the clock). */
   channel?: Omit<MessageChannelOptions, "timers">;
 }

@@ -50,7 +50,7 @@ import { ControllerLink } from "./controller-link.js";
 import { DiscoveryRegistry } from "./discovery.js";
 import { isLinkFailure, type PairingHost, PairingImpl } from "./pairing.js";
 import { deviceCandidates, matchDevice } from "./refs.js";
-import { DeviceSession, type OpenedSession } from "./session.js";
+import { DeviceSession, type OpenedSession, type OpenOptions } from "./session.js";
 
 const silent: CoreLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -94,8 +94,12 @@ class Core implements DaemonCore {
       | "sessionIdleMs"
       | "pairingIdleMs"
       | "reconnectBackoffMs"
+      | "forgetFreshMs"
+      | "forgetConnectTimeoutMs"
     >
   >;
+  /** Called with each advert's radio id (waits for a sign of life: forget). */
+  readonly #heard = new Set<(radioId: string) => void>();
 
   constructor(deps: DaemonCoreDeps) {
     this.#d = deps;
@@ -108,6 +112,8 @@ class Core implements DaemonCore {
       sessionIdleMs: o.sessionIdleMs ?? 30_000,
       pairingIdleMs: o.pairingIdleMs ?? 5 * 60_000,
       reconnectBackoffMs: o.reconnectBackoffMs ?? [250, 1000],
+      forgetFreshMs: o.forgetFreshMs ?? 1500,
+      forgetConnectTimeoutMs: o.forgetConnectTimeoutMs ?? 3000,
     };
     this.#controller = new Controller({
       controllerId: deps.identity.controllerId,
@@ -141,7 +147,9 @@ class Core implements DaemonCore {
     this.#state = "running";
     await this.#refreshKnown();
     this.#scan = await this.#d.radio.startScan((a) => {
-      if (this.#state === "running") this.#registry.report(a);
+      if (this.#state !== "running") return;
+      this.#registry.report(a);
+      for (const l of [...this.#heard]) l(a.id);
     });
   }
 
@@ -365,7 +373,7 @@ class Core implements DaemonCore {
       s = new DeviceSession(deviceId, {
         clock: this.#d.clock,
         idleMs: this.#o.sessionIdleMs,
-        open: () => this.#openSession(deviceId),
+        open: (o) => this.#openSession(deviceId, o),
         label: () => this.#registry.byDeviceId(deviceId)?.name ?? deviceId,
         onClosed: (reason) => this.#log.debug({ deviceId, reason }, "session closed"),
       });
@@ -374,11 +382,19 @@ class Core implements DaemonCore {
     return s;
   }
 
-  async #openSession(deviceId: string): Promise<OpenedSession> {
+  async #openSession(deviceId: string, o: OpenOptions = {}): Promise<OpenedSession> {
     this.#needRunning();
     const found = await this.#locate(deviceId);
     this.#needLinkFree(found.radioId, deviceId);
-    const link = await this.#connect(found.radioId, found.name ?? deviceId);
+    const label = found.name ?? deviceId;
+    // A forget must not spend the full retry budget on a device that has gone quiet: one short try.
+    const quick = o.quick === true && !(await this.#heardLately(found.radioId));
+    const link = quick
+      ? await this.#connect(found.radioId, label, {
+          timeoutMs: this.#o.forgetConnectTimeoutMs,
+          retries: false,
+        })
+      : await this.#connect(found.radioId, label);
     try {
       const candidate = await this.#d.store.candidate(deviceId);
       if (candidate) {
@@ -556,7 +572,9 @@ class Core implements DaemonCore {
     let error: OpenClawError | null = null;
     if (!localOnly) {
       try {
-        await this.#session(b.deviceId).use((link) => link.call("remove pairing", (s) => s.removePairing()));
+        await this.#session(b.deviceId).use((link) => link.call("remove pairing", (s) => s.removePairing()), {
+          quick: true,
+        });
         device = "removed";
       } catch (err) {
         const e = isOpenClawError(err) ? err : new OpenClawError("INTERNAL", { detail: String(err) });
@@ -593,12 +611,38 @@ class Core implements DaemonCore {
 
   // ---- plumbing ----
 
-  /** Connects with backoff between attempts (TIMEOUT / OUT_OF_RANGE only). */
-  async #connect(radioId: string, label: string): Promise<ControllerLink> {
-    const delays = this.#o.reconnectBackoffMs;
+  /**
+   * True once `radioId` is heard again within forgetFreshMs (a device in range advertises every few
+   * hundred ms); false for a device that has gone quiet. An earlier sighting does not count: the
+   * registry keeps a device that just left for its whole ttl.
+   */
+  #heardLately(radioId: string): Promise<boolean> {
+    const ms = this.#o.forgetFreshMs;
+    return new Promise((resolve) => {
+      const done = (v: boolean) => {
+        this.#d.clock.clearTimeout(timer);
+        this.#heard.delete(listener);
+        resolve(v);
+      };
+      const listener = (id: string) => {
+        if (id === radioId) done(true);
+      };
+      this.#heard.add(listener);
+      const timer = this.#d.clock.setTimeout(`waiting to hear ${radioId}`, ms, () => done(false));
+    });
+  }
+
+  /** Connects with backoff between attempts (TIMEOUT / OUT_OF_RANGE only; `retries: false`: one try). */
+  async #connect(
+    radioId: string,
+    label: string,
+    o: { timeoutMs?: number; retries?: false } = {},
+  ): Promise<ControllerLink> {
+    const delays = o.retries === false ? [] : this.#o.reconnectBackoffMs;
+    const timeoutMs = o.timeoutMs ?? this.#o.connectTimeoutMs;
     for (let attempt = 0; ; attempt++) {
       try {
-        const conn = await this.#d.radio.connect(radioId, { timeoutMs: this.#o.connectTimeoutMs, label });
+        const conn = await this.#d.radio.connect(radioId, { timeoutMs, label });
         return new ControllerLink(conn, {
           controller: this.#controller,
           clock: this.#d.clock,

@@ -20,6 +20,11 @@ export interface OpenedSession {
   radioId: string;
 }
 
+/** How an opening goes: `quick` (forget) gives a device the scan no longer hears one short connect. */
+export interface OpenOptions {
+  quick?: boolean;
+}
+
 type State =
   | { kind: "idle" }
   | { kind: "opening"; promise: Promise<OpenedSession> }
@@ -41,7 +46,7 @@ export class DeviceSession {
       clock: Clock;
       idleMs: number;
       /** Locates, connects and verifies (settling a candidate first). */
-      open: () => Promise<OpenedSession>;
+      open: (o?: OpenOptions) => Promise<OpenedSession>;
       label: () => string;
       onClosed?: (reason: string) => void;
     },
@@ -68,10 +73,10 @@ export class DeviceSession {
   }
 
   /** Runs `fn` on the open session, opening it first if needed. */
-  async use<T>(fn: (link: ControllerLink, role: Role) => Promise<T>): Promise<T> {
-    const s = await this.#ensure();
+  async use<T>(fn: (link: ControllerLink, role: Role) => Promise<T>, o: OpenOptions = {}): Promise<T> {
+    const s = await this.#ensure(o);
     const st = this.#state;
-    if (st.kind !== "open" || st.s !== s) return this.use(fn);
+    if (st.kind !== "open" || st.s !== s) return this.use(fn, o);
     st.inFlight++;
     this.o.clock.clearTimeout(st.idle);
     st.idle = undefined;
@@ -115,7 +120,7 @@ export class DeviceSession {
     await st.s.link.disconnect();
   }
 
-  #ensure(): Promise<OpenedSession> {
+  #ensure(o: OpenOptions = {}): Promise<OpenedSession> {
     const st = this.#state;
     if (st.kind === "open") {
       if (st.s.link.session?.state.kind === "open") return Promise.resolve(st.s);
@@ -125,7 +130,7 @@ export class DeviceSession {
       void st.s.link.disconnect();
     }
     if (st.kind === "opening") return st.promise;
-    const promise = this.o.open().then(
+    const promise = this.o.open(o).then(
       (s) => {
         const now = this.o.clock.now();
         const open: Extract<State, { kind: "open" }> = {

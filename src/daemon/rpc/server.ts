@@ -318,7 +318,17 @@ export class ControlServer extends EventEmitter<{ connections: [count: number] }
     Promise.resolve(this.rpc.receive(requests, conn.ctx))
       .then(
         (response) => {
-          if (response !== null) this.write(conn, response);
+          if (response === null) return;
+          // Failed requests are logged by method and catalogue code (never their params: a code, a key).
+          for (const res of Array.isArray(response) ? response : [response]) {
+            const data = res.error?.data as { code?: unknown } | undefined;
+            if (res.error)
+              this.o.log.info(
+                { connection: conn.id, code: typeof data?.code === "string" ? data.code : res.error.code },
+                "control request failed",
+              );
+          }
+          this.write(conn, response);
         },
         (err: unknown) => {
           this.o.log.error({ err: describeUnexpected(err) }, "control request failed unexpectedly");
