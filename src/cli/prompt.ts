@@ -17,7 +17,7 @@ import {
   usePrefix,
   useState,
 } from "@inquirer/core";
-import { select } from "@inquirer/prompts";
+import select from "@inquirer/select";
 import type { Clock } from "../clock/index.js";
 import type { CodeFormat, DiscoveredDevice } from "../daemon/rpc/api.js";
 import { normaliseCode } from "../protocol/codes/index.js";

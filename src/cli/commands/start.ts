@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { ExitPromptError } from "@inquirer/core";
-import { input } from "@inquirer/prompts";
+import input from "@inquirer/input";
 import type { Command } from "commander";
 import { type Clock, sleep, systemClock, withDeadline } from "../../clock/index.js";
 import type { PairResult } from "../../daemon/rpc/api.js";
