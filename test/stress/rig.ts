@@ -4,8 +4,8 @@
  * controller as the test driver composes it (Controller pair-setup, ControllerVerify, SessionClient),
  * on one ManualClock. A fault hook drops the link at a chosen message boundary.
  *
- * The laptop's bond table is a Map here; the laptop store (src/store, the daemon) plugs in later
- * (TODO(daemon): run the same matrix against the daemon's core and its on-disk bond store).
+ * The laptop's bond table is a Map here: this rig tests the two protocol roles. The same matrix against
+ * the daemon's core and its on-disk bond store is daemon-fault-matrix.test.ts.
  */
 
 import type { TimerHandle as ClockTimer, ManualClock } from "../../src/clock/index.js";
