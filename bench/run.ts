@@ -6,7 +6,7 @@
  * inside the same run and reported as ratios, each beside its goal from issue 10.
  *
  * Sections (name prefixes select, as arguments or `--only a,b`): crypto, attacker, radio, journeys,
- * store, concurrency, cli, soak. --quick: fewer repetitions (a smoke run, not figures to quote).
+ * store, concurrency, cli, soak, dos. --quick: fewer repetitions (a smoke run, not figures to quote).
  * --runs N: repetitions for the per-role CPU medians. --soak-cycles N (or OPENCLAW_SOAK=long: 500).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { benchAttacker } from "./attacker.js";
 import { benchCrypto } from "./crypto.js";
 import { benchCliJourneys, benchConcurrency, benchSoak } from "./daemon.js";
+import { benchDos } from "./dos.js";
 import { benchJourneys } from "./journeys.js";
 import { PENDING } from "./pending.js";
 import { benchRadio } from "./radio.js";
@@ -42,6 +43,7 @@ const entries: Entry[] = [
   { name: "store", run: (o) => benchStore(o.quick ? [100, 1000] : undefined) },
   { name: "concurrency", run: (o) => benchConcurrency({ quick: o.quick }) },
   { name: "cli", run: (o) => benchCliJourneys({ quick: o.quick }) },
+  { name: "dos", run: (o) => benchDos({ quick: o.quick }) },
   {
     name: "soak",
     run: (o) =>

@@ -80,11 +80,23 @@ export class Advertising {
           }
         }
       }
+      const initiators: Controller[] = [];
       for (const s of this.d.controllers()) {
         if (s === adv || s.init.kind !== "initiating" || !connectable) continue;
         if (s.init.peerAddressType !== own.type || !s.init.peerAddress.equals(own.address)) continue;
         if (this.d.radio.hear(adv, s) === undefined || this.d.radio.hear(s, adv) === undefined) continue;
-        this.d.connect(s, adv, own);
+        initiators.push(s);
+      }
+      if (initiators.length > 0) {
+        // Several initiators answer the same advert: on a real link layer whose CONNECT_IND gets through
+        // is chance, not who powered on first (the oldest client would always win a race otherwise, and
+        // a central that re-initiates at once could keep every other one out). The rng is drawn only
+        // for a real race, so single-initiator runs stay as seeded.
+        const pick =
+          initiators.length === 1
+            ? initiators[0]!
+            : initiators[Math.floor(this.d.rng() * initiators.length) % initiators.length]!;
+        this.d.connect(pick, adv, own);
         return; // a connectable advertiser stops advertising once connected
       }
     }

@@ -81,6 +81,31 @@ interface Connection {
   queue: Promise<void>;
 }
 
+/**
+ * The cool-down of a central that keeps the device's one connection without progress (PROTOCOL §7.1).
+ * bleno takes one link, so a central that reconnects the moment it is dropped could keep laptops out
+ * for good: each drop would only start its next hold. Strikes are counted per address: a stalled
+ * pair-setup (a laptop never stalls between Challenge and Finish: it only computes) is one, and so is
+ * an idle link after the first (the first is forgiven: someone slow at the code prompt). From then on
+ * the address is refused at once for COOLDOWN_MS, doubling with each further strike up to
+ * COOLDOWN_MAX_MS; a bond or a verify from it clears its strikes. During a cool-down every attempt of
+ * that central costs it milliseconds, and any other central waiting to connect wins the next race;
+ * 30 s leaves a laptop time for a connect attempt that failed and its retry (the daemon's is 10 s).
+ * An attacker that changes its address each time is not recognised: then only the race is left (on
+ * average it wins half the drops, so a laptop waits a few bounds, not for ever).
+ */
+export const COOLDOWN_MS = 30_000;
+export const COOLDOWN_MAX_MS = 5 * 60_000;
+/** Addresses remembered (the oldest is forgotten): an address-rotating attacker cannot grow the map. */
+const STRIKES_KEPT = 64;
+
+interface Strikes {
+  /** Counted strikes (the forgiven first idle hang-up is 0.5). */
+  count: number;
+  /** Refused until then (device clock), or 0. */
+  until: number;
+}
+
 const systemRandom: RandomBytes = (n) => new Uint8Array(randomBytes(n));
 
 export class SimDevice {
@@ -88,6 +113,8 @@ export class SimDevice {
   private profile!: AccessoryProfile;
   private peripheral!: Peripheral;
   private readonly connections = new Map<PeripheralConnection, Connection>();
+  /** Centrals dropped for making no progress, by address (see COOLDOWN_MS). */
+  private readonly strikes = new Map<string, Strikes>();
   private advertiser!: Advertiser;
   private deadlineTimer: TimerHandle | undefined;
   private saveQueue: Promise<void> = Promise.resolve();
@@ -342,6 +369,18 @@ export class SimDevice {
       queue: Promise.resolve(),
     };
     this.connections.set(conn, c);
+    const cooling = this.strikes.get(conn.peer);
+    const left = cooling ? cooling.until - this.now() : 0;
+    if (left > 0) {
+      // Hung up before anything it sends is listened to.
+      this.emit({
+        type: "hang-up",
+        peer: conn.peer,
+        reason: `it keeps the device's connection without progress: refused for ${Math.ceil(left / this.timeScale / 1000)} s more`,
+      });
+      this.peripheral.disconnect();
+      return;
+    }
     channel.onMessage((message) => {
       c.queue = c.queue.then(() => this.onMessage(c, message)).catch((err: unknown) => this.internal(err));
     });
@@ -376,6 +415,9 @@ export class SimDevice {
       this.peripheral.disconnect();
       return;
     }
+    // A bond or a verify is the progress no attacker makes: the address starts afresh.
+    if (out.events.some((e) => e.type === "bonded" || e.type === "verified"))
+      this.strikes.delete(c.conn.peer);
     await this.deliver(c, out);
   }
 
@@ -394,18 +436,38 @@ export class SimDevice {
     }
     if (out.disconnect && this.connections.has(c.conn)) {
       if (!c.link.authenticated) {
+        const why = from === "timer" ? c.link.hungUp : undefined;
+        if (why) this.strike(c.conn.peer, why);
         this.emit({
           type: "hang-up",
           peer: c.conn.peer,
           reason:
-            from === "timer"
-              ? "it made no progress in time (an unpaired central gets 10 s, and each pair-setup step its step timeout)"
-              : "its pairing exchange failed or was refused",
+            why === "stalled"
+              ? "it made no progress in time (its pair-setup stalled past the step timeout)"
+              : why === "idle"
+                ? "it made no progress in time (an unpaired central gets 10 s to start pairing or verify)"
+                : "its pairing exchange failed or was refused",
         });
       }
       this.peripheral.disconnect();
     }
     await this.maybeReboot();
+  }
+
+  /** Counts a no-progress hang-up of `peer`; from the first full strike its address cools down. */
+  private strike(peer: string, why: "idle" | "stalled"): void {
+    const prev = this.strikes.get(peer);
+    this.strikes.delete(peer); // re-inserted last: the map forgets the address heard of longest ago
+    const count = (prev?.count ?? 0) + (why === "stalled" || prev !== undefined ? 1 : 0.5);
+    const full = Math.floor(count);
+    const ms = full >= 1 ? Math.min(COOLDOWN_MS * 2 ** (full - 1), COOLDOWN_MAX_MS) : 0;
+    // Like the link bounds, the cool-down is about the radio: it stays in real time under --time-scale.
+    this.strikes.set(peer, { count, until: ms > 0 ? this.now() + ms * this.timeScale : 0 });
+    while (this.strikes.size > STRIKES_KEPT) {
+      const oldest = this.strikes.keys().next().value;
+      if (oldest === undefined) break;
+      this.strikes.delete(oldest);
+    }
   }
 
   // ---- events ----

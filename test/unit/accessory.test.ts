@@ -293,6 +293,10 @@ describe("accessory: unauthenticated links are bounded (PROTOCOL §7)", () => {
     expect(link.nextDeadline()).toBe(1000 + LINK_IDLE_MS);
     expect(link.tick(1000 + LINK_IDLE_MS - 1).disconnect).toBeUndefined();
     expect(link.tick(1000 + LINK_IDLE_MS).disconnect).toBe(true);
+    // One hang-up, not one per timer: the dropped link has no deadline left, and says why it went.
+    expect(link.hungUp).toBe("idle");
+    expect(link.nextDeadline()).toBeUndefined();
+    expect(link.tick(2000 + LINK_IDLE_MS).disconnect).toBeUndefined();
     // Info reads are no protocol messages; a malformed Error costs nothing but is no progress either.
     const other = acc.connect(20_000);
     expect(other.handle(Uint8Array.of(1, 0x7f), 25_000)).toMatchObject({ replies: [] });
@@ -313,6 +317,8 @@ describe("accessory: unauthenticated links are bounded (PROTOCOL §7)", () => {
     expect(stalled.tick(5000 + LINK_IDLE_MS).disconnect).toBeUndefined();
     acc.tick(5000 + DEFAULT_STEP_TIMEOUT_MS);
     expect(stalled.tick(5000 + DEFAULT_STEP_TIMEOUT_MS).disconnect).toBe(true);
+    expect(stalled.hungUp).toBe("stalled");
+    expect(stalled.nextDeadline()).toBeUndefined();
 
     const t = 40_000;
     const fresh = acc.openWindow({}, t);

@@ -319,6 +319,8 @@ export class AccessoryLink {
   #progressAt: number | undefined;
   /** The step deadline of the pair-setup exchange this link runs (kept after it ends by timeout). */
   #exchangeDeadline: number | undefined;
+  /** Why `tick` asked to drop the link; once set the link has no deadline left (one hang-up, not one per tick). */
+  #hungUp: "idle" | "stalled" | undefined;
 
   constructor(
     private readonly accessory: Accessory,
@@ -336,6 +338,14 @@ export class AccessoryLink {
   /** True once a verify succeeded on this link. */
   get authenticated(): boolean {
     return this.#authenticated;
+  }
+
+  /**
+   * Set once `tick` dropped the link for making no progress: "idle" (nothing started within the idle
+   * bound, or no verify after a bond), "stalled" (its pair-setup exchange missed a step timeout).
+   */
+  get hungUp(): "idle" | "stalled" | undefined {
+    return this.#hungUp;
   }
 
   handle(bytes: Uint8Array, now: number): AccessoryOutput {
@@ -361,6 +371,7 @@ export class AccessoryLink {
     const bound = this.#unauthenticatedDeadline();
     if (bound !== undefined && t >= bound) {
       // No progress in time (or the exchange stalled at its step timeout): hang up on it.
+      this.#hungUp = this.#exchangeDeadline !== undefined ? "stalled" : "idle";
       this.#exchangeDeadline = undefined;
       return {
         replies: [],
@@ -379,7 +390,7 @@ export class AccessoryLink {
   }
 
   #unauthenticatedDeadline(): number | undefined {
-    if (this.#authenticated || this.#closed) return undefined;
+    if (this.#authenticated || this.#closed || this.#hungUp) return undefined;
     if (this.#exchangeDeadline !== undefined) return this.#exchangeDeadline;
     return this.#progressAt === undefined ? undefined : this.#progressAt + this.accessory.linkIdleMs;
   }
