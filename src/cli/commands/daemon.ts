@@ -5,7 +5,7 @@
  */
 import { type Command, Option } from "commander";
 import { systemClock } from "../../clock/index.js";
-import { LOG_LEVELS, type LogLevel } from "../../daemon/process/log.js";
+import { LOG_LEVELS, type LogLevel } from "../../daemon/process/log-levels.js";
 import { isOpenClawError, OpenClawError } from "../../protocol/errors.js";
 import { type DaemonFlags, daemonOptions, runCommand } from "../daemon-command.js";
 import { EXIT, formatDuration, Output } from "../output.js";
