@@ -17,6 +17,9 @@ interface RunFlags extends DaemonFlags {
 }
 
 async function runForeground(flags: RunFlags): Promise<number> {
+  // First: the heap settings hold for what the imports below allocate.
+  const { keepYoungGenerationSmall } = await import("../../daemon/process/memory.js");
+  keepYoungGenerationSmall();
   const { startDaemon } = await import("../../daemon/process/daemon.js");
   const { defaultParts } = await import("../../daemon/process/parts.js");
   const onDemand = flags.onDemand === true;
