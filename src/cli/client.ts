@@ -10,10 +10,12 @@ import { spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { type Clock, sleep } from "../clock/index.js";
-import { API_VERSION, type HelloResult } from "../daemon/rpc/api.js";
+import type { HelloResult } from "../daemon/rpc/api.js";
+import { API_VERSION } from "../daemon/rpc/api-version.js";
 import { RpcClient } from "../daemon/rpc/client.js";
 import { isOpenClawError, OpenClawError } from "../protocol/errors.js";
-import { ensurePrivateDir, type OpenClawPaths, resolvePaths } from "../store/index.js";
+import { type OpenClawPaths, resolvePaths } from "../store/paths.js";
+import { ensurePrivateDir } from "../store/state-dir.js";
 import { packageRoot } from "../version.js";
 
 export interface DaemonConnectOptions {

@@ -1,16 +1,28 @@
 import { Command } from "commander";
 import { VERSION } from "../version.js";
-import { registerAir } from "./commands/air.js";
-import { registerBattery, registerClaw } from "./commands/claw.js";
-import { registerDaemon } from "./commands/daemon.js";
-import { registerDevices } from "./commands/devices.js";
-import { registerForget } from "./commands/forget.js";
-import { registerPair } from "./commands/pair.js";
-import { registerScan } from "./commands/scan.js";
-import { registerSim } from "./commands/sim.js";
-import { registerStart } from "./commands/start.js";
-import { registerVectors } from "./commands/vectors.js";
 import { EXIT_OK, inCommand, reportError } from "./report.js";
+
+type Register = (program: Command) => void;
+
+/**
+ * Every top-level command, in the order `openclaw --help` lists them, with the module that defines it.
+ * A run imports only the module of the command it names (a CLI start is mostly imports: `daemon status`
+ * should not load the simulator, the crypto or the prompts); the root help, `help`, an option or an
+ * unknown word first load them all, so commander's listing and "did you mean" see every command.
+ */
+const COMMANDS: ReadonlyArray<readonly [name: string, load: () => Promise<Register>]> = [
+  ["vectors", async () => (await import("./commands/vectors.js")).registerVectors],
+  ["air", async () => (await import("./commands/air.js")).registerAir],
+  ["sim", async () => (await import("./commands/sim.js")).registerSim],
+  ["scan", async () => (await import("./commands/scan.js")).registerScan],
+  ["pair", async () => (await import("./commands/pair.js")).registerPair],
+  ["devices", async () => (await import("./commands/devices.js")).registerDevices],
+  ["forget", async () => (await import("./commands/forget.js")).registerForget],
+  ["claw", async () => (await import("./commands/claw.js")).registerClaw],
+  ["battery", async () => (await import("./commands/claw.js")).registerBattery],
+  ["daemon", async () => (await import("./commands/daemon.js")).registerDaemon],
+  ["start", async () => (await import("./commands/start.js")).registerStart],
+];
 
 /** What a run of the program learned while parsing: the subcommand that ran (for error remedies). */
 export interface RunContext {
@@ -18,7 +30,14 @@ export interface RunContext {
   command?: string;
 }
 
-export function buildProgram(run: RunContext = {}): Command {
+/**
+ * The program for `argv` (node, script, words…): only the command argv names when it names one, else
+ * every command. Without argv, every command (for tests and docs that walk the whole tree).
+ */
+export async function buildProgram(run: RunContext = {}, argv?: readonly string[]): Promise<Command> {
+  const word = argv?.[2];
+  const named = COMMANDS.filter(([name]) => name === word);
+  const registers = await Promise.all((named.length > 0 ? named : COMMANDS).map(([, load]) => load()));
   const program = new Command("openclaw")
     .description(
       "Pair laptops with OpenClaw devices over Bluetooth LE; simulate devices and a virtual radio.",
@@ -30,17 +49,7 @@ export function buildProgram(run: RunContext = {}): Command {
       "after",
       "\nExit status: 0 ok, 1 the command failed, 2 a usage error (unknown option, bad or missing value).",
     );
-  registerVectors(program);
-  registerAir(program);
-  registerSim(program);
-  registerScan(program);
-  registerPair(program);
-  registerDevices(program);
-  registerForget(program);
-  registerClaw(program);
-  registerBattery(program);
-  registerDaemon(program);
-  registerStart(program);
+  for (const register of registers) register(program);
   // A usage error names the help of the subcommand it happened in, not the top level's.
   for (const [path, cmd] of subcommands(program))
     cmd.showHelpAfterError(`(run \`openclaw ${path} --help\` for usage)`);
@@ -67,7 +76,7 @@ function commandPath(cmd: Command): string {
 export async function main(argv: string[]): Promise<number> {
   const run: RunContext = {};
   try {
-    await buildProgram(run).parseAsync(argv);
+    await (await buildProgram(run, argv)).parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : EXIT_OK;
   } catch (err) {
     return reportError(inCommand(err, run.command));

@@ -9,7 +9,8 @@
  * Exit codes (docs/cli.md): 0 success, 1 the operation failed (any catalogue error), 2 usage (a bad
  * argument), 130 cancelled (Ctrl-C or a closed prompt).
  */
-import Table from "cli-table3";
+import { createRequire } from "node:module";
+import type TableType from "cli-table3";
 import pc from "picocolors";
 import type { Clock, TimerHandle } from "../clock/index.js";
 import { isOpenClawError, OpenClawError } from "../protocol/errors.js";
@@ -38,6 +39,13 @@ export function exitCodeFor(err: OpenClawError): number {
   if (err.code === "INVALID_ARGUMENT") return EXIT.usage;
   if (err.code === "CANCELLED") return EXIT.cancelled;
   return EXIT.failure;
+}
+
+// cli-table3 (a dozen CommonJS modules) loads on the first table, not at every CLI start.
+let tableClass: typeof TableType | undefined;
+function table(): typeof TableType {
+  tableClass ??= createRequire(import.meta.url)("cli-table3") as typeof TableType;
+  return tableClass;
 }
 
 export class Output {
@@ -94,7 +102,7 @@ export class Output {
 
   /** A table for people: a header row, then rows; no borders (easy to read and to grep). */
   table(head: string[], rows: string[][]): string {
-    const t = new Table({
+    const t = new (table())({
       head: head.map((h) => this.c.bold(h)),
       chars: {
         top: "",

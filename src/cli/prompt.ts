@@ -5,7 +5,8 @@
  * anything is sent (src/protocol/codes), so a typo costs no attempt; the countdown is the device's
  * time left counted down on this machine's clock, for display only (the device decides).
  *
- * Non-interactive use: `--code -` reads one line from stdin.
+ * Non-interactive use: `--code -` reads one line from stdin (./code-input.ts, which does not load the
+ * prompt library).
  */
 import {
   createPrompt,
@@ -20,9 +21,11 @@ import {
 import select from "@inquirer/select";
 import type { Clock } from "../clock/index.js";
 import type { CodeFormat, DiscoveredDevice } from "../daemon/rpc/api.js";
-import { normaliseCode } from "../protocol/codes/index.js";
-import { isOpenClawError, OpenClawError } from "../protocol/errors.js";
+import { OpenClawError } from "../protocol/errors.js";
+import { checkTyped } from "./code-input.js";
 import { formatDuration } from "./output.js";
+
+export { checkTyped, readCodeLine } from "./code-input.js";
 
 export type CodeAnswer = { kind: "code"; code: string } | { kind: "refresh" };
 
@@ -42,19 +45,6 @@ const EXAMPLE: Record<CodeFormat, string> = {
   passkey: "6 digits, e.g. 123 456",
   long: "e.g. OCL-7K4Q-92XM-J",
 };
-
-/** Checks what was typed; the error message when it is not a code of this format. */
-export function checkTyped(
-  typed: string,
-  format: CodeFormat,
-): { ok: true; code: string } | { ok: false; error: OpenClawError } {
-  try {
-    return { ok: true, code: normaliseCode(typed, format) };
-  } catch (err) {
-    if (isOpenClawError(err)) return { ok: false, error: err };
-    throw err;
-  }
-}
 
 const codePromptView = createPrompt<CodeAnswer, CodePromptConfig>((config, done) => {
   const theme = makeTheme({});
@@ -157,24 +147,4 @@ export async function pickDevice(devices: DiscoveredDevice[]): Promise<Discovere
     if (err instanceof ExitPromptError) throw cancelled("pairing");
     throw err;
   }
-}
-
-/** Reads one line from stdin (for `--code -`); CANCELLED when stdin ends first. */
-export async function readCodeLine(input: NodeJS.ReadableStream = process.stdin): Promise<string> {
-  let text = "";
-  input.setEncoding?.("utf8");
-  for await (const chunk of input as AsyncIterable<string>) {
-    text += chunk;
-    const nl = text.indexOf("\n");
-    if (nl >= 0) {
-      (input as { pause?: () => void }).pause?.();
-      return text.slice(0, nl).trim();
-    }
-    if (text.length > 256) break;
-  }
-  if (text.trim() !== "") return text.trim();
-  throw new OpenClawError("INVALID_ARGUMENT", {
-    detail: "--code - needs the code on stdin",
-    command: "pair",
-  });
 }

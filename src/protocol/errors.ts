@@ -10,7 +10,6 @@
  * boundary (`fromJSON`). Messages and details never carry codes, keys or other secrets: they are built
  * only from the fields declared here.
  */
-import { z } from "zod";
 
 export interface ErrorDetails {
   /** The code was used up or expired; nothing else to say. */
@@ -301,14 +300,15 @@ export class OpenClawError<C extends ErrorCode = ErrorCode> extends Error {
    * (never trusted text: message and remedy are rebuilt from the catalogue).
    */
   static fromJSON(value: unknown): OpenClawError {
-    const parsed = ERROR_JSON.safeParse(value);
-    if (!parsed.success)
+    const v = value as { code?: unknown; details?: unknown } | null;
+    const code = typeof v === "object" && v !== null ? v.code : undefined;
+    if (typeof code !== "string" || !Object.hasOwn(CATALOGUE, code))
       return new OpenClawError("INTERNAL", { detail: "an unreadable error crossed a process boundary" });
-    const { code, details } = parsed.data;
-    const d = DETAIL_SCHEMAS[code].safeParse(details ?? {});
-    if (!d.success)
-      return new OpenClawError("INTERNAL", { detail: `a ${code} error arrived with malformed details` });
-    return new OpenClawError(code, d.data as ErrorDetails[typeof code]);
+    const known = code as ErrorCode;
+    const d = checkDetails(known, v?.details ?? {});
+    if (d === undefined)
+      return new OpenClawError("INTERNAL", { detail: `a ${known} error arrived with malformed details` });
+    return new OpenClawError(known, d as ErrorDetails[typeof known]);
   }
 }
 
@@ -319,45 +319,79 @@ export interface OpenClawErrorJson {
   details: ErrorDetails[ErrorCode];
 }
 
-const text = z.string().max(4096);
-const count = z.number().int().min(0);
-const empty = z.object({}).strict();
+/**
+ * The shape of each code's details, checked by `fromJSON`: a field spec per key (`opt(…)`: may be
+ * absent). Hand-checked rather than zod so that loading the catalogue (every CLI start does) does not
+ * load a schema library for the rare error that crosses a boundary.
+ */
+type FieldSpec = "text" | "count" | "int" | "text[]" | readonly string[];
+type DetailSpec = Readonly<Record<string, FieldSpec | { readonly optional: FieldSpec }>>;
 
-/** The shape of each code's details, checked by `fromJSON`. */
-const DETAIL_SCHEMAS: { [C in ErrorCode]: z.ZodType<ErrorDetails[C]> } = {
-  CODE_EXPIRED: z.object({ reason: z.enum(["ttl", "used", "burnt"]) }),
-  WRONG_CODE: z.object({ attemptsLeft: count }),
-  LOCKED_OUT: z.object({ retryAfterMs: count }),
-  WINDOW_CLOSED: empty,
-  BAD_CHECK_CHARACTER: empty,
-  MALFORMED_CODE: z.object({ expected: z.enum(["passkey", "long"]) }),
-  BOND_TABLE_FULL: z.object({ slots: count }),
-  UNKNOWN_PEER: empty,
-  NOT_PERMITTED: z.object({ command: text, role: text }),
-  PROTOCOL_ERROR: z.object({ detail: text }),
-  VERSION_MISMATCH: z.object({ ours: count, theirs: count }),
-  BUSY: empty,
-  TIMEOUT: z.object({ what: text, afterMs: count }),
-  OUT_OF_RANGE: z.object({ rssi: z.number().int().optional() }),
-  ADAPTER_UNAVAILABLE: z.object({ detail: text, transport: z.enum(["adapter", "stream"]).optional() }),
-  INVALID_ARGUMENT: z.object({ detail: text, command: text.optional() }),
-  INTERNAL: z.object({ detail: text }),
-  STORAGE: z.object({ path: text, detail: text }),
-  STORE_CORRUPT: z.object({ path: text, quarantinedAs: text.optional(), detail: text }),
-  STATE_LOCKED: z.object({ path: text, pid: count.optional() }),
-  STATE_TOO_NEW: z.object({ path: text, version: count, supported: count }),
-  DAEMON_UNAVAILABLE: z.object({ detail: text, socket: text.optional() }),
-  NOT_BONDED: z.object({ device: text }),
-  NO_SUCH_DEVICE: z.object({ query: text }),
-  AMBIGUOUS_DEVICE: z.object({ query: text, candidates: z.array(text).max(64) }),
-  HID_UNAVAILABLE: z.object({ detail: text }),
-  CANCELLED: z.object({ what: text }),
-} as { [C in ErrorCode]: z.ZodType<ErrorDetails[C]> };
+const opt = (f: FieldSpec) => ({ optional: f });
 
-const ERROR_JSON = z.object({
-  code: z.enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]]),
-  details: z.unknown().optional(),
-});
+const DETAIL_SPECS: { [C in ErrorCode]: DetailSpec } = {
+  CODE_EXPIRED: { reason: ["ttl", "used", "burnt"] },
+  WRONG_CODE: { attemptsLeft: "count" },
+  LOCKED_OUT: { retryAfterMs: "count" },
+  WINDOW_CLOSED: {},
+  BAD_CHECK_CHARACTER: {},
+  MALFORMED_CODE: { expected: ["passkey", "long"] },
+  BOND_TABLE_FULL: { slots: "count" },
+  UNKNOWN_PEER: {},
+  NOT_PERMITTED: { command: "text", role: "text" },
+  PROTOCOL_ERROR: { detail: "text" },
+  VERSION_MISMATCH: { ours: "count", theirs: "count" },
+  BUSY: {},
+  TIMEOUT: { what: "text", afterMs: "count" },
+  OUT_OF_RANGE: { rssi: opt("int") },
+  ADAPTER_UNAVAILABLE: { detail: "text", transport: opt(["adapter", "stream"]) },
+  INVALID_ARGUMENT: { detail: "text", command: opt("text") },
+  INTERNAL: { detail: "text" },
+  STORAGE: { path: "text", detail: "text" },
+  STORE_CORRUPT: { path: "text", quarantinedAs: opt("text"), detail: "text" },
+  STATE_LOCKED: { path: "text", pid: opt("count") },
+  STATE_TOO_NEW: { path: "text", version: "count", supported: "count" },
+  DAEMON_UNAVAILABLE: { detail: "text", socket: opt("text") },
+  NOT_BONDED: { device: "text" },
+  NO_SUCH_DEVICE: { query: "text" },
+  AMBIGUOUS_DEVICE: { query: "text", candidates: "text[]" },
+  HID_UNAVAILABLE: { detail: "text" },
+  CANCELLED: { what: "text" },
+};
+
+const MAX_TEXT_DETAIL = 4096;
+const MAX_CANDIDATES = 64;
+
+function fieldOk(spec: FieldSpec, v: unknown): boolean {
+  const isText = (x: unknown) => typeof x === "string" && x.length <= MAX_TEXT_DETAIL;
+  if (spec === "text") return isText(v);
+  if (spec === "int") return Number.isSafeInteger(v);
+  if (spec === "count") return Number.isSafeInteger(v) && (v as number) >= 0;
+  if (spec === "text[]") return Array.isArray(v) && v.length <= MAX_CANDIDATES && v.every(isText);
+  return typeof v === "string" && spec.includes(v);
+}
+
+/**
+ * The details as the code's spec has them (only its keys), or undefined when they do not match. A code
+ * without details takes none: an unexpected key is refused there, ignored elsewhere.
+ */
+function checkDetails(code: ErrorCode, value: unknown): Record<string, unknown> | undefined {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return undefined;
+  const given = value as Record<string, unknown>;
+  const spec = DETAIL_SPECS[code];
+  const keys = Object.keys(spec);
+  if (keys.length === 0) return Object.keys(given).length === 0 ? {} : undefined;
+  const out: Record<string, unknown> = {};
+  for (const key of keys) {
+    const f = spec[key]!;
+    const [field, optional] = typeof f === "object" && "optional" in f ? [f.optional, true] : [f, false];
+    const v = given[key];
+    if (v === undefined && optional) continue;
+    if (!fieldOk(field, v)) return undefined;
+    out[key] = v;
+  }
+  return out;
+}
 
 export function isOpenClawError(err: unknown): err is OpenClawError {
   return err instanceof OpenClawError;

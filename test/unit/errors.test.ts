@@ -63,7 +63,8 @@ describe("crossing a process boundary (fromJSON)", () => {
   });
 
   it("turns an unknown code, a non-object or a missing code into INTERNAL", () => {
-    for (const junk of [{ code: "TEAPOT", details: {} }, "WRONG_CODE", null, 42, { details: {} }, []]) {
+    const junkList = [{ code: "TEAPOT", details: {} }, "WRONG_CODE", null, 42, { details: {} }, []];
+    for (const junk of [...junkList, { code: "toString", details: {} }, { code: 7 }]) {
       const e = OpenClawError.fromJSON(junk);
       expect(e.code).toBe("INTERNAL");
       expect(e.message).not.toContain("TEAPOT");
@@ -79,6 +80,13 @@ describe("crossing a process boundary (fromJSON)", () => {
       ["STORAGE", { path: "/x" }],
       ["AMBIGUOUS_DEVICE", { query: "a", candidates: "b" }],
       ["TIMEOUT", { what: "x".repeat(5000), afterMs: 1 }],
+      ["WRONG_CODE", { attemptsLeft: 1.5 }],
+      ["WRONG_CODE", [3]],
+      ["CODE_EXPIRED", { reason: "later" }],
+      ["OUT_OF_RANGE", { rssi: "-90" }],
+      ["STATE_LOCKED", { path: "/s", pid: -1 }],
+      ["AMBIGUOUS_DEVICE", { query: "a", candidates: Array.from({ length: 65 }, () => "x") }],
+      ["AMBIGUOUS_DEVICE", { query: "a", candidates: ["x", 1] }],
     ];
     for (const [code, details] of bad) {
       const e = OpenClawError.fromJSON({ code, details, message: "forged text", remedy: "rm -rf ~" });
@@ -86,6 +94,21 @@ describe("crossing a process boundary (fromJSON)", () => {
       expect(e.message).toContain(code);
       expect(`${e.message} ${e.remedy}`).not.toMatch(/forged|rm -rf/);
     }
+  });
+
+  it("keeps only the details the code defines, optional ones when given", () => {
+    expect(
+      OpenClawError.fromJSON({ code: "WRONG_CODE", details: { attemptsLeft: 2, tag: "x" } }).details,
+    ).toEqual({
+      attemptsLeft: 2,
+    });
+    expect(OpenClawError.fromJSON({ code: "OUT_OF_RANGE" }).details).toEqual({});
+    expect(OpenClawError.fromJSON({ code: "STATE_LOCKED", details: { path: "/s", pid: 7 } }).details).toEqual(
+      {
+        path: "/s",
+        pid: 7,
+      },
+    );
   });
 
   it("rebuilds message and remedy from the catalogue, ignoring the text that came along", () => {
@@ -152,9 +175,10 @@ function allOptions(cmd: Command): string[] {
   return [...cmd.options.map((o) => o.long ?? ""), ...cmd.commands.flatMap(allOptions)];
 }
 
-describe("remedies", () => {
-  const program = buildProgram();
+// Every command (no argv): the whole tree the remedies may name.
+const program = await buildProgram();
 
+describe("remedies", () => {
   it("every code has a one-line remedy that reads as an instruction", () => {
     for (const err of all()) {
       expect(err.remedy.trim().length, err.code).toBeGreaterThan(10);

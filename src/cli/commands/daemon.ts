@@ -5,7 +5,7 @@
  */
 import { type Command, Option } from "commander";
 import { systemClock } from "../../clock/index.js";
-import { LOG_LEVELS, type LogLevel } from "../../daemon/process/log.js";
+import { LOG_LEVELS, type LogLevel } from "../../daemon/process/log-levels.js";
 import { isOpenClawError, OpenClawError } from "../../protocol/errors.js";
 import { type DaemonFlags, daemonOptions, runCommand } from "../daemon-command.js";
 import { EXIT, formatDuration, Output } from "../output.js";
@@ -17,6 +17,9 @@ interface RunFlags extends DaemonFlags {
 }
 
 async function runForeground(flags: RunFlags): Promise<number> {
+  // First: the heap settings hold for what the imports below allocate.
+  const { keepYoungGenerationSmall } = await import("../../daemon/process/memory.js");
+  keepYoungGenerationSmall();
   const { startDaemon } = await import("../../daemon/process/daemon.js");
   const { defaultParts } = await import("../../daemon/process/parts.js");
   const onDemand = flags.onDemand === true;

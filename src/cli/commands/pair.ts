@@ -15,9 +15,9 @@ import type { Clock } from "../../clock/index.js";
 import type { PairResult, PairStep, PairTarget } from "../../daemon/rpc/api.js";
 import type { RpcClient } from "../../daemon/rpc/client.js";
 import { isOpenClawError, OpenClawError } from "../../protocol/errors.js";
+import { checkTyped, readCodeLine } from "../code-input.js";
 import { type DaemonFlags, daemonOptions, type RunContext, runCommand } from "../daemon-command.js";
 import { formatDuration, type Output } from "../output.js";
-import { checkTyped, pickDevice, promptCode, readCodeLine } from "../prompt.js";
 import { scanDevices } from "./scan.js";
 
 interface PairFlags extends DaemonFlags {
@@ -49,6 +49,7 @@ async function chooseDevice(ctx: RunContext, c: RpcClient): Promise<string | und
     }
   }
   if (devices.length > 1 && ctx.out.interactive) {
+    const { pickDevice } = await import("../prompt.js");
     const d = await pickDevice(devices);
     return d.radioId;
   }
@@ -148,6 +149,7 @@ export async function pairWithCodes(
     const w = target.window;
     let code: string;
     if (source.kind === "prompt") {
+      const { promptCode } = await import("../prompt.js");
       const answer = await promptCode({
         deviceName: target.name,
         format: w.format,

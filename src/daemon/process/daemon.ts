@@ -37,6 +37,10 @@ import { createHandlers, eventToNotification } from "../rpc/handlers.js";
 import { ControlServer } from "../rpc/server.js";
 import { loadConfig } from "./config.js";
 import { createDaemonLogger, type DaemonLogger, type LogLevel } from "./log.js";
+import { loadGc, QuietCollector } from "./memory.js";
+
+/** How long the daemon is quiet (no request in flight, no pairing or session event) before it collects. */
+const COLLECT_AFTER_QUIET_MS = 2000;
 
 export interface DaemonOptions {
   /** `--state-dir` (else OPENCLAW_STATE_DIR, else XDG). */
@@ -196,10 +200,15 @@ export async function startDaemon(o: DaemonOptions, parts: DaemonParts): Promise
       return stopping;
     };
 
+    const gc = loadGc();
+    const quiet = gc ? new QuietCollector(clock, COLLECT_AFTER_QUIET_MS, gc) : undefined;
+    undo.push(async () => quiet?.close());
+
     const server: ControlServer = new ControlServer({
       socketPath: paths.socketPath,
       clock,
       log,
+      ...(quiet ? { around: <T>(work: () => Promise<T>) => quiet.during(work) } : {}),
       handlers: createHandlers({
         core,
         clock,
@@ -224,6 +233,9 @@ export async function startDaemon(o: DaemonOptions, parts: DaemonParts): Promise
     await server.listen();
     undo.push(() => server.close());
     core.on((e) => {
+      // Advertising reports come all the time and allocate little; pairing and session work is what
+      // grows the heap.
+      if (e.type !== "discovered" && e.type !== "updated" && e.type !== "lost") quiet?.touch();
       const n = eventToNotification(e, clock.now());
       if (n) server.broadcast(n.method, n.params as never);
       if (e.type === "error")
@@ -241,6 +253,8 @@ export async function startDaemon(o: DaemonOptions, parts: DaemonParts): Promise
       arm(server.connectionCount);
     }
 
+    // Start-up (the curve tables above all) leaves the young generation at its largest: give it back.
+    quiet?.touch();
     log.info({ socket: paths.socketPath, pid: process.pid }, "daemon ready");
     writeReady(o.readyFd, { ready: true, socket: paths.socketPath, pid: process.pid });
     return { paths, hello, stop, stopped };

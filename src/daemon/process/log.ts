@@ -13,9 +13,9 @@
  */
 import { pino } from "pino";
 import { ERROR_CODES } from "../../protocol/errors.js";
+import type { LogLevel } from "./log-levels.js";
 
-export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+export { LOG_LEVELS, type LogLevel } from "./log-levels.js";
 
 export const REDACTED = "[redacted]";
 

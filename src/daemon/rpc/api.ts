@@ -11,8 +11,7 @@
 import { z } from "zod";
 import type { DevicePairing, DeviceStatus, PairStep } from "../core/api.js";
 
-/** Bumped on any incompatible change; `daemon.hello` tells each side the other's. */
-export const API_VERSION = 1;
+export { API_VERSION } from "./api-version.js";
 
 // ---- shared shapes ----------------------------------------------------------------------------------
 

@@ -71,6 +71,8 @@ export interface ControlServerOptions {
   maxInFlight?: number;
   maxBatch?: number;
   maxWriteBuffer?: number;
+  /** Runs every handler call (the daemon's memory upkeep waits for requests in flight). */
+  around?: <T>(work: () => Promise<T>) => Promise<T>;
 }
 
 interface Connection {
@@ -147,7 +149,8 @@ export class ControlServer extends EventEmitter<{ connections: [count: number] }
           RPC_ERROR.invalidParams,
           invalidArgument(paramsDetail(name, parsed.error.issues)),
         );
-      return handler(parsed.data as ParsedParams<M>, ctx);
+      const run = async () => handler(parsed.data as ParsedParams<M>, ctx);
+      return this.o.around ? this.o.around(run) : run();
     });
   }
 
