@@ -206,6 +206,28 @@ describe("control API server and client", () => {
     r.sock.destroy();
   });
 
+  // Found by test/stress/fuzz-rpc.test.ts: json-rpc-2.0 answered these itself, without a catalogue
+  // error in data, echoing an id of any type, and a batch with one answer as a bare object.
+  it("refuses ids of other types and bad batch entries with PROTOCOL_ERROR; a batch is answered with an array", async () => {
+    await serve({ "daemon.status": () => ({ ok: true }) as never });
+    const r = await raw();
+    const invalid = { id: null, error: { code: RPC_ERROR.invalidRequest, data: { code: "PROTOCOL_ERROR" } } };
+    r.sock.write(`${JSON.stringify({ jsonrpc: "2.0", id: [1], method: "daemon.status" })}\n`);
+    expect(await r.next()).toMatchObject(invalid);
+    r.sock.write(`${JSON.stringify({ jsonrpc: "2.0", id: 2, method: "daemon.status", result: 1 })}\n`);
+    expect(await r.next()).toMatchObject({ ...invalid, id: 2 });
+    r.sock.write(`${JSON.stringify([{ x: 1 }, { jsonrpc: "2.0", id: 3, method: "daemon.status" }])}\n`);
+    expect(await r.next()).toMatchObject(invalid);
+    r.sock.write(
+      `${JSON.stringify([
+        { jsonrpc: "2.0", method: "daemon.status" },
+        { jsonrpc: "2.0", id: 4, method: "daemon.status" },
+      ])}\n`,
+    );
+    expect(await r.next()).toEqual([{ jsonrpc: "2.0", id: 4, result: { ok: true } }]);
+    r.sock.destroy();
+  });
+
   it("drops a connection that sends an overlong line, after telling it why, and serves others", async () => {
     await serve({ "daemon.shutdown": () => ({ stopping: true }) }, { maxLineBytes: 1024 });
     const r = await raw();

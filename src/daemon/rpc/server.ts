@@ -96,6 +96,17 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** Why one request object is not a JSON-RPC 2.0 request, or undefined. */
+function requestProblem(m: Record<string, unknown>): string | undefined {
+  if (m["jsonrpc"] !== "2.0" || typeof m["method"] !== "string")
+    return 'not a JSON-RPC 2.0 request (needs "jsonrpc":"2.0" and a method)';
+  const id = m["id"];
+  if (id !== undefined && id !== null && typeof id !== "string" && typeof id !== "number")
+    return "a request whose id is not a string, a number or null";
+  if (m["result"] !== undefined || m["error"] !== undefined) return "a response, not a request";
+  return undefined;
+}
+
 function idOf(v: unknown): JSONRPCID {
   if (!isObject(v)) return null;
   const id = v["id"];
@@ -322,6 +333,8 @@ export class ControlServer extends EventEmitter<{ connections: [count: number] }
       .then(
         (response) => {
           if (response === null) return;
+          // A batch is answered with an array, even when one entry was not a notification (JSON-RPC 2.0 §6).
+          if (Array.isArray(requests) && !Array.isArray(response)) response = [response];
           // Failed requests are logged by method and catalogue code (never their params: a code, a key).
           for (const res of Array.isArray(response) ? response : [response]) {
             const data = res.error?.data as { code?: unknown } | undefined;
@@ -343,17 +356,21 @@ export class ControlServer extends EventEmitter<{ connections: [count: number] }
       });
   }
 
-  /** Why a parsed message is not a request we take, or undefined (json-rpc-2.0 checks the rest). */
+  /**
+   * Why a parsed message is not a request we take, or undefined. Checked here in full, batch entries
+   * too: what json-rpc-2.0 would refuse itself it answers without an OpenClawError in `data`, and it
+   * echoes an id of any type.
+   */
   private shapeProblem(message: unknown): string | undefined {
     if (Array.isArray(message)) {
       if (message.length === 0) return "an empty batch";
       if (message.length > this.maxBatch) return `a batch of more than ${this.maxBatch} requests`;
-      return message.every(isObject) ? undefined : "a batch entry that is not a request object";
+      if (!message.every(isObject)) return "a batch entry that is not a request object";
+      const problem = message.map(requestProblem).find((p) => p !== undefined);
+      return problem === undefined ? undefined : `a batch entry that is ${problem}`;
     }
     if (!isObject(message)) return "not a request object";
-    if (message["jsonrpc"] !== "2.0" || typeof message["method"] !== "string")
-      return 'not a JSON-RPC 2.0 request (needs "jsonrpc":"2.0" and a method)';
-    return undefined;
+    return requestProblem(message);
   }
 
   private write(conn: Connection, message: JSONRPCResponse | JSONRPCResponse[] | object): void {
