@@ -25,7 +25,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import type { Clock } from "../clock/index.js";
 import type { KeyPair } from "../protocol/accessory/types.js";
-import { toHex as bytesToHex, fromHex as hexToBytes } from "../protocol/bytes.js";
+import { toHex as bytesToHex } from "../protocol/bytes.js";
 import {
   beginRotation,
   bondRecordFromParsed,

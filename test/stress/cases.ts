@@ -4,10 +4,7 @@
  * every property scaled up so the suite as a whole runs ≥ 10^5 fuzz cases, and the fault matrix
  * repeated over many seeds. OPENCLAW_STRESS_SEED picks another seed for a long exploratory run.
  *
- * TODO(daemon): with the daemon and the laptop store — ≥ 200 kill -9 of daemon and sim mid-write (every
- * load succeeds, bonds whole or absent, both sides agree after one verify); DoS (a central holding the
- * link, a stalled pair-setup: a legitimate laptop still pairs in bounded time); rotate in the fault
- * matrix; the JSON-RPC server in the fuzzers. See bench/pending.ts.
+ * Against the daemon: daemon-fault-matrix (cuts), crash-consistency (kill -9), fuzz-rpc (control API), dos.
  */
 export const LONG = process.env["OPENCLAW_STRESS"] === "long";
 

@@ -6,7 +6,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ManualClock, type TimerHandle } from "../../src/clock/index.js";
+import { ManualClock } from "../../src/clock/index.js";
 import { isOpenClawError } from "../../src/protocol/errors.js";
 import { decodeMessage, encodeMessage } from "../../src/protocol/messages/codec.js";
 import { MessageChannel } from "../../src/transport/channel.js";
