@@ -70,8 +70,10 @@ export interface RunContext {
 export async function runCommand(
   flags: DaemonFlags,
   body: (ctx: RunContext) => Promise<void>,
+  o: { what?: string } = {},
 ): Promise<void> {
   const out = new Output({ json: flags.json === true });
+  const interrupt = onInterrupt(o.what ?? "the command");
   const clock = systemClock;
   let conn: Promise<DaemonConnection> | undefined;
   const daemon = () => {
@@ -98,7 +100,7 @@ export async function runCommand(
     client: async () => (await daemon()).client,
   };
   try {
-    await body(ctx);
+    await Promise.race([body(ctx), interrupt.interrupted]);
     if (conn) {
       const c = await conn;
       if (flags.hci !== undefined && !c.started && c.hello.hci !== flags.hci)
@@ -109,10 +111,33 @@ export async function runCommand(
   } catch (err) {
     process.exitCode = out.fail(err);
   } finally {
+    interrupt.off();
     if (conn)
       await conn.then(
         (c) => c.client.close(),
         () => {},
       );
   }
+}
+
+/**
+ * Ctrl-C (SIGINT) while a command waits on the daemon becomes CANCELLED: printed, exit 130, instead of a
+ * silent death by the signal. Hanging up is what tells the daemon: it cancels what this connection
+ * started (a prepared pairing is dropped; one past its commit is kept whole and verified later).
+ * A prompt reads Ctrl-C itself (raw mode) and reports CANCELLED the same way.
+ */
+function onInterrupt(what: string): { interrupted: Promise<never>; off(): void } {
+  let listener: (() => void) | undefined;
+  const interrupted = new Promise<never>((_, reject) => {
+    listener = () => reject(new OpenClawError("CANCELLED", { what }));
+    process.once("SIGINT", listener);
+  });
+  // Never an unhandled rejection: the race above is the one that reports it.
+  interrupted.catch(() => {});
+  return {
+    interrupted,
+    off: () => {
+      if (listener) process.off("SIGINT", listener);
+    },
+  };
 }

@@ -238,7 +238,8 @@ export const CATALOGUE: Catalogue = {
   },
   CANCELLED: {
     message: (d) => `${d.what} was cancelled`,
-    remedy: "Nothing was changed on either side; run the command again when ready.",
+    remedy:
+      "Nothing half-done is kept: a pairing cut off mid-exchange is completed or undone the next time this laptop reaches the device. Run the command again when ready.",
   },
 };
 

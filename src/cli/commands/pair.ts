@@ -83,44 +83,49 @@ export function registerPair(program: Command): void {
           "Scripts: echo 123456 | openclaw pair OpenClaw-1A2B --code - --json\n",
       ),
   ).action((device: string | undefined, flags: PairFlags) =>
-    runCommand(flags, async (ctx) => {
-      const { out, clock } = ctx;
-      const source: CodeSource =
-        flags.code === undefined
-          ? { kind: "prompt" }
-          : flags.code === "-"
-            ? { kind: "stdin" }
-            : { kind: "flag", code: flags.code };
-      if (source.kind === "flag")
-        out.warn(
-          "a code on the command line can be seen by other users of this machine; prefer the prompt or --code -",
-        );
-      if (source.kind === "prompt" && !out.interactive)
-        throw new OpenClawError("INVALID_ARGUMENT", {
-          detail: "no terminal to ask for the code: pass it on stdin with --code -",
-          command: "pair",
-        });
+    runCommand(
+      flags,
+      async (ctx) => {
+        const { out, clock } = ctx;
+        const source: CodeSource =
+          flags.code === undefined
+            ? { kind: "prompt" }
+            : flags.code === "-"
+              ? { kind: "stdin" }
+              : { kind: "flag", code: flags.code };
+        if (source.kind === "flag")
+          out.warn(
+            "a code on the command line can be seen by other users of this machine; prefer the prompt or --code -",
+          );
+        if (source.kind === "prompt" && !out.interactive)
+          throw new OpenClawError("INVALID_ARGUMENT", {
+            detail: "no terminal to ask for the code: pass it on stdin with --code -",
+            command: "pair",
+          });
 
-      const c = await ctx.client();
-      const progress = out.progress(clock);
-      const offStep = c.on("pair.step", (s) => progress.step(`${STEP_TEXT[s.step]}…`));
-      let target: PairTarget | undefined;
-      try {
-        const ref = device ?? (await chooseDevice(ctx, c));
-        progress.step(`connecting to ${device ?? "the device in pairing mode"}…`);
-        target = await c.call("pair.prepare", ref === undefined ? {} : { device: ref });
-        progress.stop();
-        describeTarget(out, target);
-        const result = await pairWithCodes(ctx, c, target, source);
-        printResult(out, result);
-      } catch (err) {
-        progress.stop();
-        if (target && !c.closed) await c.call("pair.cancel", { pairingId: target.pairingId }).catch(() => {});
-        throw err;
-      } finally {
-        offStep();
-      }
-    }),
+        const c = await ctx.client();
+        const progress = out.progress(clock);
+        const offStep = c.on("pair.step", (s) => progress.step(`${STEP_TEXT[s.step]}…`));
+        let target: PairTarget | undefined;
+        try {
+          const ref = device ?? (await chooseDevice(ctx, c));
+          progress.step(`connecting to ${device ?? "the device in pairing mode"}…`);
+          target = await c.call("pair.prepare", ref === undefined ? {} : { device: ref });
+          progress.stop();
+          describeTarget(out, target);
+          const result = await pairWithCodes(ctx, c, target, source);
+          printResult(out, result);
+        } catch (err) {
+          progress.stop();
+          if (target && !c.closed)
+            await c.call("pair.cancel", { pairingId: target.pairingId }).catch(() => {});
+          throw err;
+        } finally {
+          offStep();
+        }
+      },
+      { what: "pairing" },
+    ),
   );
 }
 
