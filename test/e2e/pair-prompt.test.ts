@@ -9,8 +9,8 @@ import { spawn as ptySpawn } from "@lydell/node-pty";
 import { describe, expect, it } from "vitest";
 import { ROOT } from "../../rig/proc.js";
 import type { TestAir } from "../../rig/radio.js";
-import { wrong } from "../integration/sim-harness.js";
 import type { SimHandle } from "../integration/sim-harness.js";
+import { wrong } from "../integration/sim-harness.js";
 import { alive, BIN, codeOf, Laptop, sim, until, useE2E } from "./harness.js";
 
 let t: TestAir;
