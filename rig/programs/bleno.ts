@@ -31,6 +31,7 @@ export interface Bleno {
   on(event: string, listener: (...args: never[]) => void): void;
   once(event: string, listener: (...args: never[]) => void): void;
   startAdvertising(name: string, uuids: string[], cb?: (err?: Error | null) => void): void;
+  startAdvertisingWithEIRData(adv: Buffer, scan: Buffer, cb?: (err?: Error | null) => void): void;
   stopAdvertising(cb?: () => void): void;
   setServices(services: unknown[], cb?: (err?: Error | null) => void): void;
   disconnect(): void;

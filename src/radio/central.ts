@@ -100,11 +100,13 @@ interface Noble {
 interface GattInstance {
   _address: string;
   _currentCommand: { buffer: Buffer } | null;
+  _aclStream?: { _handle?: unknown };
 }
 interface GattClass {
   prototype: {
     mtuRequest(mtu: number): Buffer;
     onAclStreamData(this: GattInstance, cid: number, data: Buffer): void;
+    writeAtt(this: GattInstance, data: Buffer): void;
   };
 }
 
@@ -115,6 +117,11 @@ type AttEvent =
 const attListeners = new Set<(deviceId: string, e: AttEvent) => void>();
 const ATT_CID = 0x0004;
 const deviceIdOf = (address: string) => address.replaceAll(":", "").toLowerCase();
+/**
+ * The device on each HCI link handle, learnt from what noble writes on it: the HCI guard's reports of
+ * malformed PDUs name a handle, connect() needs to know whether it is the device being connected.
+ */
+const linkDevices = new Map<number, string>();
 
 function onAtt(id: string, fn: (e: AttEvent) => void): () => void {
   const l = (deviceId: string, e: AttEvent) => {
@@ -229,6 +236,12 @@ async function loadNoble(hci: string | undefined, maxMtu: number | undefined, cl
           if (e) for (const l of [...attListeners]) l(id, e);
         }
         return onData.call(this, cid, data);
+      };
+      const writeAtt = Gatt.prototype.writeAtt;
+      Gatt.prototype.writeAtt = function (data: Buffer) {
+        const handle = this._aclStream?._handle;
+        if (typeof handle === "number") linkDevices.set(handle, deviceIdOf(this._address));
+        return writeAtt.call(this, data);
       };
     } catch {
       // Another noble layout: the MTU noble negotiates is used as is (frames still fit it).
@@ -487,6 +500,18 @@ export class Central {
       );
     });
     giveUp.catch(() => {});
+    // A malformed PDU from the device while connecting (the HCI guard contained it, and noble may now
+    // wait for an answer that never comes) ends the attempt at once, as PROTOCOL_ERROR: a device that
+    // answers garbage is not a fading link, and waiting for the timeout or retrying only delays that.
+    let malformed!: (err: OpenClawError) => void;
+    const refused = new Promise<never>((_, reject) => {
+      malformed = reject;
+    });
+    refused.catch(() => {});
+    const stopReports = onHciReport((r) => {
+      if (r.kind !== "malformed" || st.phase === "done" || linkDevices.get(r.handle) !== p.id) return;
+      malformed(protocolError(`${label} sent malformed ATT data (${r.error.details.detail})`));
+    });
     const attempt = (async () => {
       await new Promise<void>((resolve, reject) => {
         p.connect(Object.keys(params).length > 0 ? params : undefined, (err) => {
@@ -515,7 +540,7 @@ export class Central {
       return conn;
     })();
     try {
-      const conn = await Promise.race([attempt, giveUp]);
+      const conn = await Promise.race([attempt, giveUp, refused]);
       if (st.phase === "done") {
         conn.disconnect().catch(() => {});
         throw new OpenClawError("TIMEOUT", { what: `connecting to ${label}`, afterMs: timeoutMs });
@@ -530,6 +555,7 @@ export class Central {
       st.phase = "done";
       throw err;
     } finally {
+      stopReports();
       this.clock.clearTimeout(timer);
     }
   }

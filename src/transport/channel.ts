@@ -66,6 +66,9 @@ export interface MessageChannelOptions {
   clock?: Clock;
 }
 
+/** The detail of the PROTOCOL_ERROR pending operations get when this side closed the channel. */
+export const CHANNEL_CLOSED = "the channel was closed";
+
 export const DEFAULT_WINDOW = 8;
 export const MAX_WINDOW = 127;
 
@@ -212,7 +215,7 @@ export class MessageChannel {
 
   /** Stops using the link (the link's owner disconnects it). Pending operations reject. */
   close(): void {
-    this.closeWith(protocolError("the channel was closed"));
+    this.closeWith(protocolError(CHANNEL_CLOSED));
   }
 
   // ---- sending ---------------------------------------------------------------------------------

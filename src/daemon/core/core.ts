@@ -25,6 +25,7 @@ import { Controller, type ControllerBond, verifyKeys } from "../../protocol/cont
 import { isOpenClawError, OpenClawError } from "../../protocol/errors.js";
 import type { AccessoryInfo } from "../../protocol/messages/info.js";
 import type { SessionClient } from "../../protocol/session/client.js";
+import { CHANNEL_CLOSED } from "../../transport/channel.js";
 import type {
   BondInfo,
   CoreAuditEvent,
@@ -221,7 +222,10 @@ class Core implements DaemonCore {
     this.#needLinkFree(radioId, null);
     const link = await this.#connect(radioId, label);
     try {
-      const info = await link.readInfo();
+      const info = await link.readInfo().catch((err: unknown) => {
+        this.#deviceFault({ radioId, device: label }, err);
+        throw err;
+      });
       this.#registry.noteInfo(radioId, info);
       return info;
     } finally {
@@ -272,6 +276,7 @@ class Core implements DaemonCore {
       this.#pairings.set(pairingId, p);
       return p;
     } catch (err) {
+      this.#deviceFault({ radioId, device: label }, err);
       await link.disconnect();
       throw err;
     }
@@ -309,6 +314,7 @@ class Core implements DaemonCore {
       failed: (deviceId, err) => {
         this.#audit({ type: "pair-failed", deviceId, code: err.code });
         this.#log.info({ deviceId, code: err.code }, "pairing attempt failed");
+        this.#deviceFault({ deviceId }, err);
       },
       putCandidate: async (bond) => {
         await this.#d.store.putCandidate(bond);
@@ -632,6 +638,17 @@ class Core implements DaemonCore {
     });
   }
 
+  /**
+   * A device that answered with malformed data (ATT, framing, a message, its info) is worth a warning
+   * of its own: it may be broken or hostile, and the person asking "why did that fail" reads the log.
+   * The detail names only the structure that was wrong, never content.
+   */
+  #deviceFault(who: Record<string, unknown>, err: unknown): void {
+    // This side closing the channel (a cancel, a hang-up) is no fault of the device's.
+    if (isOpenClawError(err) && err.is("PROTOCOL_ERROR") && err.details.detail !== CHANNEL_CLOSED)
+      this.#log.warn({ ...who, code: err.code, detail: err.details.detail }, "a device sent malformed data");
+  }
+
   /** Connects with backoff between attempts (TIMEOUT / OUT_OF_RANGE only; `retries: false`: one try). */
   async #connect(
     radioId: string,
@@ -652,6 +669,7 @@ class Core implements DaemonCore {
           ...(this.#d.options?.channel ? { channel: this.#d.options.channel } : {}),
         });
       } catch (err) {
+        this.#deviceFault({ radioId, device: label }, err);
         const delay = delays[attempt];
         if (delay === undefined || !isLinkFailure(err) || this.#state !== "running") throw err;
         this.#log.debug({ radioId, attempt: attempt + 1 }, "connect failed; retrying");

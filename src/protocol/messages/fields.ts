@@ -4,7 +4,7 @@
  * A tag the table does not name is a protocol error: the set of fields is closed, like the set of types.
  */
 import { decodeTlv, readUint, readUtf8, type TlvItems, u8, u16, u32, utf8 } from "../codec/tlv.js";
-import { protocolError } from "../errors.js";
+import { isOpenClawError, protocolError } from "../errors.js";
 
 export type FieldKind = "bytes" | "u8" | "u16" | "u32" | "utf8";
 
@@ -16,13 +16,24 @@ export interface FieldSpec {
 
 const WIDTH: Partial<Record<FieldKind, number>> = { u8: 1, u16: 2, u32: 4 };
 
+/** decodeTlv whose errors say what was being read ("info: truncated TLV ...", "PairSetupDone: ..."). */
+export function decodeTlvOf(body: Uint8Array, what: string, maxBytes: number): ReturnType<typeof decodeTlv> {
+  try {
+    return decodeTlv(body, { maxBytes });
+  } catch (err) {
+    if (isOpenClawError(err) && err.is("PROTOCOL_ERROR"))
+      throw protocolError(`${what}: ${err.details.detail}`);
+    throw err;
+  }
+}
+
 export function readFields(
   body: Uint8Array,
   fields: readonly FieldSpec[],
   what: string,
   maxBytes: number,
 ): Record<string, unknown> {
-  const items = decodeTlv(body, { maxBytes });
+  const items = decodeTlvOf(body, what, maxBytes);
   const out: Record<string, unknown> = {};
   for (const [tag, value] of items) {
     const spec = fields.find((f) => f.tag === tag);

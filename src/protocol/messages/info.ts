@@ -7,7 +7,7 @@
  * src/protocol/info.ts re-exports this module; this is the one definition.
  */
 import { z } from "zod";
-import { decodeTlv, encodeTlv } from "../codec/tlv.js";
+import { encodeTlv } from "../codec/tlv.js";
 import { OpenClawError, protocolError } from "../errors.js";
 import {
   DEVICE_ID_LEN,
@@ -17,7 +17,7 @@ import {
   PROTOCOL_VERSION,
   WINDOW_NONCE_LEN,
 } from "./constants.js";
-import { type FieldSpec, readFields, writeFields } from "./fields.js";
+import { decodeTlvOf, type FieldSpec, readFields, writeFields } from "./fields.js";
 import { bytes, uint } from "./schema.js";
 
 export const MAX_INFO = 512;
@@ -142,7 +142,7 @@ export function encodeInfo(info: AccessoryInfo): Uint8Array {
 /** Decodes the info payload. PROTOCOL_ERROR when malformed; VERSION_MISMATCH for another version. */
 export function decodeInfo(input: Uint8Array): AccessoryInfo {
   if (!(input instanceof Uint8Array)) throw protocolError("info is not bytes");
-  const items = decodeTlv(input, { maxBytes: MAX_INFO });
+  const items = decodeTlvOf(input, "info", MAX_INFO);
   const version = items.get(0x01);
   if (version?.length === 1 && version[0] !== PROTOCOL_VERSION) {
     throw new OpenClawError("VERSION_MISMATCH", { ours: PROTOCOL_VERSION, theirs: version[0]! });
