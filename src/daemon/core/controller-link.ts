@@ -8,7 +8,7 @@
  *   open ──verify ok──▶ session (commands through `session`)
  *   any ──link lost / disconnect──▶ closed (pending exchanges fail with OUT_OF_RANGE)
  */
-import { type Clock, withDeadline } from "../../clock/index.js";
+import { type Clock, type TimerHandle, withDeadline } from "../../clock/index.js";
 import type { KeyPair } from "../../protocol/accessory/types.js";
 import type { Controller, ControllerBond } from "../../protocol/controller/index.js";
 import { isOpenClawError, OpenClawError, protocolError } from "../../protocol/errors.js";
@@ -35,9 +35,6 @@ export interface ControllerLinkOptions {
  * acknowledged) or received; "stop" hangs up right there and pairSetup resolves null.
  */
 export type PairSetupTap = (event: { sent: number } | { received: number }) => "continue" | "stop";
-
-/** How long a failed exchange waits for the device to take the Error that explains it. */
-const COURTESY_MS = 1000;
 
 export type ControllerLinkState =
   | { kind: "open" }
@@ -120,30 +117,10 @@ export class ControllerLink {
     this.#need();
     if (this.#state.kind === "session") throw protocolError("pair-setup on a verified session");
     const ps = this.#o.controller.pairSetup(info, code);
-    // A frame the device botches while no receive() waits (between an ack and the next receive) resets
-    // the channel without a waiter to tell: it must still end this exchange now, not after a timeout.
-    let broken!: (err: OpenClawError) => void;
-    const brokenExchange = new Promise<never>((_, reject) => {
-      broken = reject;
-    });
-    brokenExchange.catch(() => {});
-    const stopErrors = this.channel.onError((err) => broken(err));
-    try {
-      return await this.#pairSetupSteps(ps, o, brokenExchange);
-    } finally {
-      stopErrors();
-    }
-  }
-
-  async #pairSetupSteps(
-    ps: ReturnType<Controller["pairSetup"]>,
-    o: { onStep?: (step: PairStep) => void; tap?: PairSetupTap },
-    broken: Promise<never>,
-  ): Promise<ControllerBond | null> {
     let sent = 0;
     let received = 0;
     const sendChecked = async (m: Uint8Array): Promise<boolean> => {
-      await Promise.race([this.channel.send(m), broken]);
+      await this.channel.send(m);
       sent++;
       if (o.tap?.({ sent }) === "stop") {
         await this.disconnect();
@@ -155,7 +132,7 @@ export class ControllerLink {
     if (await sendChecked(ps.firstMessage)) return null;
     for (;;) {
       const what = received === 0 ? "the device's pair-setup challenge" : "the device's pair-setup answer";
-      const msg = await Promise.race([this.channel.receive(this.#o.stepTimeoutMs, what), broken]);
+      const msg = await this.channel.receive(this.#o.stepTimeoutMs, what);
       received++;
       if (o.tap?.({ received }) === "stop") {
         await this.disconnect();
@@ -165,20 +142,8 @@ export class ControllerLink {
       const failed = step.outcome?.kind === "failed";
       if (!failed && step.replies.length > 0 && ps.state === "awaiting-done") o.onStep?.("confirming");
       for (const r of step.replies) {
-        // A failure's Error is a courtesy: the verdict stands whether or not it arrives, so a device
-        // that does not acknowledge it (one that just sent garbage) costs COURTESY_MS, not the ack timeout.
-        if (failed)
-          await withDeadline(
-            this.#o.clock,
-            this.channel.send(r),
-            COURTESY_MS,
-            `pair-setup error to ${this.label}`,
-            () =>
-              new OpenClawError("TIMEOUT", {
-                what: "the device acknowledging an error",
-                afterMs: COURTESY_MS,
-              }),
-          ).catch(() => {});
+        // A failure's Error is a courtesy: the verdict stands whether or not it arrives.
+        if (failed) await this.channel.send(r).catch(() => {});
         else if (await sendChecked(r)) return null;
       }
       if (step.outcome?.kind === "ok") return step.outcome.value;
