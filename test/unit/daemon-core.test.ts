@@ -277,7 +277,7 @@ describe("the first verify after pair-setup", () => {
         },
       }),
     );
-    expect(["OUT_OF_RANGE", "PROTOCOL_ERROR"]).toContain(err.code);
+    expect(err.code).toBe("OUT_OF_RANGE");
     expect((await onDisk(w, l.paths)).candidates()).toHaveLength(1);
     // The next contact (the device is heard again) settles it: both sides bonded.
     expect(await w.settle(l.core.status(dev.deviceId))).toMatchObject({ role: "admin" });
@@ -285,6 +285,31 @@ describe("the first verify after pair-setup", () => {
     expect(disk.candidates()).toEqual([]);
     expect(disk.list().map(idOf)).toEqual([dev.deviceId]);
     expect(deviceBond(dev)?.provisional).toBe(false);
+  });
+
+  it("cut short by a cancel (the CLI hung up: Ctrl-C, kill): the candidate is kept, the next contact bonds both sides", async () => {
+    const w = await world();
+    const dev = w.device("verify-cancelled");
+    const l = await w.laptop();
+    const p = await l.core.preparePair(dev.name);
+    // The device has confirmed the bond and its verify answer is on its way when the control API
+    // cancels the attempt (what it does when the client's connection closes).
+    const push = dev.events.push.bind(dev.events);
+    dev.events.push = (...e) => {
+      if (e.some((x) => x.type === "bond-confirmed")) void p.cancel();
+      return push(...e);
+    };
+    const err = await rejection(p.attempt(dev.code!));
+    // Our own hang-up is no verdict from the device.
+    expect(err.code).toBe("OUT_OF_RANGE");
+    expect(deviceBond(dev)?.provisional).toBe(false);
+    expect(p.state).toBe("cancelled");
+    expect((await onDisk(w, l.paths)).candidates()).toHaveLength(1);
+    expect(await l.audit()).not.toContain("candidate-dropped");
+    expect(await w.settle(l.core.status(dev.deviceId))).toMatchObject({ role: "admin" });
+    const disk = await onDisk(w, l.paths);
+    expect(disk.candidates()).toEqual([]);
+    expect(disk.list().map(idOf)).toEqual([dev.deviceId]);
   });
 });
 

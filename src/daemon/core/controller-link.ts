@@ -8,7 +8,7 @@
  *   open ──verify ok──▶ session (commands through `session`)
  *   any ──link lost / disconnect──▶ closed (pending exchanges fail with OUT_OF_RANGE)
  */
-import { type Clock, type TimerHandle, withDeadline } from "../../clock/index.js";
+import { type Clock, withDeadline } from "../../clock/index.js";
 import type { KeyPair } from "../../protocol/accessory/types.js";
 import type { Controller, ControllerBond } from "../../protocol/controller/index.js";
 import { isOpenClawError, OpenClawError, protocolError } from "../../protocol/errors.js";
@@ -16,7 +16,7 @@ import { type AccessoryInfo, decodeInfo } from "../../protocol/messages/info.js"
 import type { RandomBytes } from "../../protocol/random.js";
 import type { Role, SessionClient } from "../../protocol/session/index.js";
 import { ControllerVerify, openClientSession } from "../../protocol/verify/index.js";
-import { MessageChannel, type MessageChannelOptions } from "../../transport/channel.js";
+import { CHANNEL_CLOSED, MessageChannel, type MessageChannelOptions } from "../../transport/channel.js";
 import type { PairStep, RadioLink } from "./api.js";
 
 export interface ControllerLinkOptions {
@@ -120,7 +120,7 @@ export class ControllerLink {
     let sent = 0;
     let received = 0;
     const sendChecked = async (m: Uint8Array): Promise<boolean> => {
-      await this.channel.send(m);
+      await linkIo(this.channel.send(m));
       sent++;
       if (o.tap?.({ sent }) === "stop") {
         await this.disconnect();
@@ -132,7 +132,7 @@ export class ControllerLink {
     if (await sendChecked(ps.firstMessage)) return null;
     for (;;) {
       const what = received === 0 ? "the device's pair-setup challenge" : "the device's pair-setup answer";
-      const msg = await this.channel.receive(this.#o.stepTimeoutMs, what);
+      const msg = await linkIo(this.channel.receive(this.#o.stepTimeoutMs, what));
       received++;
       if (o.tap?.({ received }) === "stop") {
         await this.disconnect();
@@ -165,8 +165,8 @@ export class ControllerLink {
       accessoryPublicKey: bond.accessoryStaticPublicKey,
       random: this.#o.random,
     });
-    await this.channel.send(v.start());
-    const answer = await this.channel.receive(this.#o.stepTimeoutMs, "the device's verify answer");
+    await linkIo(this.channel.send(v.start()));
+    const answer = await linkIo(this.channel.receive(this.#o.stepTimeoutMs, "the device's verify answer"));
     const { client, role } = openClientSession(v, answer, {
       clock: this.#o.clock,
       random: this.#o.random,
@@ -186,7 +186,7 @@ export class ControllerLink {
     this.channel.onMessage((m) => {
       if (client.state.kind === "open") client.receive(m);
     });
-    this.channel.onError((err) => client.close(err));
+    this.channel.onError((err) => client.close(asLinkLoss(err)));
     client.onNotification((m) => {
       for (const l of [...this.#notificationListeners]) l(m.channel, m.payload);
     });
@@ -250,5 +250,25 @@ export class ControllerLink {
     if (st.kind === "session") st.client.close(new OpenClawError("OUT_OF_RANGE", {}));
     for (const l of [...this.#closeListeners]) l(reason);
     this.#closeListeners.clear();
+  }
+}
+
+/**
+ * The channel is closed only when the link goes (ours: a cancel, a hang-up; or the device's). An
+ * exchange cut short that way got no answer — the device's verdict is unknown — so it fails with
+ * OUT_OF_RANGE, as the states above say, not as a PROTOCOL_ERROR (which would read as a refusal and
+ * drop a pairing candidate the device may have confirmed).
+ */
+function asLinkLoss(err: OpenClawError): OpenClawError {
+  return err.is("PROTOCOL_ERROR") && err.details.detail === CHANNEL_CLOSED
+    ? new OpenClawError("OUT_OF_RANGE", {})
+    : err;
+}
+
+async function linkIo<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    throw isOpenClawError(err) ? asLinkLoss(err) : err;
   }
 }

@@ -211,8 +211,10 @@ export class PairingImpl implements Pairing {
     } catch (err) {
       const e = asError(err);
       this.host.failed(deviceId, e);
-      // Unanswered: the device may have confirmed it; the next contact tries the candidate once.
-      if (!isLinkFailure(e)) await this.host.dropCandidate(deviceId, e).catch(() => {});
+      // Unanswered (the link went, or we hung up: a cancel): the device may have confirmed it; the
+      // next contact tries the candidate once.
+      if (this.#state === "attempting" && !isLinkFailure(e))
+        await this.host.dropCandidate(deviceId, e).catch(() => {});
       await this.#fail();
       throw e;
     }
