@@ -11,11 +11,6 @@ export interface Pending {
 
 export const PENDING: readonly Pending[] = [
   {
-    what: "JSON-RPC fuzz long form (10^5 cases): stops near case 7 000 on the 64-connection limit",
-    goal: "≥ 10^5 cases, every one answered, the daemon keeps serving",
-    hook: "test/stress/fuzz-rpc.test.ts: find which cases leave a server connection open (overflow end + destroySoon, split writes)",
-  },
-  {
     what: "soak: retained growth over 500 cycles (14.3 MB, ≈ 29 kB/cycle) after the idle collection",
     goal: "no retained growth",
     hook: "bench/daemon.ts soak: used_heap_size after gc at 0/250/500 cycles, then a heap-snapshot diff",
