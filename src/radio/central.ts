@@ -327,26 +327,184 @@ function declares(decl: Buffer, c: CachedCharacteristic): boolean {
 
 type ScanListener = { all: boolean; fn: (r: ScanResult) => void };
 
+/** When a device's adverts were last heard, and the gap between them (its advertising interval). */
+interface Heard {
+  at: number;
+  intervalMs: number | undefined;
+}
+
+/** One connect waiting for the controller's single LE Create Connection. */
+interface Initiation {
+  p: NoblePeripheral;
+  params: ConnectParams | undefined;
+  /** Called with noble's connect callback result once the attempt has been handed to noble. */
+  done: (err?: Error | null) => void;
+  started: boolean;
+  /** When it was queued (clock ms). */
+  at: number;
+}
+
+/** An advert and its scan response arrive together: gaps shorter than this are not an interval. */
+const MIN_ADV_GAP_MS = 15;
+/** What an LE Create Connection takes to reach the controller: an advert due sooner is missed. */
+const INITIATE_LEAD_MS = 10;
+/** A device silent for this many of its intervals (or 2 s) is not counted on to advertise soon. */
+const STALE_INTERVALS = 4;
+const STALE_MS = 2000;
+const HEARD_MAX = 512;
+/**
+ * Connects asked for together (a batch of devices) are pooled this long before the first is chosen,
+ * while the best one's advert is still DEFER_GUARD_MS or more away: the wait costs nothing when the
+ * advert comes when expected (the link could not come up before it), and at most this when it does not.
+ */
+const POOL_MS = 10;
+const DEFER_GUARD_MS = 25;
+
+/**
+ * A controller initiates one connection at a time (LE Create Connection; another is Command
+ * Disallowed), and the link comes up at the target's next advert. noble queues connects first come
+ * first served, so with N devices every connect waits on average half an advertising interval for a
+ * device whose advert was just heard, N times over. Here the queue is ours (noble gets one attempt at a
+ * time) and the next attempt is the device whose next advert is due soonest: from the adverts the scan
+ * hears, its last one plus its interval. Devices not heard lately go last, in arrival order.
+ * An attempt given up while still queued just leaves the queue (noble's cancelConnect would cancel
+ * whichever connection is pending at the controller, another device's).
+ */
+class Initiator {
+  private readonly queue: Initiation[] = [];
+  /** Settles the attempt noble has (undefined: the controller is free). */
+  private current: ((err?: Error | null) => void) | undefined;
+  /** A pick put off while connects are pooled. */
+  private deferred: TimerHandle | undefined;
+  private readonly heard = new Map<string, Heard>();
+
+  constructor(
+    private readonly clock: Clock,
+    /** Tests watch the order connections are handed to noble. */
+    private readonly onStart?: (id: string) => void,
+  ) {}
+
+  noteAdvert(id: string): void {
+    const now = this.clock.now();
+    const h = this.heard.get(id);
+    if (!h) {
+      // Every advertiser in range is heard (phones change address): the long silent ones go.
+      if (this.heard.size >= HEARD_MAX)
+        for (const [k, v] of this.heard) if (now - v.at > STALE_MS) this.heard.delete(k);
+      this.heard.set(id, { at: now, intervalMs: undefined });
+      return;
+    }
+    const gap = now - h.at;
+    if (gap < MIN_ADV_GAP_MS) return;
+    // A mean of the gaps (advDelay's jitter included); a gap of 1.5 intervals or more is an advert
+    // missed (the scan does not hear every one) and moves it slowly (the device may have slowed down).
+    if (h.intervalMs === undefined) h.intervalMs = gap;
+    else h.intervalMs += (gap - h.intervalMs) / (gap < 1.5 * h.intervalMs ? 4 : 16);
+    h.at = now;
+  }
+
+  /** When the device's next advert is expected (Infinity: not heard lately, or not heard twice). */
+  nextAdvert(id: string, now: number): number {
+    const h = this.heard.get(id);
+    if (!h || h.intervalMs === undefined) return Number.POSITIVE_INFINITY;
+    const since = now - h.at;
+    if (since > Math.min(STALE_MS, STALE_INTERVALS * h.intervalMs)) return Number.POSITIVE_INFINITY;
+    const periods = Math.max(1, Math.ceil((since + INITIATE_LEAD_MS) / h.intervalMs));
+    return h.at + periods * h.intervalMs;
+  }
+
+  /** Queues a connect; returns a function that withdraws it (false once noble has it: cancel there). */
+  enqueue(i: Initiation): () => boolean {
+    this.queue.push(i);
+    this.pump();
+    return () => {
+      if (i.started) return false;
+      const at = this.queue.indexOf(i);
+      if (at >= 0) {
+        this.queue.splice(at, 1);
+        i.done(new Error("withdrawn before it was started"));
+      }
+      return true;
+    };
+  }
+
+  private pump(): void {
+    this.clock.clearTimeout(this.deferred);
+    this.deferred = undefined;
+    if (this.current !== undefined || this.queue.length === 0) return;
+    const now = this.clock.now();
+    let best = 0;
+    let bestDue = this.nextAdvert(this.queue[0]!.p.id, now);
+    for (let k = 1; k < this.queue.length; k++) {
+      const due = this.nextAdvert(this.queue[k]!.p.id, now);
+      if (due < bestDue) {
+        best = k;
+        bestDue = due;
+      }
+    }
+    // Nothing known of the best one's adverts: no reason to wait.
+    const wait = Number.isFinite(bestDue)
+      ? Math.min(Math.min(...this.queue.map((q) => q.at)) + POOL_MS, bestDue - DEFER_GUARD_MS) - now
+      : 0;
+    if (wait > 0) {
+      this.deferred = this.clock.setTimeout("central.initiate", wait, () => this.pump());
+      return;
+    }
+    const [i] = this.queue.splice(best, 1) as [Initiation];
+    i.started = true;
+    this.onStart?.(i.p.id);
+    let settled = false;
+    const settle = (err?: Error | null) => {
+      if (settled) return;
+      settled = true;
+      // noble's callback comes with LE Connection Complete (or at once on a cancel, noble then queues
+      // the next attempt behind the cancel itself): the controller is free for the next one.
+      if (this.current === settle) this.current = undefined;
+      i.done(err);
+      this.pump();
+    };
+    this.current = settle;
+    try {
+      i.p.connect(i.params, settle);
+    } catch (err) {
+      settle(err as Error);
+    }
+  }
+
+  /** The adapter went away: nothing queued will be connected. */
+  fail(err: Error): void {
+    this.clock.clearTimeout(this.deferred);
+    this.deferred = undefined;
+    for (const i of this.queue.splice(0)) i.done(err);
+    this.current?.(err); // noble may never call back for the attempt it had
+  }
+}
+
 export class Central {
   private readonly peripherals = new Map<string, NoblePeripheral>();
   private readonly scanListeners = new Set<ScanListener>();
   private readonly connections = new Set<CentralConnection>();
   private scanning: Promise<void> | null = null;
+  private readonly initiator: Initiator;
   /** GATT handles of devices connected before, per device id (src/radio/gatt-cache.ts). */
   readonly gattCache = new GattCache();
 
   private constructor(
     private readonly noble: Noble,
     private readonly clock: Clock,
+    onInitiate?: (id: string) => void,
   ) {
+    this.initiator = new Initiator(clock, onInitiate);
     // A powered-off or vanished adapter takes every link with it, whether or not noble says so.
     noble.on("stateChange", (state) => {
       if (state === "poweredOn") return;
       this.scanning = null;
       for (const c of [...this.connections]) c.lost(`the adapter is ${state}`);
+      this.initiator.fail(adapterError(adapterStateText(state)));
     });
     noble.on("discover", (p) => {
       this.peripherals.set(p.id, p);
+      this.initiator.noteAdvert(p.id);
       if (this.scanListeners.size === 0) return;
       const ours = isOurs(p);
       const result = toScanResult(p);
@@ -359,10 +517,11 @@ export class Central {
     noble: unknown,
     powerOnTimeoutMs = 10_000,
     clock: Clock = systemClock,
+    onInitiate?: (id: string) => void,
   ): Promise<Central> {
     const n = noble as Noble;
     await waitPoweredOn(n, powerOnTimeoutMs, clock);
-    return new Central(n, clock);
+    return new Central(n, clock, onInitiate);
   }
 
   /**
@@ -480,8 +639,10 @@ export class Central {
 
     const st: { phase: "connecting" | "connected" | "done" } = { phase: "connecting" };
     let timer: TimerHandle | undefined;
+    let withdraw: () => boolean = () => false;
     const cancel = (): void => {
-      if (st.phase === "connecting") p.cancelConnect();
+      // Still queued here: it just leaves the queue; handed to noble: LE Create Connection Cancel.
+      if (st.phase === "connecting" && !withdraw()) p.cancelConnect();
       else if (st.phase === "connected") p.disconnect();
       st.phase = "done";
     };
@@ -514,9 +675,18 @@ export class Central {
     });
     const attempt = (async () => {
       await new Promise<void>((resolve, reject) => {
-        p.connect(Object.keys(params).length > 0 ? params : undefined, (err) => {
-          if (err) reject(new OpenClawError("OUT_OF_RANGE", {}, { cause: err }));
-          else resolve();
+        withdraw = this.initiator.enqueue({
+          p,
+          params: Object.keys(params).length > 0 ? params : undefined,
+          started: false,
+          at: this.clock.now(),
+          done: (err) => {
+            if (err)
+              reject(
+                err instanceof OpenClawError ? err : new OpenClawError("OUT_OF_RANGE", {}, { cause: err }),
+              );
+            else resolve();
+          },
         });
       });
       if (st.phase === "done")

@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from "node:events";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { ManualClock } from "../../src/clock/manual.js";
 import { buildAdvertising } from "../../src/protocol/advert.js";
 import { INFO_CHAR_UUID, RX_CHAR_UUID, SERVICE_UUID, TX_CHAR_UUID } from "../../src/protocol/gatt.js";
 import { Central } from "../../src/radio/central.js";
@@ -211,5 +212,158 @@ describe("Central (fake noble)", () => {
     const pending = central.connect(p.id);
     p.connectCb?.(null);
     expect((await pending).maxFrame).toBe(20);
+  });
+});
+
+describe("Central: one LE Create Connection at a time (fake noble)", () => {
+  // A controller has one pending LE Create Connection (another is Command Disallowed) and the link comes
+  // up at the target's next advert: Central keeps the queue and picks the device due to advertise soonest.
+  let clock: ManualClock;
+  let order: string[];
+  beforeEach(async () => {
+    clock = new ManualClock(1000);
+    order = [];
+    central = await Central.fromNoble(noble, 10_000, clock, (id) => order.push(id));
+  });
+
+  /** Devices heard advertising at these instants (absolute ms on the manual clock), in time order. */
+  function heard(schedule: Record<string, number[]>): Record<string, FakePeripheral> {
+    const ps = Object.fromEntries(Object.keys(schedule).map((id) => [id, openClawPeripheral(id)]));
+    const events = Object.entries(schedule)
+      .flatMap(([id, times]) => times.map((t) => ({ id, t })))
+      .sort((a, b) => a.t - b.t);
+    for (const e of events) {
+      clock.advance(e.t - clock.now());
+      noble.emit("discover", ps[e.id]);
+    }
+    return ps;
+  }
+
+  it("hands noble one attempt at a time, the next as soon as the link is up (GATT set-up overlaps)", async () => {
+    const { a, b } = heard({ a: [1000], b: [1010] }) as Record<"a" | "b", FakePeripheral>;
+    let discovered!: () => void;
+    a.discoverSomeServicesAndCharacteristicsAsync = () =>
+      new Promise((resolve) => {
+        discovered = () => resolve({ characteristics: a.chars });
+      });
+    const ca = central.connect("a");
+    const cb = central.connect("b");
+    expect(order).toEqual(["a"]);
+    expect(b.connectCb).toBeUndefined();
+    a.complete();
+    await vi.waitFor(() => expect(order).toEqual(["a", "b"]));
+    // b is initiating while a is still discovering its GATT: neither waits for the other's set-up.
+    b.complete();
+    const connB = await cb;
+    expect(connB.id).toBe("b");
+    discovered();
+    expect((await ca).id).toBe("a");
+  });
+
+  it("starts the queued device whose next advert is due soonest, not the first to ask", async () => {
+    const { x, a, b, c } = heard({ x: [1000], a: [1000, 1100], b: [1030, 1130], c: [1060, 1160] }) as Record<
+      "x" | "a" | "b" | "c",
+      FakePeripheral
+    >;
+    clock.advance(1170 - clock.now());
+    const all = [central.connect("x"), central.connect("c"), central.connect("b"), central.connect("a")];
+    expect(order).toEqual(["x"]);
+    clock.advance(5); // 1175: a is due at 1200, b at 1230, c at 1260
+    x.complete();
+    await vi.waitFor(() => expect(order).toEqual(["x", "a"]));
+    clock.advance(25); // 1200: a's advert; b is due next
+    a.complete();
+    await vi.waitFor(() => expect(order).toEqual(["x", "a", "b"]));
+    b.complete();
+    await vi.waitFor(() => expect(order).toEqual(["x", "a", "b", "c"]));
+    c.complete();
+    expect((await Promise.all(all)).map((conn) => conn.id)).toEqual(["x", "c", "b", "a"]);
+  });
+
+  it("pools connects asked for together before the first pick, unless an advert is due at once", async () => {
+    const { a, b, c } = heard({ a: [1000, 1100], b: [1040, 1140], c: [1000, 1145] }) as Record<
+      "a" | "b" | "c",
+      FakePeripheral
+    >;
+    clock.advance(1150 - clock.now()); // a is due at 1200, b 1240, c 1290
+    const ca = central.connect("c");
+    await clock.advanceAsync(4);
+    const cb = central.connect("b");
+    const cc = central.connect("a");
+    expect(order).toEqual([]);
+    await clock.advanceAsync(5);
+    expect(order).toEqual([]);
+    await clock.advanceAsync(1); // 10 ms after the first ask: a, due soonest, goes first
+    expect(order).toEqual(["a"]);
+    a.complete();
+    await vi.waitFor(() => expect(order).toEqual(["a", "b"]));
+    b.complete();
+    await vi.waitFor(() => expect(order).toEqual(["a", "b", "c"]));
+    c.complete();
+    await Promise.all([ca, cb, cc]);
+    // An advert due within the guard: no waiting.
+    const { d } = heard({ d: [2000, 2100] }) as Record<"d", FakePeripheral>;
+    clock.advance(2180 - clock.now());
+    const cd = central.connect("d");
+    expect(order.at(-1)).toBe("d");
+    d.complete();
+    await cd;
+  });
+
+  it("puts a device not heard lately after those that are advertising", async () => {
+    const { x, quiet, live } = heard({ x: [1000], quiet: [1000, 1100], live: [5000, 5100] }) as Record<
+      "x" | "quiet" | "live",
+      FakePeripheral
+    >;
+    clock.advance(5110 - clock.now());
+    const all = [central.connect("x"), central.connect("quiet"), central.connect("live")];
+    x.complete();
+    await clock.advanceAsync(10); // the pooling of connects asked for together
+    await vi.waitFor(() => expect(order).toEqual(["x", "live"]));
+    live.complete();
+    await vi.waitFor(() => expect(order).toEqual(["x", "live", "quiet"]));
+    quiet.complete();
+    await Promise.all(all);
+  });
+
+  it("a queued attempt that times out leaves the queue and cancels nobody's pending connection", async () => {
+    const { x, y } = heard({ x: [1000], y: [1000] }) as Record<"x" | "y", FakePeripheral>;
+    const cx = central.connect("x", { timeoutMs: 5000 });
+    const cy = rejection(central.connect("y", { timeoutMs: 1000 }));
+    await clock.advanceAsync(1000);
+    expect((await cy).code).toBe("TIMEOUT");
+    expect(y.cancelled).toBe(0);
+    expect(x.cancelled).toBe(0); // noble's cancelConnect(y) would have cancelled x at the controller
+    x.complete();
+    expect((await cx).id).toBe("x");
+    expect(order).toEqual(["x"]);
+    expect(y.connectCb).toBeUndefined();
+  });
+
+  it("a pending attempt cancelled frees the controller for the next", async () => {
+    const { y } = heard({ x: [1000], y: [1000] }) as Record<"y", FakePeripheral>;
+    const cx = rejection(central.connect("x", { timeoutMs: 1000 }));
+    const cy = central.connect("y", { timeoutMs: 5000 });
+    await clock.advanceAsync(1000);
+    expect((await cx).code).toBe("TIMEOUT");
+    await vi.waitFor(() => expect(order).toEqual(["x", "y"]));
+    y.complete();
+    expect((await cy).id).toBe("y");
+  });
+
+  it("fails queued attempts when the adapter powers off, and connects again once it is back", async () => {
+    const { x } = heard({ x: [1000], y: [1000] }) as Record<"x", FakePeripheral>;
+    const cx = rejection(central.connect("x"));
+    const cy = rejection(central.connect("y"));
+    noble.state = "poweredOff";
+    noble.emit("stateChange", "poweredOff");
+    expect((await cx).code).toBe("ADAPTER_UNAVAILABLE");
+    expect((await cy).code).toBe("ADAPTER_UNAVAILABLE");
+    noble.state = "poweredOn";
+    noble.emit("stateChange", "poweredOn");
+    const again = central.connect("x");
+    expect(order).toEqual(["x", "x"]);
+    x.complete();
+    expect((await again).id).toBe("x");
   });
 });
