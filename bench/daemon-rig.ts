@@ -226,6 +226,13 @@ export class BenchLaptop {
   }
 }
 
+/** CPU time (user + system, ms) a process has used, from /proc (clock ticks of 10 ms). */
+export function procCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
 /** Resident set (kB → MB) and open fds of a process, from /proc. */
 export function procUsage(pid: number): { rssMb: number; fds: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
