@@ -44,6 +44,8 @@ interface NoblePeripheral {
   rssi: number;
   mtu: number | null;
   state: string;
+  /** noble's service objects of the peripheral (null before the first discovery). */
+  services?: Array<{ uuid: string }> | null;
   advertisement: {
     localName?: string;
     serviceUuids?: string[];
@@ -590,6 +592,10 @@ export class Central {
   ): Promise<Record<"info" | "rx" | "tx", NobleCharacteristic> | undefined> {
     const { addServices, addCharacteristics } = this.noble;
     if (!addServices || !addCharacteristics) return undefined;
+    // noble's addService appends to the peripheral's service list on every call (1.9.2-26,
+    // lib/noble.js), where a discovery replaces the list: without this, each reconnect on cached
+    // handles would keep the last link's service and characteristics for the daemon's lifetime.
+    if (p.services) p.services = p.services.filter((s) => s.uuid !== c.service.uuid);
     addServices.call(this.noble, p.id, [{ ...c.service }]);
     // noble hands these objects to its gatt as they are (numeric properties, handles); the objects it
     // returns get the decoded names, as discovery would have given them.

@@ -213,3 +213,64 @@ describe("Central (fake noble)", () => {
     expect((await pending).maxFrame).toBe(20);
   });
 });
+
+describe("Central reconnecting on cached GATT handles (noble's seeding calls)", () => {
+  // noble 1.9.2-26 (lib/noble.js addService) appends each seeded service to the peripheral's list, where
+  // a discovery replaces the list; this fake does the same, so the test sees what the daemon's noble keeps.
+  class SeedingNoble extends FakeNoble {
+    readonly byId = new Map<string, FakePeripheral & { services: Array<{ uuid: string }> | null }>();
+    readonly serviceObjects = new Map<string, { uuid: string; characteristics?: FakeChar[] }>();
+    addServices(id: string, services: Array<{ uuid: string }>): unknown[] {
+      const p = this.byId.get(id)!;
+      return services.map((s) => {
+        const svc = { uuid: s.uuid };
+        p.services ??= [];
+        p.services.push(svc);
+        this.serviceObjects.set(`${id}/${s.uuid}`, svc);
+        return svc;
+      });
+    }
+    addCharacteristics(id: string, serviceUuid: string, chars: Array<{ uuid: string }>): FakeChar[] {
+      const cs = chars.map((c) => new FakeChar(c.uuid, []));
+      this.serviceObjects.get(`${id}/${serviceUuid}`)!.characteristics = cs;
+      return cs;
+    }
+  }
+  const TX = { uuid: TX_CHAR_UUID, startHandle: 16, valueHandle: 17, endHandle: 18, properties: 0x10 };
+  const declaration = Buffer.concat([
+    Buffer.from([TX.properties, TX.valueHandle & 0xff, TX.valueHandle >> 8]),
+    Buffer.from(TX.uuid, "hex").reverse(),
+  ]);
+
+  it("leaves noble one OpenClaw service per device however often it reconnects", async () => {
+    const seeding = new SeedingNoble();
+    const c = await Central.fromNoble(seeding);
+    const p = Object.assign(openClawPeripheral(), {
+      services: null as Array<{ uuid: string }> | null,
+      readHandleAsync: async () => declaration,
+      writeHandleAsync: async () => {},
+    });
+    seeding.byId.set(p.id, p);
+    seeding.emit("discover", p);
+    c.gattCache.set(p.id, {
+      advertVersion: 1,
+      service: { uuid: SERVICE_UUID, startHandle: 10, endHandle: 18 },
+      characteristics: [
+        { uuid: INFO_CHAR_UUID, startHandle: 11, valueHandle: 12, endHandle: 12, properties: 0x02 },
+        { uuid: RX_CHAR_UUID, startHandle: 13, valueHandle: 14, endHandle: 15, properties: 0x0c },
+        TX,
+      ],
+      txCccd: 18,
+    });
+    for (let i = 0; i < 20; i++) {
+      const pending = c.connect(p.id);
+      p.complete();
+      const conn = await pending;
+      const closed = new Promise<string>((r) => conn.onClose(r));
+      p.emit("disconnect", 0x13);
+      await closed;
+    }
+    expect(c.gattCache.has(p.id)).toBe(true); // every one of them was a cached reconnect
+    expect(p.services?.map((s) => s.uuid)).toEqual([SERVICE_UUID]);
+  });
+});
