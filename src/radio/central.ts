@@ -122,8 +122,28 @@ const deviceIdOf = (address: string) => address.replaceAll(":", "").toLowerCase(
 /**
  * The device on each HCI link handle, learnt from what noble writes on it: the HCI guard's reports of
  * malformed PDUs name a handle, connect() needs to know whether it is the device being connected.
+ * One handle per device: a device's new link replaces its old one, whose handle is never asked about
+ * again (a controller may give it to another device, whose first write names it anew). Without that
+ * the table kept an entry per link the process ever made.
  */
-const linkDevices = new Map<number, string>();
+export class LinkDevices {
+  readonly #byHandle = new Map<number, string>();
+
+  note(handle: number, deviceId: string): void {
+    if (this.#byHandle.get(handle) === deviceId) return;
+    for (const [h, d] of this.#byHandle) if (d === deviceId) this.#byHandle.delete(h);
+    this.#byHandle.set(handle, deviceId);
+  }
+
+  get(handle: number): string | undefined {
+    return this.#byHandle.get(handle);
+  }
+
+  get size(): number {
+    return this.#byHandle.size;
+  }
+}
+const linkDevices = new LinkDevices();
 
 function onAtt(id: string, fn: (e: AttEvent) => void): () => void {
   const l = (deviceId: string, e: AttEvent) => {
@@ -242,7 +262,7 @@ async function loadNoble(hci: string | undefined, maxMtu: number | undefined, cl
       const writeAtt = Gatt.prototype.writeAtt;
       Gatt.prototype.writeAtt = function (data: Buffer) {
         const handle = this._aclStream?._handle;
-        if (typeof handle === "number") linkDevices.set(handle, deviceIdOf(this._address));
+        if (typeof handle === "number") linkDevices.note(handle, deviceIdOf(this._address));
         return writeAtt.call(this, data);
       };
     } catch {

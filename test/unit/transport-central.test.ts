@@ -7,7 +7,7 @@ import { EventEmitter } from "node:events";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { buildAdvertising } from "../../src/protocol/advert.js";
 import { INFO_CHAR_UUID, RX_CHAR_UUID, SERVICE_UUID, TX_CHAR_UUID } from "../../src/protocol/gatt.js";
-import { Central } from "../../src/radio/central.js";
+import { Central, LinkDevices } from "../../src/radio/central.js";
 import { rejection } from "../helpers/errors.js";
 
 class FakeChar extends EventEmitter {
@@ -272,5 +272,22 @@ describe("Central reconnecting on cached GATT handles (noble's seeding calls)", 
     }
     expect(c.gattCache.has(p.id)).toBe(true); // every one of them was a cached reconnect
     expect(p.services?.map((s) => s.uuid)).toEqual([SERVICE_UUID]);
+  });
+});
+
+describe("LinkDevices (the device on each HCI link handle)", () => {
+  it("keeps one handle per device however many links the process makes", () => {
+    const t = new LinkDevices();
+    for (let h = 0x40; h < 0x40 + 500; h++) {
+      t.note(h, "e46d87846a25");
+      t.note(h, "e46d87846a25"); // every write on the link names it again
+    }
+    t.note(0x01, "other");
+    expect(t.size).toBe(2);
+    expect(t.get(0x40 + 499)).toBe("e46d87846a25");
+    expect(t.get(0x40)).toBeUndefined();
+    // A controller may hand a closed link's handle to another device: its first write names it anew.
+    t.note(0x01, "e46d87846a25");
+    expect([t.size, t.get(0x01), t.get(0x40 + 499)]).toEqual([1, "e46d87846a25", undefined]);
   });
 });
