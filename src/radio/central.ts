@@ -507,19 +507,17 @@ export class Central {
       else if (st.phase === "connected") p.disconnect();
       st.phase = "done";
     };
+    let onAbort: (() => void) | undefined;
     const giveUp = new Promise<never>((_, reject) => {
       timer = this.clock.setTimeout("central.connect", timeoutMs, () => {
         cancel();
         reject(new OpenClawError("TIMEOUT", { what: `connecting to ${label}`, afterMs: timeoutMs }));
       });
-      opts.signal?.addEventListener(
-        "abort",
-        () => {
-          cancel();
-          reject(new OpenClawError("TIMEOUT", { what: `connecting to ${label} (cancelled)`, afterMs: 0 }));
-        },
-        { once: true },
-      );
+      onAbort = () => {
+        cancel();
+        reject(new OpenClawError("TIMEOUT", { what: `connecting to ${label} (cancelled)`, afterMs: 0 }));
+      };
+      opts.signal?.addEventListener("abort", onAbort, { once: true });
     });
     giveUp.catch(() => {});
     // A malformed PDU from the device while connecting (the HCI guard contained it, and noble may now
@@ -579,6 +577,8 @@ export class Central {
     } finally {
       stopReports();
       this.clock.clearTimeout(timer);
+      // A signal may outlive many connections (a client's): the attempt's listener goes with it.
+      if (onAbort) opts.signal?.removeEventListener("abort", onAbort);
     }
   }
 

@@ -3,7 +3,7 @@
  * frames, link loss. The real noble on the virtual air is exercised by the sim-* integration tests
  * through the test driver.
  */
-import { EventEmitter } from "node:events";
+import { EventEmitter, getEventListeners } from "node:events";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { buildAdvertising } from "../../src/protocol/advert.js";
 import { INFO_CHAR_UUID, RX_CHAR_UUID, SERVICE_UUID, TX_CHAR_UUID } from "../../src/protocol/gatt.js";
@@ -160,6 +160,18 @@ describe("Central (fake noble)", () => {
     ac.abort();
     expect((await attempt).code).toBe("TIMEOUT");
     expect(p.cancelled).toBe(1);
+  });
+
+  it("leaves nothing on a long-lived signal once a connection attempt is over", async () => {
+    const ac = new AbortController();
+    for (let i = 0; i < 10; i++) {
+      const p = openClawPeripheral(`dev${i}`);
+      noble.emit("discover", p);
+      const pending = central.connect(p.id, { signal: ac.signal });
+      p.complete();
+      await pending;
+    }
+    expect(getEventListeners(ac.signal, "abort")).toHaveLength(0);
   });
 
   it("connects, sizes frames to the negotiated MTU, writes without response, hears notifications", async () => {
