@@ -162,6 +162,27 @@ export class BenchLaptop {
     }
   }
 
+  /**
+   * The daemon's live heap (MB) after its last quiet collection, from its debug log ("collected",
+   * src/daemon/process/daemon.ts); undefined when the log level is above debug or none ran yet.
+   */
+  heapAfterGcMb(): number | undefined {
+    const file = resolvePaths({ stateDir: this.stateDir, env: { ...process.env, ...this.env } }).logFile;
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      return undefined;
+    }
+    const lines = text.trimEnd().split("\n");
+    for (let i = lines.length - 1; i >= 0; i--) {
+      if (!lines[i]!.includes('"collected"')) continue;
+      const heap = (JSON.parse(lines[i]!) as { heapUsed?: number }).heapUsed;
+      if (typeof heap === "number") return heap / (1024 * 1024);
+    }
+    return undefined;
+  }
+
   rpc(): Promise<RpcClient> {
     return RpcClient.connect(this.socketPath, systemClock, 5000);
   }

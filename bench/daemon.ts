@@ -7,7 +7,7 @@
  * - CLI journeys: `openclaw pair`, a command on the open session, a bonded reconnect, each through the
  *   built CLI (spawn to exit) and through the control API; the CLI's own start measured apart;
  *   the first pairing of a fresh daemon against a warm one;
- * - soak: pair/forget cycles; the daemon's RSS and fds from /proc.
+ * - soak: pair/forget cycles; the daemon's RSS and fds from /proc, its heap after GC from its debug log.
  */
 import { cpus } from "node:os";
 import { performance } from "node:perf_hooks";
@@ -312,37 +312,56 @@ const S_SECTION = "daemon soak";
 
 export async function benchSoak(o: { cycles?: number } = {}): Promise<Figure[]> {
   const cycles = o.cycles ?? 20;
+  // The first fifth warms the JIT up (compiled code is heap too: ≈ +3 MB over the first 100 cycles,
+  // then flat), so heap growth is counted from an idle pause after it.
+  const warmCycles = Math.max(1, Math.floor(cycles / 5));
   const idleMs = 5000;
+  const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
   // The daemon's own interval (7.5 ms): the soak counts growth, not time.
   return withAir(undefined, async (t) => {
     const sim = await startBenchSim(t, "soak-dev");
     const lap = new BenchLaptop(t, "soak-laptop", { sessionIdleSeconds: 5 });
+    // Its "collected" line (the heap after each quiet collection) is at debug.
+    lap.env["OPENCLAW_LOG_LEVEL"] = "debug";
     try {
       const { pid } = await lap.startDaemon();
       const c = await lap.rpc();
       await lap.heard(c, [sim.name]);
-      await new Promise((r) => setTimeout(r, idleMs));
+      await sleepMs(idleMs);
       const start = procUsage(pid);
+      const heapStart = lap.heapAfterGcMb();
+      let heapWarm: number | undefined;
       let peak = start;
       const after: Array<{ rssMb: number; fds: number }> = [];
-      const t0 = performance.now();
+      let busyMs = 0;
       for (let i = 0; i < cycles; i++) {
+        const t0 = performance.now();
         await lap.heard(c, [sim.name]);
         await rpcPair(c, sim.name, sim.code);
         await c.call("device.status", { device: sim.name });
         await forgetAll(c);
         await sim.press();
+        busyMs += performance.now() - t0;
         const u = procUsage(pid);
         after.push(u);
         peak = { rssMb: Math.max(peak.rssMb, u.rssMb), fds: Math.max(peak.fds, u.fds) };
+        if (i === warmCycles - 1) {
+          await sessionsClosed(c);
+          await sleepMs(idleMs);
+          heapWarm = lap.heapAfterGcMb();
+        }
       }
-      const cycleMs = (performance.now() - t0) / cycles;
+      const cycleMs = busyMs / cycles;
       await sessionsClosed(c);
-      await new Promise((r) => setTimeout(r, idleMs));
+      await sleepMs(idleMs);
       const end = procUsage(pid);
+      const heapEnd = lap.heapAfterGcMb();
       c.close();
       const half = after[Math.floor(after.length / 2)] ?? start;
       const mb = (x: number) => round(x, 1);
+      const heapMb = (x: number | undefined) => (x === undefined ? "n/a" : `${round(x, 2)} MB`);
+      const counted = cycles - warmCycles;
+      const heapGrowth = heapEnd !== undefined && heapWarm !== undefined ? heapEnd - heapWarm : Number.NaN;
       return [
         {
           section: S_SECTION,
@@ -351,6 +370,14 @@ export async function benchSoak(o: { cycles?: number } = {}): Promise<Figure[]> 
           unit: "MB",
           goal: { op: "<=", value: 5 },
           note: `start ${mb(start.rssMb)} MB, peak ${mb(peak.rssMb)} MB, mid-run ${mb(half.rssMb)} MB, after ${idleMs / 1000} s idle ${mb(end.rssMb)} MB; ${round(cycleMs, 0)} ms per cycle; goal: no growth beyond GC noise`,
+        },
+        {
+          section: S_SECTION,
+          name: `${cycles} cycles: live heap after GC retained (idle after − idle after ${warmCycles} warm-up cycles)`,
+          value: round(heapGrowth, 2),
+          unit: "MB",
+          goal: { op: "<=", value: 1 },
+          note: `heapUsed after the daemon's quiet collection (its debug log): before ${heapMb(heapStart)}, after ${warmCycles} cycles ${heapMb(heapWarm)}, after ${cycles} ${heapMb(heapEnd)}; ${Number.isNaN(heapGrowth) || counted <= 0 ? "n/a" : round((heapGrowth * 1024) / counted, 2)} kB per counted cycle; a leak grows this, allocator retention only RSS`,
         },
         {
           section: S_SECTION,

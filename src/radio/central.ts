@@ -44,6 +44,8 @@ interface NoblePeripheral {
   rssi: number;
   mtu: number | null;
   state: string;
+  /** noble's service objects of the peripheral (null before the first discovery). */
+  services?: Array<{ uuid: string }> | null;
   advertisement: {
     localName?: string;
     serviceUuids?: string[];
@@ -120,8 +122,28 @@ const deviceIdOf = (address: string) => address.replaceAll(":", "").toLowerCase(
 /**
  * The device on each HCI link handle, learnt from what noble writes on it: the HCI guard's reports of
  * malformed PDUs name a handle, connect() needs to know whether it is the device being connected.
+ * One handle per device: a device's new link replaces its old one, whose handle is never asked about
+ * again (a controller may give it to another device, whose first write names it anew). Without that
+ * the table kept an entry per link the process ever made.
  */
-const linkDevices = new Map<number, string>();
+export class LinkDevices {
+  readonly #byHandle = new Map<number, string>();
+
+  note(handle: number, deviceId: string): void {
+    if (this.#byHandle.get(handle) === deviceId) return;
+    for (const [h, d] of this.#byHandle) if (d === deviceId) this.#byHandle.delete(h);
+    this.#byHandle.set(handle, deviceId);
+  }
+
+  get(handle: number): string | undefined {
+    return this.#byHandle.get(handle);
+  }
+
+  get size(): number {
+    return this.#byHandle.size;
+  }
+}
+const linkDevices = new LinkDevices();
 
 function onAtt(id: string, fn: (e: AttEvent) => void): () => void {
   const l = (deviceId: string, e: AttEvent) => {
@@ -240,7 +262,7 @@ async function loadNoble(hci: string | undefined, maxMtu: number | undefined, cl
       const writeAtt = Gatt.prototype.writeAtt;
       Gatt.prototype.writeAtt = function (data: Buffer) {
         const handle = this._aclStream?._handle;
-        if (typeof handle === "number") linkDevices.set(handle, deviceIdOf(this._address));
+        if (typeof handle === "number") linkDevices.note(handle, deviceIdOf(this._address));
         return writeAtt.call(this, data);
       };
     } catch {
@@ -646,19 +668,17 @@ export class Central {
       else if (st.phase === "connected") p.disconnect();
       st.phase = "done";
     };
+    let onAbort: (() => void) | undefined;
     const giveUp = new Promise<never>((_, reject) => {
       timer = this.clock.setTimeout("central.connect", timeoutMs, () => {
         cancel();
         reject(new OpenClawError("TIMEOUT", { what: `connecting to ${label}`, afterMs: timeoutMs }));
       });
-      opts.signal?.addEventListener(
-        "abort",
-        () => {
-          cancel();
-          reject(new OpenClawError("TIMEOUT", { what: `connecting to ${label} (cancelled)`, afterMs: 0 }));
-        },
-        { once: true },
-      );
+      onAbort = () => {
+        cancel();
+        reject(new OpenClawError("TIMEOUT", { what: `connecting to ${label} (cancelled)`, afterMs: 0 }));
+      };
+      opts.signal?.addEventListener("abort", onAbort, { once: true });
     });
     giveUp.catch(() => {});
     // A malformed PDU from the device while connecting (the HCI guard contained it, and noble may now
@@ -727,6 +747,8 @@ export class Central {
     } finally {
       stopReports();
       this.clock.clearTimeout(timer);
+      // A signal may outlive many connections (a client's): the attempt's listener goes with it.
+      if (onAbort) opts.signal?.removeEventListener("abort", onAbort);
     }
   }
 
@@ -760,6 +782,10 @@ export class Central {
   ): Promise<Record<"info" | "rx" | "tx", NobleCharacteristic> | undefined> {
     const { addServices, addCharacteristics } = this.noble;
     if (!addServices || !addCharacteristics) return undefined;
+    // noble's addService appends to the peripheral's service list on every call (1.9.2-26,
+    // lib/noble.js), where a discovery replaces the list: without this, each reconnect on cached
+    // handles would keep the last link's service and characteristics for the daemon's lifetime.
+    if (p.services) p.services = p.services.filter((s) => s.uuid !== c.service.uuid);
     addServices.call(this.noble, p.id, [{ ...c.service }]);
     // noble hands these objects to its gatt as they are (numeric properties, handles); the objects it
     // returns get the decoded names, as discovery would have given them.

@@ -4,6 +4,7 @@
  * and is cancelled when that connection goes away (Ctrl-C of the CLI); times reach the client counted
  * down to the moment of the answer; forget passes device / all / localOnly through.
  */
+import { getEventListeners } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -189,6 +190,62 @@ describe("control API handlers", () => {
       "INVALID_ARGUMENT",
     );
     expect((await failure(c.call("device.forget", {}))).message).toMatch(/either a device or all/);
+  });
+});
+
+describe("a long-lived control connection", () => {
+  // One connection that pairs and forgets again and again (a GUI; the bench's soak): each call hangs its
+  // cancel-on-hang-up on the connection's signal, and a finished call must take it off again, or the
+  // connection keeps every pairing it ever made (link, session, channel: ≈ 11 kB each, issue 10's soak).
+  function handlers() {
+    const made: ScriptedPairing[] = [];
+    const fakeCore = {
+      preparePair: async () => {
+        const p = new ScriptedPairing(`p${made.length + 1}`, target(`p${made.length + 1}`, clock.now()));
+        made.push(p);
+        return p;
+      },
+      devices: () => [],
+      on: () => () => {},
+    } as unknown as core.DaemonCore;
+    const h = createHandlers({
+      core: fakeCore,
+      clock,
+      self: {
+        hello: () => ({}) as never,
+        status: () => ({}) as never,
+        quarantined: () => [],
+        shutdown: () => {},
+      },
+    });
+    const hangUp = new AbortController();
+    const ctx = { connectionId: 1, signal: hangUp.signal, notify: () => {}, subscribe: () => {} };
+    return { h, ctx, made, hangUp, listeners: () => getEventListeners(hangUp.signal, "abort").length };
+  }
+
+  it("holds nothing of the pairings it finished, bonded or cancelled", async () => {
+    const { h, ctx, made, hangUp, listeners } = handlers();
+    for (let i = 0; i < 50; i++) {
+      const t = await h["pair.prepare"]({ device: "OpenClaw-CCDD" }, ctx);
+      if (i % 2 === 0) await h["pair.attempt"]({ pairingId: t.pairingId, code: "123456" }, ctx);
+      else await h["pair.cancel"]({ pairingId: t.pairingId }, ctx);
+    }
+    expect(listeners()).toBe(0);
+    // The one still prepared when the client goes away is cancelled; the finished ones are left alone.
+    await h["pair.prepare"]({}, ctx);
+    expect(listeners()).toBe(1);
+    hangUp.abort();
+    expect(made.map((p) => p.cancelled)).toEqual([...made.slice(0, 50).map((_, i) => i % 2), 1]);
+  });
+
+  it("holds nothing of the scans it finished", async () => {
+    const { h, ctx, listeners } = handlers();
+    for (let i = 0; i < 20; i++) {
+      const scan = h["discovery.scan"]({ durationMs: 1000 }, ctx);
+      clock.advance(1000);
+      await scan;
+    }
+    expect(listeners()).toBe(0);
   });
 });
 

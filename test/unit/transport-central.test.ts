@@ -3,12 +3,12 @@
  * frames, link loss. The real noble on the virtual air is exercised by the sim-* integration tests
  * through the test driver.
  */
-import { EventEmitter } from "node:events";
+import { EventEmitter, getEventListeners } from "node:events";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ManualClock } from "../../src/clock/manual.js";
 import { buildAdvertising } from "../../src/protocol/advert.js";
 import { INFO_CHAR_UUID, RX_CHAR_UUID, SERVICE_UUID, TX_CHAR_UUID } from "../../src/protocol/gatt.js";
-import { Central } from "../../src/radio/central.js";
+import { Central, LinkDevices } from "../../src/radio/central.js";
 import { rejection } from "../helpers/errors.js";
 
 class FakeChar extends EventEmitter {
@@ -161,6 +161,18 @@ describe("Central (fake noble)", () => {
     ac.abort();
     expect((await attempt).code).toBe("TIMEOUT");
     expect(p.cancelled).toBe(1);
+  });
+
+  it("leaves nothing on a long-lived signal once a connection attempt is over", async () => {
+    const ac = new AbortController();
+    for (let i = 0; i < 10; i++) {
+      const p = openClawPeripheral(`dev${i}`);
+      noble.emit("discover", p);
+      const pending = central.connect(p.id, { signal: ac.signal });
+      p.complete();
+      await pending;
+    }
+    expect(getEventListeners(ac.signal, "abort")).toHaveLength(0);
   });
 
   it("connects, sizes frames to the negotiated MTU, writes without response, hears notifications", async () => {
@@ -365,5 +377,83 @@ describe("Central: one LE Create Connection at a time (fake noble)", () => {
     expect(order).toEqual(["x", "x"]);
     x.complete();
     expect((await again).id).toBe("x");
+  });
+});
+
+describe("Central reconnecting on cached GATT handles (noble's seeding calls)", () => {
+  // noble 1.9.2-26 (lib/noble.js addService) appends each seeded service to the peripheral's list, where
+  // a discovery replaces the list; this fake does the same, so the test sees what the daemon's noble keeps.
+  class SeedingNoble extends FakeNoble {
+    readonly byId = new Map<string, FakePeripheral & { services: Array<{ uuid: string }> | null }>();
+    readonly serviceObjects = new Map<string, { uuid: string; characteristics?: FakeChar[] }>();
+    addServices(id: string, services: Array<{ uuid: string }>): unknown[] {
+      const p = this.byId.get(id)!;
+      return services.map((s) => {
+        const svc = { uuid: s.uuid };
+        p.services ??= [];
+        p.services.push(svc);
+        this.serviceObjects.set(`${id}/${s.uuid}`, svc);
+        return svc;
+      });
+    }
+    addCharacteristics(id: string, serviceUuid: string, chars: Array<{ uuid: string }>): FakeChar[] {
+      const cs = chars.map((c) => new FakeChar(c.uuid, []));
+      this.serviceObjects.get(`${id}/${serviceUuid}`)!.characteristics = cs;
+      return cs;
+    }
+  }
+  const TX = { uuid: TX_CHAR_UUID, startHandle: 16, valueHandle: 17, endHandle: 18, properties: 0x10 };
+  const declaration = Buffer.concat([
+    Buffer.from([TX.properties, TX.valueHandle & 0xff, TX.valueHandle >> 8]),
+    Buffer.from(TX.uuid, "hex").reverse(),
+  ]);
+
+  it("leaves noble one OpenClaw service per device however often it reconnects", async () => {
+    const seeding = new SeedingNoble();
+    const c = await Central.fromNoble(seeding);
+    const p = Object.assign(openClawPeripheral(), {
+      services: null as Array<{ uuid: string }> | null,
+      readHandleAsync: async () => declaration,
+      writeHandleAsync: async () => {},
+    });
+    seeding.byId.set(p.id, p);
+    seeding.emit("discover", p);
+    c.gattCache.set(p.id, {
+      advertVersion: 1,
+      service: { uuid: SERVICE_UUID, startHandle: 10, endHandle: 18 },
+      characteristics: [
+        { uuid: INFO_CHAR_UUID, startHandle: 11, valueHandle: 12, endHandle: 12, properties: 0x02 },
+        { uuid: RX_CHAR_UUID, startHandle: 13, valueHandle: 14, endHandle: 15, properties: 0x0c },
+        TX,
+      ],
+      txCccd: 18,
+    });
+    for (let i = 0; i < 20; i++) {
+      const pending = c.connect(p.id);
+      p.complete();
+      const conn = await pending;
+      const closed = new Promise<string>((r) => conn.onClose(r));
+      p.emit("disconnect", 0x13);
+      await closed;
+    }
+    expect(c.gattCache.has(p.id)).toBe(true); // every one of them was a cached reconnect
+    expect(p.services?.map((s) => s.uuid)).toEqual([SERVICE_UUID]);
+  });
+});
+
+describe("LinkDevices (the device on each HCI link handle)", () => {
+  it("keeps one handle per device however many links the process makes", () => {
+    const t = new LinkDevices();
+    for (let h = 0x40; h < 0x40 + 500; h++) {
+      t.note(h, "e46d87846a25");
+      t.note(h, "e46d87846a25"); // every write on the link names it again
+    }
+    t.note(0x01, "other");
+    expect(t.size).toBe(2);
+    expect(t.get(0x40 + 499)).toBe("e46d87846a25");
+    expect(t.get(0x40)).toBeUndefined();
+    // A controller may hand a closed link's handle to another device: its first write names it anew.
+    t.note(0x01, "e46d87846a25");
+    expect([t.size, t.get(0x01), t.get(0x40 + 499)]).toEqual([1, "e46d87846a25", undefined]);
   });
 });

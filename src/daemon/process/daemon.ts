@@ -201,7 +201,16 @@ export async function startDaemon(o: DaemonOptions, parts: DaemonParts): Promise
     };
 
     const gc = loadGc();
-    const quiet = gc ? new QuietCollector(clock, COLLECT_AFTER_QUIET_MS, gc) : undefined;
+    // The live heap right after the collection (debug): what `npm run bench`'s soak reads to tell a
+    // leak (heap grows) from pages the allocator keeps (RSS grows, heap flat).
+    const collect = gc
+      ? () => {
+          gc();
+          const m = process.memoryUsage();
+          logger.debug({ heapUsed: m.heapUsed, heapTotal: m.heapTotal, rss: m.rss }, "collected");
+        }
+      : undefined;
+    const quiet = collect ? new QuietCollector(clock, COLLECT_AFTER_QUIET_MS, collect) : undefined;
     undo.push(async () => quiet?.close());
 
     const server: ControlServer = new ControlServer({

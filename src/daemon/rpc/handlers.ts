@@ -141,9 +141,24 @@ function noSuchPairing(): OpenClawError<"INVALID_ARGUMENT"> {
   });
 }
 
+/**
+ * Runs `fn` once if `signal` aborts; the function returned takes it off again. A control connection
+ * outlives many calls (a GUI, the bench's soak), so what a call hangs on its signal must go with the
+ * call: a listener left there keeps the call's whole pairing (link, session, channel) alive until the
+ * client hangs up.
+ */
+function onAbort(signal: AbortSignal, fn: () => void): () => void {
+  signal.addEventListener("abort", fn, { once: true });
+  return () => signal.removeEventListener("abort", fn);
+}
+
 export function createHandlers(deps: HandlerDeps): RpcHandlers {
   const { core: c, clock, self } = deps;
-  const pairings = new Map<string, { pairing: core.Pairing; connectionId: number }>();
+  const pairings = new Map<string, { pairing: core.Pairing; connectionId: number; release: () => void }>();
+  const drop = (id: string) => {
+    pairings.get(id)?.release();
+    pairings.delete(id);
+  };
 
   const owned = (ctx: RpcContext, id: string): core.Pairing => {
     const entry = pairings.get(id);
@@ -151,7 +166,7 @@ export function createHandlers(deps: HandlerDeps): RpcHandlers {
     return entry.pairing;
   };
   const settle = (id: string, p: core.Pairing) => {
-    if (p.state === "bonded" || p.state === "failed" || p.state === "cancelled") pairings.delete(id);
+    if (p.state === "bonded" || p.state === "failed" || p.state === "cancelled") drop(id);
   };
 
   return {
@@ -186,15 +201,17 @@ export function createHandlers(deps: HandlerDeps): RpcHandlers {
         if (e.type === "discovered" || e.type === "updated")
           ctx.notify("discovery.device", toDiscovered(e.device, clock.now()));
       });
+      let release = () => {};
       try {
         for (const d of c.devices()) ctx.notify("discovery.device", toDiscovered(d, clock.now()));
         await Promise.race([
           sleep(clock, "control.scan", p?.durationMs ?? deps.scanMs ?? 3000),
-          new Promise<void>((resolve) =>
-            ctx.signal.addEventListener("abort", () => resolve(), { once: true }),
-          ),
+          new Promise<void>((resolve) => {
+            release = onAbort(ctx.signal, resolve);
+          }),
         ]);
       } finally {
+        release();
         off();
       }
       return { devices: c.devices().map((d) => toDiscovered(d, clock.now())) };
@@ -207,15 +224,11 @@ export function createHandlers(deps: HandlerDeps): RpcHandlers {
         await pairing.cancel();
         throw new OpenClawError("CANCELLED", { what: "pairing" });
       }
-      pairings.set(pairing.id, { pairing, connectionId: ctx.connectionId });
-      ctx.signal.addEventListener(
-        "abort",
-        () => {
-          pairings.delete(pairing.id);
-          void pairing.cancel().catch(() => {});
-        },
-        { once: true },
-      );
+      const release = onAbort(ctx.signal, () => {
+        pairings.delete(pairing.id);
+        void pairing.cancel().catch(() => {});
+      });
+      pairings.set(pairing.id, { pairing, connectionId: ctx.connectionId, release });
       return toTarget(pairing.target, clock.now());
     },
     "pair.attempt": async (p, ctx) => {
@@ -239,7 +252,7 @@ export function createHandlers(deps: HandlerDeps): RpcHandlers {
     },
     "pair.cancel": async (p, ctx) => {
       const pairing = owned(ctx, p.pairingId);
-      pairings.delete(p.pairingId);
+      drop(p.pairingId);
       await pairing.cancel();
       return { cancelled: true };
     },
