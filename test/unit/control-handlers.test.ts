@@ -238,6 +238,18 @@ describe("a long-lived control connection", () => {
     expect(made.map((p) => p.cancelled)).toEqual([...made.slice(0, 50).map((_, i) => i % 2), 1]);
   });
 
+  it("lets go of pairings the core ended by itself (idle) once the next pairing is prepared", async () => {
+    const { h, ctx, made, listeners } = handlers();
+    for (let i = 0; i < 20; i++) {
+      await h["pair.prepare"]({}, ctx);
+      made.at(-1)!.state = "cancelled"; // the core's idle timer hung up; the client never came back
+    }
+    expect(listeners()).toBe(1); // only the last one, not yet seen as ended
+    await expect(h["pair.attempt"]({ pairingId: made[0]!.id, code: "123456" }, ctx)).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+    });
+  });
+
   it("holds nothing of the scans it finished", async () => {
     const { h, ctx, listeners } = handlers();
     for (let i = 0; i < 20; i++) {

@@ -218,6 +218,9 @@ export function createHandlers(deps: HandlerDeps): RpcHandlers {
     },
     "device.probe": async (p) => toDiscovered(await c.probe(p.device), clock.now()),
     "pair.prepare": async (p, ctx) => {
+      // Pairings the core ended by itself (idle, window over, link lost) that no client asked about
+      // again: let go here, so a long-lived connection holds at most the pairings still alive.
+      for (const [id, e] of [...pairings]) settle(id, e.pairing);
       ctx.notify("pair.step", { pairingId: null, step: "connecting" });
       const pairing = await c.preparePair(p?.device);
       if (ctx.signal.aborted) {
