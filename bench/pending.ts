@@ -13,7 +13,7 @@ export const PENDING: readonly Pending[] = [
   {
     what: "soak RSS over 500 cycles: +9.3 MB (`node dist/bench/daemon.js soak 500`) while the live heap after GC gains 0.6 MB past warm-up (was 3.8; three leaks fixed): V8 pages of JIT warm-up, other threads' malloc arenas (+3.9 MB), node's text pages (+1.5 MB)",
     goal: "no retained growth (RSS retained ≤ 5 MB over the cycles)",
-    hook: "bench/daemon.ts soak (RSS and heap-after-GC figures); allocator retention: try MALLOC_ARENA_MAX=2 in contrib/systemd/openclaw.service (one run with =1 in the bench environment: 7.2 MB), or accept RSS with the heap figure as the leak test",
+    hook: "bench/daemon.ts soak (RSS and heap-after-GC figures); allocator retention: MALLOC_ARENA_MAX is no cure (one run with =1: 7.2 MB retained, with =2: 7.7 MB, both within the ±2 MB run-to-run noise of 9.3), or accept RSS with the heap figure as the leak test",
   },
   {
     what: "rotate in the fault matrix (rotation is the next phase)",
