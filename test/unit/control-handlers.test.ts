@@ -17,6 +17,13 @@ import { ControlServer } from "../../src/daemon/rpc/server.js";
 import { OpenClawError } from "../../src/protocol/errors.js";
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+/** The daemon's own methods (hello, status, shutdown): not what these tests are about. */
+const noSelf = {
+  hello: () => ({}) as never,
+  status: () => ({}) as never,
+  quarantined: () => [],
+  shutdown: () => {},
+};
 
 function target(id: string, readAt: number): core.PairTarget {
   return {
@@ -106,12 +113,7 @@ beforeEach(async () => {
     handlers: createHandlers({
       core: fakeCore,
       clock,
-      self: {
-        hello: () => ({}) as never,
-        status: () => ({}) as never,
-        quarantined: () => [],
-        shutdown: () => {},
-      },
+      self: noSelf,
     }),
   });
   await server.listen();
@@ -211,12 +213,7 @@ describe("a long-lived control connection", () => {
     const h = createHandlers({
       core: fakeCore,
       clock,
-      self: {
-        hello: () => ({}) as never,
-        status: () => ({}) as never,
-        quarantined: () => [],
-        shutdown: () => {},
-      },
+      self: noSelf,
     });
     const hangUp = new AbortController();
     const ctx = { connectionId: 1, signal: hangUp.signal, notify: () => {}, subscribe: () => {} };
