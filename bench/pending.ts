@@ -15,9 +15,4 @@ export const PENDING: readonly Pending[] = [
     goal: "no retained growth (RSS retained ≤ 5 MB over the cycles)",
     hook: "bench/daemon.ts soak (RSS and heap-after-GC figures); allocator retention: MALLOC_ARENA_MAX is no cure (one run with =1: 7.2 MB retained, with =2: 7.7 MB, both within the ±2 MB run-to-run noise of 9.3), or accept RSS with the heap figure as the leak test",
   },
-  {
-    what: "rotate in the fault matrix (rotation is the next phase)",
-    goal: "zero half bonds",
-    hook: "test/stress/daemon-fault-matrix.test.ts: add a rotate flow once the core can rotate",
-  },
 ];

@@ -1,21 +1,49 @@
 /**
  * The fault matrix: the link is cut at every message boundary of pair (pair-setup + its first verify,
- * what `openclaw pair` does), a bonded verify, and remove pairing, in both directions — before a message
- * reaches its peer and just after it did — with both roles in process (test/stress/rig.ts).
+ * what `openclaw pair` does), a bonded verify, rotate keys and remove pairing, in both directions —
+ * before a message reaches its peer and just after it did — with both roles in process
+ * (test/stress/rig.ts).
  *
  * Each time: the laptop's call fails with an OpenClawError (or completes, when the cut came after the
  * last message mattered), nothing but OpenClawErrors is thrown anywhere, no half bond — a bond the laptop
- * committed is permanent on the device (for remove: the laptop was told, see faultCase) — and after the laptop's recovery (retry verify with a pending
- * bond; on UNKNOWN_PEER forget locally and pair again; retry a remove) both bond tables agree.
+ * committed is permanent on the device and holds a key the laptop has (for remove: the laptop was told,
+ * see faultCase) — and after the laptop's recovery (verify with each key it holds, the pending one
+ * first, and settle the rotation by which one worked; retry verify with a pending bond; on UNKNOWN_PEER
+ * forget locally and pair again; retry a remove) both bond tables agree.
  * The short form runs each cut once at MTU 23; the long form repeats it over seeds at MTU 23 and 247.
  */
 import { describe, expect, it } from "vitest";
 import { DEFAULT_PROVISIONAL_TTL_MS } from "../../src/protocol/accessory/bonds.js";
-import { isOpenClawError } from "../../src/protocol/errors.js";
+import { beginRotation, verifiedWith, verifyKeys } from "../../src/protocol/controller/index.js";
+import { generateKeyPair } from "../../src/protocol/crypto/noise.js";
+import { isOpenClawError, OpenClawError } from "../../src/protocol/errors.js";
 import { LONG, limitMs, runs } from "./cases.js";
 import { type Connection, type Cut, Rig } from "./rig.js";
 
-type Flow = "pair" | "verify" | "remove";
+type Flow = "pair" | "verify" | "rotate" | "remove";
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+
+/**
+ * Verify as the daemon does (src/daemon/core/core.ts #verify): each key the bond holds, the pending one
+ * first, on one link (the device lets an unknown key retry); the key that worked settles a rotation.
+ * UNKNOWN_PEER from every key is the device having forgotten us.
+ */
+async function verifyBonded(rig: Rig, c: Connection): Promise<void> {
+  const bond = rig.laptopBond()!;
+  let last: unknown = new OpenClawError("UNKNOWN_PEER", {});
+  for (const key of verifyKeys(bond)) {
+    try {
+      await c.verify(bond, key);
+      rig.save(verifiedWith(bond, key));
+      return;
+    } catch (err) {
+      if (!(isOpenClawError(err) && err.is("UNKNOWN_PEER"))) throw err;
+      last = err;
+    }
+  }
+  throw last;
+}
 
 /** Brings a fresh rig to where the flow starts. */
 async function before(flow: Flow, rig: Rig, mtu: number): Promise<void> {
@@ -35,7 +63,14 @@ async function run(flow: Flow, rig: Rig, c: Connection): Promise<void> {
     rig.commit();
     return;
   }
-  await c.verify(rig.laptopBond()!);
+  await verifyBonded(rig, c);
+  if (flow === "rotate") {
+    // Two-phase (PROTOCOL.md §9.4): the new key is saved as pending before the command goes out.
+    const next = generateKeyPair(rig.random);
+    rig.save(beginRotation(rig.laptopBond()!, next));
+    await c.call("rotate keys", (s) => s.rotate(next));
+    return;
+  }
   if (flow === "remove") {
     await c.call("remove pairing", (s) => s.removePairing());
     rig.forgetLocally();
@@ -50,7 +85,7 @@ async function recover(flow: Flow, rig: Rig, mtu: number): Promise<void> {
       if (flow === "remove") {
         if (!rig.laptopBond()) return;
         try {
-          await c.verify(rig.laptopBond()!);
+          await verifyBonded(rig, c);
         } catch (err) {
           if (isOpenClawError(err) && err.is("UNKNOWN_PEER")) {
             rig.forgetLocally(); // the device already removed us: the remove did happen
@@ -63,7 +98,7 @@ async function recover(flow: Flow, rig: Rig, mtu: number): Promise<void> {
         return;
       }
       if (rig.laptopBond()) {
-        await c.verify(rig.laptopBond()!);
+        await verifyBonded(rig, c);
         return;
       }
       if (rig.pending) {
@@ -110,6 +145,7 @@ interface Outcome {
 async function faultCase(flow: Flow, cut: Cut, mtu: number, seed: string): Promise<Outcome> {
   const rig = new Rig(seed);
   await before(flow, rig, mtu);
+  const start = rig.laptopBond();
   const c = rig.connect(mtu, cut);
   let outcome: Outcome = { completed: true };
   try {
@@ -124,8 +160,21 @@ async function faultCase(flow: Flow, cut: Cut, mtu: number, seed: string): Promi
   // No half bond right after the fault: what the laptop committed, the device holds for good. A remove
   // is the exception by nature (the device forgets first; a lost answer cannot be taken back): the
   // laptop was told (a typed error) and learns the outcome at its next verify (UNKNOWN_PEER).
-  if (rig.laptopBond() && flow !== "remove")
-    expect(rig.deviceBond(), `${flow} ${JSON.stringify(cut)}`).toBe("permanent");
+  const at = `${flow} ${JSON.stringify(cut)}`;
+  const bond = rig.laptopBond();
+  if (bond && flow !== "remove") {
+    expect(rig.deviceBond(), at).toBe("permanent");
+    // A rotation cut anywhere leaves the device with a key the laptop still holds (never bricked).
+    expect(
+      verifyKeys(bond).map((k) => hex(k.publicKey)),
+      at,
+    ).toContain(rig.deviceKey());
+  }
+  if (flow === "rotate" && outcome.completed) {
+    // The device answered: it holds the new key (still pending on the laptop until a verify with it).
+    expect(rig.deviceKey(), at).toBe(hex(bond!.pendingStaticKey!.publicKey));
+    expect(rig.deviceKey(), at).not.toBe(hex(start!.controllerStaticKey.publicKey));
+  }
   if (flow === "remove" && rig.laptopBond() && rig.deviceBond() === "absent")
     expect(outcome.error).toBeDefined();
   await recover(flow, rig, mtu);
@@ -134,6 +183,12 @@ async function faultCase(flow: Flow, cut: Cut, mtu: number, seed: string): Promi
   expect(rig.laptopBond() !== undefined, `${flow} ${JSON.stringify(cut)} laptop after recovery`).toBe(
     flow !== "remove",
   );
+  if (flow !== "remove") {
+    // One verify settled it: no rotation left unresolved, and both sides name the same key.
+    const settled = rig.laptopBond()!;
+    expect(settled.pendingStaticKey, at).toBeUndefined();
+    expect(rig.deviceKey(), at).toBe(hex(settled.controllerStaticKey.publicKey));
+  }
   // A provisional bond the laptop never committed does not outlive its TTL.
   rig.advance(DEFAULT_PROVISIONAL_TTL_MS + 1);
   expect(rig.deviceBond()).toBe(want);
@@ -141,7 +196,7 @@ async function faultCase(flow: Flow, cut: Cut, mtu: number, seed: string): Promi
   return outcome;
 }
 
-const FLOWS: Flow[] = ["pair", "verify", "remove"];
+const FLOWS: Flow[] = ["pair", "verify", "rotate", "remove"];
 const MTUS = LONG ? [23, 247] : [23];
 const REPEATS = runs(1, 40);
 

@@ -11,6 +11,7 @@
 import type { TimerHandle as ClockTimer, ManualClock } from "../../src/clock/index.js";
 import type { Accessory, AccessoryLink } from "../../src/protocol/accessory/index.js";
 import type { Controller, ControllerBond } from "../../src/protocol/controller/index.js";
+import type { KeyPair } from "../../src/protocol/crypto/noise.js";
 import { isOpenClawError, OpenClawError } from "../../src/protocol/errors.js";
 import { decodeInfo } from "../../src/protocol/messages/info.js";
 import type { RandomBytes } from "../../src/protocol/random.js";
@@ -157,12 +158,13 @@ export class Connection {
     );
   }
 
-  verify(bond: ControllerBond): Promise<void> {
+  /** A verify with one of the bond's keys (its current one unless told: a rotation offers two). */
+  verify(bond: ControllerBond, key: KeyPair = bond.controllerStaticKey): Promise<void> {
     return this.drive(
       (async () => {
         const v = new ControllerVerify({
           deviceId: bond.deviceId,
-          identity: bond.controllerStaticKey,
+          identity: key,
           accessoryPublicKey: bond.accessoryStaticPublicKey,
           random: this.rig.random,
         });
@@ -255,6 +257,13 @@ export class Rig {
     return b === undefined ? "absent" : b.provisional ? "provisional" : "permanent";
   }
 
+  /** The controller key (hex) the device's bond for us holds; undefined when it holds none. */
+  deviceKey(): string | undefined {
+    const id = hex(this.controller.controllerId);
+    const b = this.accessory.bonds(this.clock.now()).find((v) => hex(v.controllerId) === id);
+    return b && hex(b.controllerStaticPublicKey);
+  }
+
   laptopBond(): ControllerBond | undefined {
     return this.bonds.get(hex(this.accessory.identity.deviceId));
   }
@@ -264,6 +273,11 @@ export class Rig {
     if (!this.pending) return;
     this.bonds.set(hex(this.pending.deviceId), this.pending);
     this.pending = undefined;
+  }
+
+  /** The laptop's bond saved with a new record (a rotation begun or settled). */
+  save(bond: ControllerBond): void {
+    this.bonds.set(hex(bond.deviceId), bond);
   }
 
   forgetLocally(): void {
