@@ -22,6 +22,7 @@ import { DEFAULT_CONFIG } from "../firmware-sim/air/index.js";
 import { type Child, type ChildEvent, killAll, ROOT, spawnProgram } from "../rig/proc.js";
 import { startAir, type TestAir } from "../rig/radio.js";
 import { SystemClock, type TimerHandle, type TimerOptions } from "../src/clock/index.js";
+import { DEFAULT_WINDOW } from "../src/transport/channel.js";
 import type { Phase } from "./fixtures/journey-child.js";
 import { airViolations, type Figure } from "./report.js";
 import { median, round } from "./stats.js";
@@ -184,19 +185,68 @@ async function journey(rig: Rig, timeline: Timeline, intervalMs: number): Promis
 }
 
 const flights = (p: Phase) => p.messagesOut + p.messagesIn;
+/** A message's length from its frames: the START frame's 4-byte header, 2 on every other. */
+const messageBytes = (frames: number[]) => frames.reduce((n, len, i) => n + len - (i === 0 ? 4 : 2), 0);
 /** ATT opcode + handle, L2CAP length + channel: what each frame carries on top in the link layer. */
 const FRAME_OVERHEAD = 3 + 4;
 /**
- * What the link layer allows: each frame is cut into LL PDUs of llPayloadBytes, and the air moves
- * packetsPerEvent of them each way per connection event, so a message needs ceil(PDUs / per event)
- * events of its own (the data of one flight cannot ride an earlier event).
+ * What the link layer allows, with the framing's own acks (hardware/PROTOCOL.md §2.2): each frame is cut
+ * into LL PDUs of llPayloadBytes and the air moves packetsPerEvent of them each way per connection
+ * event; what arrives in an event is acted on for the next one (an answer, at zero CPU, rides the next
+ * event); the receiver acks after every ceil(W/2) frames and after every END, and those 2-byte acks take
+ * a PDU of the same budget as the answer that follows them. Messages alternate direction (pair-setup).
+ * Returns the events until the last message's END has arrived.
  */
 function linkFloor(p: Phase): number {
   const { llPayloadBytes, packetsPerEvent } = DEFAULT_CONFIG;
-  return p.messageFrames.reduce((n, frames) => {
-    const pdus = frames.reduce((k, len) => k + Math.ceil((len + FRAME_OVERHEAD) / llPayloadBytes), 0);
-    return n + Math.max(1, Math.ceil(pdus / packetsPerEvent));
-  }, 0);
+  const pdus = (len: number) => Math.ceil((len + FRAME_OVERHEAD) / llPayloadBytes);
+  const ackEvery = Math.ceil(DEFAULT_WINDOW / 2);
+  type Item = { pdus: number; msg: number; end: boolean } | { pdus: number; ack: number };
+  const queue: [Item[], Item[]] = [[], []];
+  const unacked = [0, 0];
+  const sinceAck = [0, 0];
+  const enqueue = (msg: number) => {
+    const frames = p.messageFrames[msg];
+    if (!frames) return;
+    for (const [i, len] of frames.entries())
+      queue[msg % 2]!.push({ pdus: pdus(len), msg, end: i === frames.length - 1 });
+  };
+  enqueue(0);
+  for (let event = 1; event < 1000; event++) {
+    const arrived: Array<[number, Item]> = [];
+    for (const side of [0, 1]) {
+      let budget = packetsPerEvent;
+      const q = queue[side]!;
+      while (budget > 0 && q.length > 0) {
+        const head = q[0]!;
+        if ("msg" in head && unacked[side]! >= DEFAULT_WINDOW) break;
+        const take = Math.min(budget, head.pdus);
+        head.pdus -= take;
+        budget -= take;
+        if (head.pdus > 0) break;
+        q.shift();
+        if ("msg" in head) unacked[side]!++;
+        arrived.push([side, head]);
+      }
+    }
+    for (const [from, item] of arrived) {
+      const to = 1 - from;
+      if ("ack" in item) {
+        unacked[to] = Math.max(0, unacked[to]! - item.ack);
+        continue;
+      }
+      sinceAck[to]!++;
+      if (item.end || sinceAck[to]! >= ackEvery) {
+        queue[to]!.push({ pdus: pdus(2), ack: sinceAck[to]! });
+        sinceAck[to] = 0;
+      }
+      if (item.end) {
+        if (item.msg === p.messageFrames.length - 1) return event;
+        enqueue(item.msg + 1);
+      }
+    }
+  }
+  return Number.NaN;
 }
 
 export async function benchJourneys(o: { quick?: boolean } = {}): Promise<Figure[]> {
@@ -284,7 +334,7 @@ function figuresFor(mtu: number, interval: number, js: Journey[], rig: Rig, tl: 
       name: `pair-setup MTU ${mtu}: link-layer floor / flights`,
       value: round(linkFloor(p0) / flights(p0), 2),
       unit: "×",
-      note: `${linkFloor(p0)} events for ${flights(p0)} flights: frames ${p0.messageFrames.map((m) => m.length).join("+")} (${DEFAULT_CONFIG.llPayloadBytes}-byte LL PDUs, ${DEFAULT_CONFIG.packetsPerEvent}/event)`,
+      note: `${linkFloor(p0)} events for ${flights(p0)} flights: message bytes ${p0.messageFrames.map(messageBytes).join("+")} in frames ${p0.messageFrames.map((m) => m.length).join("+")} (${DEFAULT_CONFIG.llPayloadBytes}-byte LL PDUs, ${DEFAULT_CONFIG.packetsPerEvent}/event each way, the framing's acks included)`,
     });
   }
   out.push(
