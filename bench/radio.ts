@@ -8,7 +8,7 @@
  * - Advertising reports per second the air delivers to one active scanner, with five bleno advertisers at
  *   the fastest legal interval (20 ms): from the air's counters and as noble `discover` events.
  * - Scan ingest: five `openclaw sim` devices advertising at 20 ms, heard by the daemon's scan path
- *   (bench/fixtures/ingest-child.ts: noble Central → RadioPort → discovery registry, as DaemonCore wires
+ *   (rig/programs/scan-path.ts: noble Central → RadioPort → discovery registry, as DaemonCore wires
  *   them): reports the registry took beside noble's raw `discover` events of the same devices, in the
  *   same process and window (goal ≥ 0.9×), and that process's CPU per 1000 reports.
  */
@@ -16,6 +16,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { Crowd } from "../rig/crowd.js";
 import { type Child, type ChildEvent, killAll, ROOT, spawnProgram } from "../rig/proc.js";
 import { FIXTURE_READ, FIXTURE_SERVICE } from "../rig/programs/uuids.js";
 import {
@@ -34,6 +35,9 @@ const READS: Record<(typeof INTERVALS_MS)[number], number> = { 7.5: 40, 30: 20, 
 const SECTION = "radio (virtual air, real noble and bleno)";
 const ADVERTISERS = 5;
 const SCAN_WINDOW_MS = 3000;
+/** The crowd figure: advertisers at once, and addresses in all (≈ 20 s at 8 × a new one per 60 ms). */
+const CROWD_MEMBERS = 8;
+const CROWD_ADDRESSES = 2500;
 
 async function readRoundTrips(t: TestAir, out: Figure[], quick: boolean): Promise<void> {
   const [central, dev] = await Promise.all([
@@ -147,7 +151,7 @@ async function scanIngest(t: TestAir, out: Figure[], quick: boolean): Promise<vo
     }),
   );
   try {
-    const ingest = spawnProgram<Ev>("bench/fixtures/ingest-child.js", {
+    const ingest = spawnProgram<Ev>("rig/programs/scan-path.js", {
       name: "bench-ingest",
       hci: t.spec("bench-ingest"),
     });
@@ -198,6 +202,78 @@ async function scanIngest(t: TestAir, out: Figure[], quick: boolean): Promise<vo
   }
 }
 
+const CROWD_SECTION = "scan memory (a crowd of rotating addresses, real noble)";
+
+/**
+ * What the daemon's scan keeps per foreign address: the scanning process of the ingest figure (noble
+ * Central → RadioPort → discovery registry) in a crowd of non-OpenClaw advertisers that take a new
+ * address every 60 ms each (rig/crowd.ts). A phone changes its address every ~15 min, so a laptop in an
+ * office hears thousands a day, and a daemon runs for weeks. Central forgets an advertiser not heard for
+ * its TTL (2 min in the daemon; 5 s here, so a run sees the steady state): the live heap after GC once
+ * a warm-up crowd has come and gone, then after a second, larger crowd has come and gone.
+ */
+export async function scanMemory(t: TestAir, out: Figure[], quick: boolean): Promise<void> {
+  type Ev = ChildEvent & { [k: string]: unknown };
+  type Mem = { heapUsed: number; noblePeripherals: number | null; centralPeripherals: number };
+  const ttlMs = 5000;
+  const ingest = spawnProgram<Ev>("rig/programs/scan-path.js", {
+    name: "bench-crowd",
+    hci: t.spec("bench-crowd"),
+    args: ["--peripheral-ttl-ms", String(ttlMs)],
+  });
+  await ingest.next("ready", 10_000);
+  const memory = () => ingest.call<Mem>("memory", {}, 30_000);
+  const crowdOf = async (n: number): Promise<{ used: number; during: Mem; after: Mem }> => {
+    const crowd = await Crowd.start(t.path, { members: CROWD_MEMBERS });
+    let during: Mem;
+    try {
+      await crowd.until(n);
+      during = await memory();
+    } finally {
+      await crowd.stop();
+    }
+    // The sweep runs every TTL: after two, every address of this crowd is past its TTL and swept.
+    await new Promise((r) => setTimeout(r, 2 * ttlMs + 500));
+    return { used: crowd.addresses.length, during, after: await memory() };
+  };
+  try {
+    const total = quick ? 600 : CROWD_ADDRESSES;
+    // The first crowd warms noble's and our code paths up (compiled code is heap too).
+    const warm = await crowdOf(Math.floor(total / 5));
+    const main = await crowdOf(total);
+    const mb = (b: number) => round(b / 2 ** 20, 2);
+    const retained = main.after.heapUsed - warm.after.heapUsed;
+    const note = `${CROWD_MEMBERS} advertisers, a new address every 60 ms each, TTL ${ttlMs / 1000} s: ${main.used} addresses after ${warm.used} of warm-up; live heap after GC ${mb(warm.after.heapUsed)} MB after the warm-up crowd left, ${mb(main.during.heapUsed)} MB with the crowd (${main.during.centralPeripherals} advertisers held, noble ${main.during.noblePeripherals}), ${mb(main.after.heapUsed)} MB after it left (${main.after.centralPeripherals} held, noble ${main.after.noblePeripherals})`;
+    out.push(
+      {
+        section: CROWD_SECTION,
+        name: "live heap kept per foreign address once its advertiser left",
+        value: round(retained / Math.max(1, main.used), 0),
+        unit: "B",
+        goal: { op: "<=", value: 50 },
+        note: `${round(retained / 1024, 1)} kB over ${main.used} addresses; ${note}; before forgetting: ≈ 1250 B each, kept for good`,
+      },
+      {
+        section: CROWD_SECTION,
+        name: "advertisers noble still holds after the crowd left",
+        value: main.after.noblePeripherals ?? Number.NaN,
+        unit: "",
+        goal: { op: "<=", value: 8 },
+        note: `of ${warm.used + main.used} heard; ${note}`,
+      },
+      {
+        section: CROWD_SECTION,
+        name: "advertisers held with the crowd in range / heard",
+        value: round(main.during.centralPeripherals / Math.max(1, warm.used + main.used), 3),
+        unit: "×",
+        note: `bounded by those heard within the TTL (a sweep every TTL: at most those heard in the last two); ${note}`,
+      },
+    );
+  } finally {
+    await ingest.kill();
+  }
+}
+
 export async function benchRadio(o: { quick?: boolean } = {}): Promise<Figure[]> {
   const out: Figure[] = [];
   const t = await startAir();
@@ -207,6 +283,8 @@ export async function benchRadio(o: { quick?: boolean } = {}): Promise<Figure[]>
     out.push(airViolations(SECTION, t.air.violations));
     await killAll();
     await scanIngest(t, out, o.quick ?? false);
+    await killAll();
+    await scanMemory(t, out, o.quick ?? false);
   } finally {
     await killAll();
     await t.close();

@@ -26,6 +26,7 @@ import { MAX_ATT_MTU, MIN_ATT_MTU } from "../transport/frame.js";
 import { adapterStateText } from "./adapter-state.js";
 import { type CachedCharacteristic, type CachedGatt, GattCache, propertyNames } from "./gatt-cache.js";
 import { type HciReport, onHciReport } from "./hci/reports.js";
+import { forgetNoblePeripheral, noblePeripheralCount } from "./noble-tables.js";
 
 // ---- the bits of noble we use (it ships no types) ----------------------------------------------------
 interface NobleCharacteristic {
@@ -168,7 +169,14 @@ export interface CentralOptions {
   onWarning?: (message: string, error?: OpenClawError) => void;
   /** Where every wait runs (default: the system clock; entry points pass theirs). */
   clock?: Clock;
+  /**
+   * An advertiser not heard for this long, with no link or connect, is forgotten here and in noble's
+   * tables (default 2 min; src/radio/noble-tables.ts says why).
+   */
+  peripheralTtlMs?: number;
 }
+
+export const DEFAULT_PERIPHERAL_TTL_MS = 120_000;
 
 /** One OpenClaw device as seen in a scan. */
 export interface ScanResult {
@@ -504,6 +512,12 @@ class Initiator {
 
 export class Central {
   private readonly peripherals = new Map<string, NoblePeripheral>();
+  /** When each peripheral's last advert came (the clock's ms). */
+  private readonly heardAt = new Map<string, number>();
+  /** connect() calls running per peripheral: those are never forgotten. */
+  private readonly connecting = new Map<string, number>();
+  /** The background sweep that forgets advertisers gone quiet (armed while any are known). */
+  private sweep: TimerHandle | undefined;
   private readonly scanListeners = new Set<ScanListener>();
   private readonly connections = new Set<CentralConnection>();
   private scanning: Promise<void> | null = null;
@@ -515,6 +529,7 @@ export class Central {
     private readonly noble: Noble,
     private readonly clock: Clock,
     onInitiate?: (id: string) => void,
+    private readonly ttlMs = DEFAULT_PERIPHERAL_TTL_MS,
   ) {
     this.initiator = new Initiator(clock, onInitiate);
     // A powered-off or vanished adapter takes every link with it, whether or not noble says so.
@@ -526,6 +541,8 @@ export class Central {
     });
     noble.on("discover", (p) => {
       this.peripherals.set(p.id, p);
+      this.heardAt.set(p.id, clock.now());
+      this.armSweep();
       this.initiator.noteAdvert(p.id);
       if (this.scanListeners.size === 0) return;
       const ours = isOurs(p);
@@ -540,10 +557,42 @@ export class Central {
     powerOnTimeoutMs = 10_000,
     clock: Clock = systemClock,
     onInitiate?: (id: string) => void,
+    peripheralTtlMs?: number,
   ): Promise<Central> {
     const n = noble as Noble;
     await waitPoweredOn(n, powerOnTimeoutMs, clock);
-    return new Central(n, clock, onInitiate);
+    return new Central(n, clock, onInitiate, peripheralTtlMs);
+  }
+
+  /**
+   * Forgets the advertisers not heard for ttlMs that have no link and no connect running, here and in
+   * noble. Run every ttlMs, so what is held is at most what was heard in the last two TTLs.
+   */
+  private forgetStale(now: number): void {
+    for (const [id, at] of this.heardAt) {
+      if (now - at < this.ttlMs || this.connecting.has(id)) continue;
+      const p = this.peripherals.get(id);
+      // noble's states: disconnected, connecting, connected, disconnecting, error.
+      if (p && p.state !== "disconnected" && p.state !== "error") continue;
+      this.peripherals.delete(id);
+      this.heardAt.delete(id);
+      forgetNoblePeripheral(this.noble, id, p?.address);
+    }
+  }
+
+  /** A sweep every ttlMs while any advertiser is known (also once the crowd has left). */
+  private armSweep(): void {
+    if (this.sweep !== undefined || this.closed) return;
+    this.sweep = this.clock.setTimeout("central.forget", this.ttlMs, () => {
+      this.sweep = undefined;
+      this.forgetStale(this.clock.now());
+      if (this.peripherals.size > 0) this.armSweep();
+    });
+  }
+
+  /** Advertisers known (for tests and the bench: it must not grow with every address ever heard). */
+  get peripheralCount(): { central: number; noble: number | undefined } {
+    return { central: this.peripherals.size, noble: noblePeripheralCount(this.noble) };
   }
 
   /**
@@ -559,7 +608,7 @@ export class Central {
       const noble = await loadNoble(opts.hci, opts.maxMtu, clock);
       noble.on("warning", (message: string) => warn?.(message)); // also keeps noble from printing
       await waitPoweredOn(noble, opts.powerOnTimeoutMs ?? 10_000, clock);
-      const central = new Central(noble, clock);
+      const central = new Central(noble, clock, undefined, opts.peripheralTtlMs);
       central.unsubscribe = unsubscribe;
       return central;
     } catch (err) {
@@ -569,6 +618,7 @@ export class Central {
   }
 
   private unsubscribe: () => void = () => {};
+  private closed = false;
 
   get address(): string {
     return this.noble.address;
@@ -729,6 +779,15 @@ export class Central {
       );
       return conn;
     })();
+    // Not forgotten while the attempt runs (it may outlive the race below, see catch).
+    this.connecting.set(p.id, (this.connecting.get(p.id) ?? 0) + 1);
+    attempt
+      .finally(() => {
+        const n = (this.connecting.get(p.id) ?? 1) - 1;
+        if (n > 0) this.connecting.set(p.id, n);
+        else this.connecting.delete(p.id);
+      })
+      .catch(() => {});
     try {
       const conn = await Promise.race([attempt, giveUp, refused]);
       if (st.phase === "done") {
@@ -895,6 +954,9 @@ export class Central {
 
   /** Stops scanning and disconnects everything. noble itself stays loaded until the process exits. */
   async close(): Promise<void> {
+    this.closed = true;
+    this.clock.clearTimeout(this.sweep);
+    this.sweep = undefined;
     this.unsubscribe();
     this.scanListeners.clear();
     if (this.scanning !== null) {

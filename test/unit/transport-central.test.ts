@@ -457,3 +457,87 @@ describe("LinkDevices (the device on each HCI link handle)", () => {
     expect([t.size, t.get(0x01), t.get(0x40 + 499)]).toEqual([1, "e46d87846a25", undefined]);
   });
 });
+
+describe("Central: advertisers long gone are forgotten, in noble's tables too (fake noble)", () => {
+  // Phones take a new private address every few minutes; a daemon scanning for weeks must not keep an
+  // entry per address it ever heard (bench "scan memory": ≈ 1.2 kB each in noble before this).
+  const TTL = 120_000;
+  let clock: ManualClock;
+  /** noble's per-address tables, as lib/noble.js and lib/hci-socket/{bindings,gap}.js keep them. */
+  let tables: FakeNoble & {
+    _peripherals: Record<string, unknown>;
+    _services: Record<string, unknown>;
+    _discoveredPeripheralUUids: Record<string, boolean>;
+    _bindings: { _addresses: Record<string, string>; _gap: { _discoveries: Record<string, unknown> } };
+  };
+  beforeEach(async () => {
+    clock = new ManualClock(1000);
+    tables = Object.assign(new FakeNoble(), {
+      _peripherals: {},
+      _services: {},
+      _discoveredPeripheralUUids: {},
+      _bindings: { _addresses: {}, _gap: { _discoveries: {} } },
+    });
+    central = await Central.fromNoble(tables, 10_000, clock, undefined, TTL);
+  });
+
+  /** A foreign advertiser heard once, entered in noble's tables as noble would. */
+  function foreign(i: number): FakePeripheral {
+    const address = `40:00:00:00:${(i >> 8).toString(16).padStart(2, "0")}:${(i & 0xff).toString(16).padStart(2, "0")}`;
+    const id = address.replaceAll(":", "");
+    const p = new FakePeripheral(id, { manufacturerData: Buffer.from("4c0010", "hex") }, -70, address, false);
+    tables._peripherals[id] = p;
+    tables._services[id] = {};
+    tables._discoveredPeripheralUUids[id] = true;
+    tables._bindings._addresses[id] = address;
+    tables._bindings._gap._discoveries[address] = { address };
+    tables.emit("discover", p);
+    return p;
+  }
+
+  it("forgets what was not heard for the TTL, everywhere, and keeps what is still around", async () => {
+    for (let i = 0; i < 100; i++) foreign(i);
+    clock.advance(TTL / 2);
+    const dev = openClawPeripheral("dev1");
+    tables.emit("discover", dev);
+    expect(central.peripheralCount).toEqual({ central: 101, noble: 100 });
+    clock.advance(TTL / 2); // the first sweep: the 100 are a TTL old, dev1 half of one
+    expect(central.peripheralCount.central).toBe(1);
+    expect(tables._peripherals).toEqual({});
+    expect(tables._services).toEqual({});
+    expect(tables._discoveredPeripheralUUids).toEqual({});
+    expect(tables._bindings._addresses).toEqual({});
+    expect(tables._bindings._gap._discoveries).toEqual({});
+    // Still heard: still connectable.
+    tables.emit("discover", dev);
+    const pending = central.connect("dev1");
+    // The initiator waits for the advert it expects next (the clock is manual).
+    await vi.waitFor(() => {
+      clock.advance(10);
+      expect(dev.connectCb).toBeDefined();
+    });
+    dev.complete();
+    expect((await pending).id).toBe("dev1");
+  });
+
+  it("never forgets a device with a link or a connect running, however quiet", async () => {
+    const linked = openClawPeripheral("linked");
+    const connecting = openClawPeripheral("connecting");
+    tables.emit("discover", linked);
+    tables.emit("discover", connecting);
+    const link = central.connect("linked");
+    linked.complete();
+    await link;
+    const attempt = central.connect("connecting", { timeoutMs: 10 * TTL });
+    clock.advance(3 * TTL);
+    expect(central.peripheralCount.central).toBe(2);
+    connecting.complete();
+    expect((await attempt).id).toBe("connecting");
+  });
+
+  it("a closed Central leaves no sweep behind", async () => {
+    foreign(1);
+    await central.close();
+    expect(clock.pending()).toEqual([]);
+  });
+});
