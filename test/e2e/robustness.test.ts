@@ -9,7 +9,10 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { TestAir } from "../../rig/radio.js";
+import { systemClock } from "../../src/clock/index.js";
+import { BondStore } from "../../src/store/bond-store.js";
 import type { SimHandle } from "../integration/sim-harness.js";
+import { makeDevice, makeLaptop, pairSetup } from "../stress/exchange.js";
 import { BIN, codeOf, errorOf, killGroup, Laptop, sim, stderrShows, until, useE2E } from "./harness.js";
 
 let t: TestAir;
@@ -48,6 +51,39 @@ async function sidesAgree(l: Laptop, dev: SimHandle): Promise<"bonded" | "none">
 }
 
 describe("crashes, locks, damage and hostile clients", { timeout: 120_000 }, () => {
+  it("a pairing cut short before the device confirmed it is listed by `devices`, with how it settles", async () => {
+    const laptop = new Laptop(t, "r0-laptop");
+    // What a laptop killed between pair-setup and the first verify's answer leaves on disk: a candidate
+    // (crash-consistency.test.ts kills the real daemon there). Its device is not in range.
+    const device = makeDevice("r0");
+    const record = pairSetup(device, device.accessory.connect(), makeLaptop("r0"));
+    const store = await BondStore.open(laptop.paths, { clock: systemClock });
+    await store.putCandidate(record);
+    const id = Buffer.from(record.deviceId).toString("hex");
+
+    const human = await laptop.run(["devices"]);
+    expect(human.code, human.stdout + human.stderr).toBe(0);
+    expect(human.stdout).not.toMatch(/not paired with any device yet/);
+    expect(human.stdout).toContain(
+      `OpenClaw-FUZZ (id ${id}): a pairing was cut short before the device confirmed it`,
+    );
+    expect(human.stdout).toContain(
+      "it is settled the next time this laptop reaches the device: `openclaw status OpenClaw-FUZZ` once it is in range (or pair again)",
+    );
+    const r = await laptop.json<{ bonds: unknown[]; pending: unknown[] }>(["devices"]);
+    expect(r.doc.bonds).toEqual([]);
+    expect(r.doc.pending).toEqual([
+      {
+        deviceId: id,
+        name: "OpenClaw-FUZZ",
+        model: "OpenClaw Sim",
+        role: "admin",
+        replacesBond: false,
+        inRange: false,
+      },
+    ]);
+  });
+
   it("a second daemon on the same state directory refuses with a clear message", async () => {
     const laptop = new Laptop(t, "r1-laptop");
     expect((await laptop.json(["devices"])).code).toBe(0); // starts one on demand

@@ -1,6 +1,7 @@
 /**
- * `openclaw devices`: this laptop's bonds (name, id, role, paired at, last verified, in range now), and
- * any bond file that was damaged and moved aside. `openclaw status <device>`: verifies the bond and
+ * `openclaw devices`: this laptop's bonds (name, id, role, paired at, last verified, in range now), any
+ * pairing cut short before the device confirmed it (settled at the next contact), and any bond file
+ * that was damaged and moved aside. `openclaw status <device>`: verifies the bond and
  * shows what the device reports (firmware, pairing window, slots used, our role).
  */
 import type { Command } from "commander";
@@ -18,23 +19,36 @@ export function registerDevices(program: Command): void {
           out.warn(
             `${q.file} was damaged (${q.reason}) and moved aside to ${q.quarantinedAs}; pair that device again`,
           );
-        if (r.bonds.length === 0) {
+        // An older daemon (same API version) has no `pending`.
+        const pending = r.pending ?? [];
+        if (r.bonds.length === 0 && pending.length === 0) {
           out.line("This laptop is not paired with any device yet. Pair one with `openclaw pair`.");
           return;
         }
-        out.line(
-          out.table(
-            ["NAME", "ID", "ROLE", "PAIRED", "LAST VERIFIED", "IN RANGE"],
-            r.bonds.map((b) => [
-              b.name,
-              b.deviceId,
-              b.role,
-              formatAgo(b.pairedAt, now),
-              formatAgo(b.lastVerifiedAt, now),
-              b.inRange ? out.c.green(`yes${b.rssi !== null ? ` (${b.rssi} dBm)` : ""}`) : "no",
-            ]),
-          ),
-        );
+        if (r.bonds.length > 0)
+          out.line(
+            out.table(
+              ["NAME", "ID", "ROLE", "PAIRED", "LAST VERIFIED", "IN RANGE"],
+              r.bonds.map((b) => [
+                b.name,
+                b.deviceId,
+                b.role,
+                formatAgo(b.pairedAt, now),
+                formatAgo(b.lastVerifiedAt, now),
+                b.inRange ? out.c.green(`yes${b.rssi !== null ? ` (${b.rssi} dBm)` : ""}`) : "no",
+              ]),
+            ),
+          );
+        for (const p of pending) {
+          // Not a failure: the outcome is unknown until the device is reached again.
+          out.line(
+            `${out.c.yellow("…")} ${out.c.bold(p.name)} (id ${p.deviceId}): a pairing was cut short before the device confirmed it` +
+              (p.replacesBond ? "; the earlier pairing stays until then" : ""),
+          );
+          out.line(
+            `  it is settled the next time this laptop reaches the device: \`openclaw status ${p.name}\`${p.inRange ? "" : " once it is in range"} (or pair again)`,
+          );
+        }
       }),
   );
 

@@ -189,6 +189,21 @@ export interface DiscoveredDevice {
   bonded: boolean;
 }
 
+/**
+ * A pairing whose first verify never came back (the laptop hung up, crashed or lost the link just
+ * then): the device may hold the bond or not. It is settled at the next contact with the device.
+ */
+export interface PendingBondInfo {
+  deviceId: string;
+  name: string;
+  model: string;
+  role: Role;
+  /** This laptop also has a verified bond with the device (a re-pairing): that one stays until then. */
+  replacesBond: boolean;
+  /** The discovery registry hears it now. */
+  inRange: boolean;
+}
+
 /** One of this laptop's bonds. */
 export interface BondInfo {
   deviceId: string;
@@ -381,6 +396,8 @@ export interface DaemonCore {
   devices(): DiscoveredDevice[];
   /** This laptop's bonds, with whether each is in range now. */
   bonds(): Promise<BondInfo[]>;
+  /** Pairings not settled yet (see PendingBondInfo). */
+  pendingBonds(): Promise<PendingBondInfo[]>;
   /**
    * Resolves a device reference against the registry and the bonds: exact device id, address, radio
    * id or name (case-insensitive) first, then a device-id prefix. NO_SUCH_DEVICE{query},

@@ -42,6 +42,7 @@ import type {
   Pairing,
   PairOptions,
   PairResult,
+  PendingBondInfo,
   RadioScan,
   ResolvedDevice,
   SessionInfo,
@@ -183,6 +184,22 @@ class Core implements DaemonCore {
   async bonds(): Promise<BondInfo[]> {
     const stored = await this.#d.store.list();
     return stored.map((s) => this.#bondInfo(s));
+  }
+
+  async pendingBonds(): Promise<PendingBondInfo[]> {
+    const [bonds, candidates] = await Promise.all([this.#d.store.list(), this.#d.store.candidates()]);
+    const bonded = new Set(bonds.map((b) => bytesToHex(b.record.deviceId)));
+    return candidates.map((c) => {
+      const id = bytesToHex(c.deviceId);
+      return {
+        deviceId: id,
+        name: c.accessoryName,
+        model: c.model,
+        role: c.role,
+        replacesBond: bonded.has(id),
+        inRange: this.#registry.byDeviceId(id) !== undefined,
+      };
+    });
   }
 
   async resolve(ref: string): Promise<ResolvedDevice> {

@@ -76,6 +76,21 @@ export interface BondInfo {
   connected: boolean;
 }
 
+/**
+ * A pairing whose first verify never came back (the CLI was stopped, the laptop crashed or the link
+ * dropped just then): the device may or may not hold it. The daemon settles it at the next contact
+ * with the device (any command, or `device.status`): kept if the device accepts it, dropped if not.
+ */
+export interface PendingBond {
+  deviceId: string;
+  name: string;
+  model: string;
+  role: Role;
+  /** A verified bond with the device exists too (a re-pairing); it stays until this one settles. */
+  replacesBond: boolean;
+  inRange: boolean;
+}
+
 /** A bond file that did not load: moved aside, never deleted. */
 export interface QuarantinedFile {
   file: string;
@@ -233,7 +248,7 @@ export interface Results {
   "pair.attempt": PairResult;
   "pair.refresh": PairTarget;
   "pair.cancel": { cancelled: true };
-  "bonds.list": { bonds: BondInfo[]; quarantined: QuarantinedFile[] };
+  "bonds.list": { bonds: BondInfo[]; pending: PendingBond[]; quarantined: QuarantinedFile[] };
   "device.status": DeviceStatus;
   "device.pairings": { pairings: DevicePairing[] };
   "device.forget": { results: ForgetOutcome[] };

@@ -259,7 +259,11 @@ export function createHandlers(deps: HandlerDeps): RpcHandlers {
       await pairing.cancel();
       return { cancelled: true };
     },
-    "bonds.list": async () => ({ bonds: (await c.bonds()).map(toBondInfo), quarantined: self.quarantined() }),
+    "bonds.list": async () => ({
+      bonds: (await c.bonds()).map(toBondInfo),
+      pending: await c.pendingBonds(),
+      quarantined: self.quarantined(),
+    }),
     "device.status": (p) => c.status(p.device),
     "device.pairings": async (p) => ({ pairings: await c.listPairings(p.device) }),
     "device.forget": async (p) => {
