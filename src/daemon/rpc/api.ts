@@ -9,7 +9,7 @@
  * params.
  */
 import { z } from "zod";
-import type { DevicePairing, DeviceStatus, PairStep } from "../core/api.js";
+import type { DevicePairing, DeviceStatus, PairStep, PendingBondInfo } from "../core/api.js";
 
 export { API_VERSION } from "./api-version.js";
 
@@ -76,20 +76,8 @@ export interface BondInfo {
   connected: boolean;
 }
 
-/**
- * A pairing whose first verify never came back (the CLI was stopped, the laptop crashed or the link
- * dropped just then): the device may or may not hold it. The daemon settles it at the next contact
- * with the device (any command, or `device.status`): kept if the device accepts it, dropped if not.
- */
-export interface PendingBond {
-  deviceId: string;
-  name: string;
-  model: string;
-  role: Role;
-  /** A verified bond with the device exists too (a re-pairing); it stays until this one settles. */
-  replacesBond: boolean;
-  inRange: boolean;
-}
+/** A pairing whose first verify never came back; settled at the next contact (core's PendingBondInfo). */
+export type PendingBond = PendingBondInfo;
 
 /** A bond file that did not load: moved aside, never deleted. */
 export interface QuarantinedFile {
