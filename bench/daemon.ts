@@ -236,6 +236,17 @@ export async function benchCliJourneys(o: { quick?: boolean } = {}): Promise<Fig
         await forgetAll(c);
       }
       c.close();
+      // A command on a laptop with no daemon running: the CLI starts it on demand and waits for it.
+      const onDemand: number[] = [];
+      for (let i = 0; i < reps + 2; i++) {
+        const cold = new BenchLaptop(t, `cli-cold-${i}`);
+        try {
+          onDemand.push((await cold.cliOk(["devices", "--json"])).ms);
+          await cold.cliOk(["daemon", "stop", "--json"]);
+        } finally {
+          await cold.close();
+        }
+      }
       const s = median(start);
       const iv = (ms: number) => round(ms / used, 1);
       const fig = (name: string, ms: number[], goal: number, how: string, net = true): Figure => {
@@ -256,6 +267,13 @@ export async function benchCliJourneys(o: { quick?: boolean } = {}): Promise<Fig
           value: round(s, 0),
           unit: "ms",
           note: `${iv(s)} intervals; node start, imports, connect + hello + status; median of ${start.length}`,
+        },
+        {
+          section: J_SECTION,
+          name: "`openclaw devices` with no daemon running (started on demand), spawn to exit",
+          value: round(median(onDemand), 0),
+          unit: "ms",
+          note: `the daemon's start-up (store, identity, noble, control socket) on the path; its curve tables are built once it is first quiet, after this answer (were at start-up: 512 ms against 419 ms in one comparison, 2026-12-04); median of ${onDemand.length}`,
         },
         fig(
           "`openclaw pair` (device in pairing mode → paired), net of CLI start",

@@ -41,6 +41,8 @@ import { loadGc, QuietCollector } from "./memory.js";
 
 /** How long the daemon is quiet (no request in flight, no pairing or session event) before it collects. */
 const COLLECT_AFTER_QUIET_MS = 2000;
+/** How long without a request in flight before the curve tables are built (see prepareCrypto). */
+const PREPARE_CRYPTO_AFTER_QUIET_MS = 50;
 
 export interface DaemonOptions {
   /** `--state-dir` (else OPENCLAW_STATE_DIR, else XDG). */
@@ -110,8 +112,6 @@ export async function startDaemon(o: DaemonOptions, parts: DaemonParts): Promise
     await ensurePrivateDir(paths.stateDir);
     const lock: StateLock = await lockStateDir(paths.stateDir, "daemon.lock");
     undo.push(() => lock.release());
-    // Curve tables now, so the first pairing costs what a warm one does (bench: "first pairing").
-    warmTables();
     const config = await loadConfig(paths.configFile);
     const level = o.logLevel ?? (env["OPENCLAW_LOG_LEVEL"] as LogLevel | undefined) ?? config.logLevel;
     log = createDaemonLogger({ level, file: paths.logFile, stderr: !o.onDemand });
@@ -159,6 +159,7 @@ export async function startDaemon(o: DaemonOptions, parts: DaemonParts): Promise
       random,
       logger: log,
       options: { sessionIdleMs: config.sessionIdleMs },
+      prepareCrypto: warmTables, // idempotent: whichever comes first
     });
     undo.push(() => core.close());
     await core.start();
@@ -212,12 +213,25 @@ export async function startDaemon(o: DaemonOptions, parts: DaemonParts): Promise
       : undefined;
     const quiet = collect ? new QuietCollector(clock, COLLECT_AFTER_QUIET_MS, collect) : undefined;
     undo.push(async () => quiet?.close());
+    // The curve tables (≈ 150 ms of CPU, warmTables) once the daemon is first quiet for a moment (no
+    // request in flight), not at start-up: the command that started it on demand is answered first
+    // (`openclaw devices` on a cold daemon: 515 → 330 ms), and a first pairing still finds them built
+    // (a pairing prepared before any quiet moment builds them as it is prepared: its person is typing).
+    // Measured with `node dist/bench/daemon.js cli` ("first pairing of a fresh daemon").
+    const prepareCrypto = new QuietCollector(clock, PREPARE_CRYPTO_AFTER_QUIET_MS, () => {
+      prepareCrypto.close();
+      warmTables();
+      quiet?.touch(); // building them leaves the young generation at its largest: give it back
+    });
+    undo.push(async () => prepareCrypto.close());
+    const around = <T>(work: () => Promise<T>): Promise<T> =>
+      prepareCrypto.during(() => (quiet ? quiet.during(work) : work()));
 
     const server: ControlServer = new ControlServer({
       socketPath: paths.socketPath,
       clock,
       log,
-      ...(quiet ? { around: <T>(work: () => Promise<T>) => quiet.during(work) } : {}),
+      around,
       handlers: createHandlers({
         core,
         clock,
@@ -262,8 +276,8 @@ export async function startDaemon(o: DaemonOptions, parts: DaemonParts): Promise
       arm(server.connectionCount);
     }
 
-    // Start-up (the curve tables above all) leaves the young generation at its largest: give it back.
     quiet?.touch();
+    prepareCrypto.touch();
     log.info({ socket: paths.socketPath, pid: process.pid }, "daemon ready");
     writeReady(o.readyFd, { ready: true, socket: paths.socketPath, pid: process.pid });
     return { paths, hello, stop, stopped };

@@ -1,7 +1,7 @@
 /**
  * The daemon's resident memory at idle (issue 10: ≤ 80 MB; it sat at ≈ 100 MB with ≈ 70 MB live).
- * A pair-setup allocates briefly and fast (pure-JS P-256 over bigints; the curve tables built at
- * start-up most of all), and V8 answers such a burst by growing its young generation from 2 MB to its
+ * A pair-setup allocates briefly and fast (pure-JS P-256 over bigints; the curve tables built once
+ * after start-up most of all), and V8 answers such a burst by growing its young generation from 2 MB to its
  * 32 MB maximum, then shrinks it only in a full collection made after ≥ 5 s of low allocation, which an
  * idle process never gets. Two measures, both measured with `node dist/bench/daemon.js soak`:
  *

@@ -32,8 +32,8 @@ const M = Point.fromHex("02886e2f97ace46e55ba9dd7242579f2993b64e16ef3dcab95afd49
 const N = Point.fromHex("03d8bbd6c639c62937b04d997f38c3770719c629d7014d49a24b4f98baa1292b49");
 // Window tables for M and N (multiplied in every exchange). @noble/curves builds a table on first use
 // (~170 ms each), which made a fresh process's first pair-setup 5-8x a warm one; processes that will
-// pair (the daemon, the sim) call warmTables() at start-up. Not at import: the CLI imports this too and
-// would pay ~0.45 s on every command.
+// pair call warmTables() before their first exchange (the sim at start-up, the daemon once it is first
+// quiet). Not at import: the CLI imports this too and would pay ~0.45 s on every command.
 M.precompute(8);
 N.precompute(8);
 let warmed = false;
