@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { PAIR_STEPS } from "../../src/daemon/core/api.js";
 import type { MemoryDevice } from "../../src/daemon/core/testing/memory-air.js";
 import type { OpenClawPaths } from "../../src/store/paths.js";
+import { sampleKey } from "../../src/store/testing.js";
 import {
   deviceBond,
   idOf,
@@ -435,6 +436,38 @@ describe("forget", () => {
     const removed = (await l.auditEvents()).filter((e) => e.type === "removed");
     expect(removed.map((e) => [e.where, e.outcome])).toEqual([["local", "removed"]]);
   });
+});
+
+describe("a key rotation whose answer was lost (the store's two phases; the rotate command is next)", () => {
+  // As the rotate command will: the new key is saved as pending before it goes out, and the device
+  // either took it (the answer was lost) or never got it. The next verify, after a restart from disk,
+  // must find the key the device holds and keep only that one.
+  for (const took of [true, false]) {
+    it(`the device ${took ? "took" : "never got"} the new key: the next verify settles it on disk`, async () => {
+      const w = await world();
+      const dev = w.device(`rotate-${took}`);
+      const l = await w.laptop();
+      await l.core.pair(dev.name, { code: async () => dev.code! });
+      const next = sampleKey(`rotate-${took}`);
+      const before = (await onDisk(w, l.paths)).get(dev.deviceId)!.record.controllerStaticKey;
+      await l.bonds.beginRotation(dev.deviceId, next);
+      if (took) dev.accessory.rotateBondKey(LAPTOP_ID, next.publicKey, w.clock.now());
+      await l.core.close();
+
+      const b = await w.laptop({ paths: l.paths, seed: "b" });
+      expect((await onDisk(w, l.paths)).get(dev.deviceId)!.record.pendingStaticKey).toBeDefined();
+      expect(await w.settle(b.core.status(dev.deviceId))).toMatchObject({ role: "admin" });
+      const settled = (await onDisk(w, l.paths)).get(dev.deviceId)!.record;
+      expect(settled.pendingStaticKey).toBeUndefined();
+      expect(Buffer.from(settled.controllerStaticKey.publicKey)).toEqual(
+        Buffer.from(took ? next.publicKey : before.publicKey),
+      );
+      expect(Buffer.from(deviceBond(dev)!.controllerStaticPublicKey)).toEqual(
+        Buffer.from(settled.controllerStaticKey.publicKey),
+      );
+      expect(await b.audit()).not.toContain("verify-failed");
+    });
+  }
 });
 
 describe("a device that forgot this laptop", () => {
