@@ -277,7 +277,7 @@ export async function benchJourneys(o: { quick?: boolean } = {}): Promise<Figure
           value: round(cold.pair.ms / warm, 2),
           unit: "×",
           goal: { op: "<=", value: 1.2 },
-          note: `${round(cold.pair.ms, 0)} ms vs ${round(warm, 0)} ms (median of ${reps}); sim + driver both fresh`,
+          note: `${round(cold.pair.ms, 0)} ms vs ${round(warm, 0)} ms (median of ${reps}); sim + driver both fresh, each with its curve tables built at start-up as the sim and the daemon build theirs`,
         });
       } finally {
         await stopRig(rig);
