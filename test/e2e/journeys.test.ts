@@ -54,7 +54,9 @@ describe("pair, use and forget a device", { timeout: 60_000 }, () => {
 
     // People see words and a table, not JSON.
     const human = await laptop.run(["devices"]);
-    expect(human.stdout).toMatch(new RegExp(`${dev.ready.name}\\s+${id}\\s+admin`));
+    expect(human.stdout).toMatch(
+      new RegExp(`${dev.ready.name}\\s+${id}\\s+${dev.ready.address}\\s+admin`, "i"),
+    );
 
     const forgot = await laptop.json<{ results: Array<Record<string, unknown>> }>(["forget", dev.ready.name]);
     expect(forgot.code, forgot.r.stderr).toBe(0);

@@ -1,5 +1,5 @@
 /**
- * `openclaw devices`: this laptop's bonds (name, id, role, paired at, last verified, in range now), any
+ * `openclaw devices`: this laptop's bonds (name, id, address, role, paired at, last verified, in range now), any
  * pairing cut short before the device confirmed it (settled at the next contact), and any bond file
  * that was damaged and moved aside. `openclaw status <device>`: verifies the bond and
  * shows what the device reports (firmware, pairing window, slots used, our role).
@@ -28,10 +28,12 @@ export function registerDevices(program: Command): void {
         if (r.bonds.length > 0)
           out.line(
             out.table(
-              ["NAME", "ID", "ROLE", "PAIRED", "LAST VERIFIED", "IN RANGE"],
+              ["NAME", "ID", "ADDRESS", "ROLE", "PAIRED", "LAST VERIFIED", "IN RANGE"],
               r.bonds.map((b) => [
                 b.name,
                 b.deviceId,
+                // Heard there now, else where it last answered a verify.
+                b.address ?? "—",
                 b.role,
                 formatAgo(b.pairedAt, now),
                 formatAgo(b.lastVerifiedAt, now),
