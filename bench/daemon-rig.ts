@@ -17,6 +17,7 @@ import type { InitState } from "../firmware-sim/air/controller.js";
 import { type Child, type ChildEvent, ROOT, spawnProgram } from "../rig/proc.js";
 import { startAir, type TestAir } from "../rig/radio.js";
 import { systemClock } from "../src/clock/index.js";
+import { DAEMON_NODE_OPTIONS } from "../src/daemon/process/memory.js";
 import { RpcClient } from "../src/daemon/rpc/client.js";
 import { resolvePaths } from "../src/store/paths.js";
 
@@ -147,6 +148,8 @@ export class BenchLaptop {
     this.daemon = spawnProgram(BIN, {
       name: `${this.label}-daemon`,
       args: ["daemon", "--state-dir", this.stateDir, "--hci", this.t.spec(this.label)],
+      // As the systemd unit starts it (its NODE_OPTIONS) and the CLI on demand.
+      nodeArgs: [...DAEMON_NODE_OPTIONS],
       env: this.env,
     });
     const deadline = Date.now() + 30_000;

@@ -1,18 +1,30 @@
 /**
- * The daemon's resident memory at idle (issue 10: ≤ 80 MB; it sat at ≈ 100 MB with ≈ 70 MB live).
- * A pair-setup allocates briefly and fast (pure-JS P-256 over bigints; the curve tables built at
- * start-up most of all), and V8 answers such a burst by growing its young generation from 2 MB to its
- * 32 MB maximum, then shrinks it only in a full collection made after ≥ 5 s of low allocation, which an
- * idle process never gets. Two measures, both measured with `node dist/bench/daemon.js soak`:
+ * The daemon's resident memory at idle (issue 10: ≤ 80 MB, and no growth retained over pairings; it sat
+ * at ≈ 100 MB with ≈ 70 MB live). A pair-setup allocates briefly and fast (pure-JS P-256 over bigints;
+ * the curve tables built at start-up most of all), and V8 answers such a burst by growing its young
+ * generation from 2 MB to its 32 MB maximum, then shrinks it only in a full collection made after ≥ 5 s
+ * of low allocation, which an idle process never gets. What the bursts leave behind is not live: V8's
+ * old-space pages kept half empty, and the malloc arenas of V8's worker threads. The measures, each
+ * measured with `node dist/bench/daemon.js soak 500` (bench/README.md):
  *
  * - the young generation keeps its initial size (`--semi-space-growth-factor=1`, honoured at run time):
  *   ≈ 27 MB less resident for ≈ 10 % more CPU per pair-setup (more scavenges of a smaller space);
  * - once the daemon has been quiet for a moment after some work, one full collection gives back what
- *   the work left behind — never while a request is in flight, and never while idle without cause.
+ *   the work left behind — never while a request is in flight, and never while idle without cause;
+ * - one V8 worker thread instead of four (`DAEMON_NODE_OPTIONS`, given where the daemon is started):
+ *   each thread that compiles or marks keeps a malloc arena that glibc does not give back.
  */
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import type { Clock, TimerHandle } from "../../clock/index.js";
+
+/**
+ * Node options for the daemon's process, which only its command line (or NODE_OPTIONS) can set: the CLI
+ * passes them when it starts a daemon on demand, contrib/systemd/openclaw.service in NODE_OPTIONS.
+ * `--v8-pool-size=1`: over 500 soak cycles the worker threads' malloc arenas kept +1.5 MB with four
+ * workers, nothing measurable with one; concurrent marking and compiling still run off the main thread.
+ */
+export const DAEMON_NODE_OPTIONS: readonly string[] = ["--v8-pool-size=1"];
 
 /** For the daemon's own process, before it loads or allocates much (V8 flags are process-wide). */
 export function keepYoungGenerationSmall(): void {
