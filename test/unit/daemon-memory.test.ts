@@ -1,11 +1,16 @@
 /**
- * The daemon's memory upkeep: a full collection after a quiet stretch, never during a request; the
+ * The daemon's memory upkeep: two full collections after a quiet stretch, never during a request; the
  * node options it is started with, in both places that start it.
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock/index.js";
-import { DAEMON_NODE_OPTIONS, loadGc, QuietCollector } from "../../src/daemon/process/memory.js";
+import {
+  collectTwice,
+  DAEMON_NODE_OPTIONS,
+  loadGc,
+  QuietCollector,
+} from "../../src/daemon/process/memory.js";
 
 describe("QuietCollector", () => {
   it("collects once, quietMs after the last work, and not again until there is more work", () => {
@@ -69,6 +74,14 @@ describe("loadGc", () => {
     await new Promise((r) => setImmediate(r));
     gc?.();
     expect(ref?.deref()).toBeUndefined();
+  });
+});
+
+describe("collectTwice", () => {
+  it("runs two full collections back to back (the second compacts what the first found fragmented)", () => {
+    const calls: unknown[][] = [];
+    collectTwice((...args: unknown[]) => void calls.push(args));
+    expect(calls).toEqual([[], []]);
   });
 });
 

@@ -9,8 +9,9 @@
  *
  * - the young generation keeps its initial size (`--semi-space-growth-factor=1`, honoured at run time):
  *   ≈ 27 MB less resident for ≈ 10 % more CPU per pair-setup (more scavenges of a smaller space);
- * - once the daemon has been quiet for a moment after some work, one full collection gives back what
- *   the work left behind — never while a request is in flight, and never while idle without cause;
+ * - once the daemon has been quiet for a moment after some work, two full collections give back what
+ *   the work left behind (the second compacts the pages the first found fragmented) — never while a
+ *   request is in flight, and never while idle without cause;
  * - one V8 worker thread instead of four (`DAEMON_NODE_OPTIONS`, given where the daemon is started):
  *   each thread that compiles or marks keeps a malloc arena that glibc does not give back.
  */
@@ -46,6 +47,18 @@ export function loadGc(): (() => void) | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The quiet collection: two full collections. V8 picks the pages to compact when a collection starts,
+ * from the occupancy its previous sweep counted, so after a burst of work the first one finds the pages
+ * fragmented and the second moves their objects out and frees them. Measured after 500 soak cycles: one
+ * alone left 7.2 MB of old space committed but free, two 2.2 MB; ≈ 45 ms instead of ≈ 16, once per quiet
+ * stretch.
+ */
+export function collectTwice(gc: () => void): void {
+  gc();
+  gc();
 }
 
 /**
