@@ -12,7 +12,7 @@
  * - once the daemon has been quiet for a moment after some work, two full collections give back what
  *   the work left behind (the second compacts the pages the first found fragmented) — never while a
  *   request is in flight, and never while idle without cause;
- * - one V8 worker thread instead of four (`DAEMON_NODE_OPTIONS`, given where the daemon is started):
+ * - two V8 worker threads instead of four (`DAEMON_NODE_OPTIONS`, given where the daemon is started):
  *   each thread that compiles or marks keeps a malloc arena that glibc does not give back.
  */
 import { setFlagsFromString } from "node:v8";
@@ -22,10 +22,12 @@ import type { Clock, TimerHandle } from "../../clock/index.js";
 /**
  * Node options for the daemon's process, which only its command line (or NODE_OPTIONS) can set: the CLI
  * passes them when it starts a daemon on demand, contrib/systemd/openclaw.service in NODE_OPTIONS.
- * `--v8-pool-size=1`: over 500 soak cycles the worker threads' malloc arenas kept +1.5 MB with four
- * workers, nothing measurable with one; concurrent marking and compiling still run off the main thread.
+ * `--v8-pool-size=2`: two V8 worker threads instead of four (one per cpu here), so fewer malloc arenas
+ * held at idle: after 500 soak cycles the daemon sat at 76.4–76.8 MB, with four 79.5–80.7. One worker
+ * kept a little less still (75.1–76.9) but slowed a fresh daemon's first pairings of 8 devices at once
+ * by ≈ 17 % (bench concurrency, bench/README.md).
  */
-export const DAEMON_NODE_OPTIONS: readonly string[] = ["--v8-pool-size=1"];
+export const DAEMON_NODE_OPTIONS: readonly string[] = ["--v8-pool-size=2"];
 
 /** For the daemon's own process, before it loads or allocates much (V8 flags are process-wide). */
 export function keepYoungGenerationSmall(): void {
