@@ -17,6 +17,7 @@ import type { InitState } from "../firmware-sim/air/controller.js";
 import { type Child, type ChildEvent, ROOT, spawnProgram } from "../rig/proc.js";
 import { startAir, type TestAir } from "../rig/radio.js";
 import { systemClock } from "../src/clock/index.js";
+import { DAEMON_NODE_OPTIONS } from "../src/daemon/process/memory.js";
 import { RpcClient } from "../src/daemon/rpc/client.js";
 import { resolvePaths } from "../src/store/paths.js";
 
@@ -122,6 +123,10 @@ export class BenchLaptop {
     };
   }
 
+  get logFile(): string {
+    return resolvePaths({ stateDir: this.stateDir, env: { ...process.env, ...this.env } }).logFile;
+  }
+
   get socketPath(): string {
     return resolvePaths({ stateDir: this.stateDir, env: { ...process.env, ...this.env } }).socketPath;
   }
@@ -143,6 +148,8 @@ export class BenchLaptop {
     this.daemon = spawnProgram(BIN, {
       name: `${this.label}-daemon`,
       args: ["daemon", "--state-dir", this.stateDir, "--hci", this.t.spec(this.label)],
+      // As the systemd unit starts it (its NODE_OPTIONS) and the CLI on demand.
+      nodeArgs: [...DAEMON_NODE_OPTIONS],
       env: this.env,
     });
     const deadline = Date.now() + 30_000;
@@ -163,11 +170,12 @@ export class BenchLaptop {
   }
 
   /**
-   * The daemon's live heap (MB) after its last quiet collection, from its debug log ("collected",
-   * src/daemon/process/daemon.ts); undefined when the log level is above debug or none ran yet.
+   * The daemon's live heap and V8's committed heap (MB) after its last quiet collection, from its debug
+   * log ("collected", src/daemon/process/daemon.ts); undefined when the log level is above debug or
+   * none ran yet.
    */
-  heapAfterGcMb(): number | undefined {
-    const file = resolvePaths({ stateDir: this.stateDir, env: { ...process.env, ...this.env } }).logFile;
+  heapAfterGc(): { usedMb: number; totalMb: number } | undefined {
+    const file = this.logFile;
     let text: string;
     try {
       text = readFileSync(file, "utf8");
@@ -177,8 +185,9 @@ export class BenchLaptop {
     const lines = text.trimEnd().split("\n");
     for (let i = lines.length - 1; i >= 0; i--) {
       if (!lines[i]!.includes('"collected"')) continue;
-      const heap = (JSON.parse(lines[i]!) as { heapUsed?: number }).heapUsed;
-      if (typeof heap === "number") return heap / (1024 * 1024);
+      const { heapUsed, heapTotal } = JSON.parse(lines[i]!) as { heapUsed?: number; heapTotal?: number };
+      if (typeof heapUsed === "number" && typeof heapTotal === "number")
+        return { usedMb: heapUsed / (1024 * 1024), totalMb: heapTotal / (1024 * 1024) };
     }
     return undefined;
   }
@@ -259,6 +268,18 @@ export function procUsage(pid: number): { rssMb: number; fds: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
   return { rssMb: kb / 1024, fds: readdirSync(`/proc/${pid}/fd`).length };
+}
+
+/**
+ * Where a process's resident memory is (MB, /proc/<pid>/smaps_rollup): anonymous (heap pages, malloc
+ * arenas, stacks) against file-backed (node's text, mapped libraries), which the kernel can drop.
+ */
+export function procRss(pid: number): { anonMb: number; fileMb: number } {
+  const text = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(text)?.[1] ?? Number.NaN);
+  const rss = kb("Rss");
+  const anon = kb("Anonymous");
+  return { anonMb: anon / 1024, fileMb: (rss - anon) / 1024 };
 }
 
 /** Pairs through the control API (prepare + attempt, as `openclaw pair` calls them); wall ms. */

@@ -16,8 +16,8 @@ export const PENDING: readonly Pending[] = [
     hook: "bench/journeys.ts linkFloor; blocked by message sizes: a protocol v2 with compressed points, ACKs ridden in the answer and names/model/firmware out of Finish/Done (bench/README.md, 'link floor')",
   },
   {
-    what: "soak RSS over 500 cycles: +9.3 MB (`node dist/bench/daemon.js soak 500`) while the live heap after GC gains 0.6 MB past warm-up (was 3.8; three leaks fixed): V8 pages of JIT warm-up, other threads' malloc arenas (+3.9 MB), node's text pages (+1.5 MB)",
+    what: "soak RSS retained over 500 cycles: 5.4 / 5.9 MB in two runs (`nice -n 5 node dist/bench/daemon.js soak 500`, 2026-12-04; was 8.0 / 9.7) since the quiet collection is two full collections and the daemon runs two V8 workers; idle RSS after the cycles 76.8 / 76.4 MB (goal ≤ 80 met); growth past warm-up 2.5 / 2.3 MB, of which live heap +0.6 / +0.7",
     goal: "no retained growth (RSS retained ≤ 5 MB over the cycles)",
-    hook: "bench/daemon.ts soak (RSS and heap-after-GC figures); allocator retention: MALLOC_ARENA_MAX is no cure (one run with =1: 7.2 MB retained, with =2: 7.7 MB, both within the ±2 MB run-to-run noise of 9.3), or accept RSS with the heap figure as the leak test",
+    hook: "bench/daemon.ts soak (RSS retained, RSS growth past warm-up, heap after GC; OPENCLAW_SOAK_DUMP for smaps). Floor ≈ 5 MB that is live or file-backed: the JIT warm-up's live heap (15.7 → 18.6 MB over the first 100 cycles), +0.6–0.7 MB live over the next 400, node's text pages +1.5 MB; the rest is two workers' malloc arenas (+1.5–1.8 MB). One worker met the goal in 2 of 4 runs but slowed 8 cold concurrent pairings ≈ 17 %; next: less compiled code per pairing, or a goal on growth past warm-up",
   },
 ];

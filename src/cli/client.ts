@@ -10,6 +10,7 @@ import { spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { type Clock, sleep } from "../clock/index.js";
+import { DAEMON_NODE_OPTIONS } from "../daemon/process/memory.js";
 import type { HelloResult } from "../daemon/rpc/api.js";
 import { API_VERSION } from "../daemon/rpc/api-version.js";
 import { RpcClient } from "../daemon/rpc/client.js";
@@ -96,7 +97,7 @@ async function startDaemonProcess(
   await ensurePrivateDir(paths.stateDir);
   const timeoutMs = o.startTimeoutMs ?? 20_000;
   const bin = join(packageRoot(), "bin", "openclaw.js");
-  const args = [bin, "daemon", "--on-demand", "--state-dir", paths.stateDir];
+  const args = [...DAEMON_NODE_OPTIONS, bin, "daemon", "--on-demand", "--state-dir", paths.stateDir];
   if (o.hci !== undefined) args.push("--hci", o.hci);
   let logFd: number;
   try {

@@ -1,7 +1,16 @@
-/** The daemon's memory upkeep: one full collection after a quiet stretch, never during a request. */
+/**
+ * The daemon's memory upkeep: two full collections after a quiet stretch, never during a request; the
+ * node options it is started with, in both places that start it.
+ */
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock/index.js";
-import { loadGc, QuietCollector } from "../../src/daemon/process/memory.js";
+import {
+  collectTwice,
+  DAEMON_NODE_OPTIONS,
+  loadGc,
+  QuietCollector,
+} from "../../src/daemon/process/memory.js";
 
 describe("QuietCollector", () => {
   it("collects once, quietMs after the last work, and not again until there is more work", () => {
@@ -65,5 +74,24 @@ describe("loadGc", () => {
     await new Promise((r) => setImmediate(r));
     gc?.();
     expect(ref?.deref()).toBeUndefined();
+  });
+});
+
+describe("collectTwice", () => {
+  it("runs two full collections back to back (the second compacts what the first found fragmented)", () => {
+    const calls: unknown[][] = [];
+    collectTwice((...args: unknown[]) => void calls.push(args));
+    expect(calls).toEqual([[], []]);
+  });
+});
+
+describe("DAEMON_NODE_OPTIONS", () => {
+  it("are options node takes in NODE_OPTIONS, and the systemd unit sets them there", () => {
+    expect(DAEMON_NODE_OPTIONS.length).toBeGreaterThan(0);
+    for (const o of DAEMON_NODE_OPTIONS)
+      expect(process.allowedNodeEnvironmentFlags.has(o.split("=")[0]!)).toBe(true);
+    const unit = readFileSync(new URL("../../contrib/systemd/openclaw.service", import.meta.url), "utf8");
+    const line = /^Environment=NODE_OPTIONS=(.*)$/m.exec(unit)?.[1];
+    expect(line?.split(" ")).toEqual([...DAEMON_NODE_OPTIONS]);
   });
 });

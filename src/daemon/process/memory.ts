@@ -1,18 +1,33 @@
 /**
- * The daemon's resident memory at idle (issue 10: ≤ 80 MB; it sat at ≈ 100 MB with ≈ 70 MB live).
- * A pair-setup allocates briefly and fast (pure-JS P-256 over bigints; the curve tables built once
- * after start-up most of all), and V8 answers such a burst by growing its young generation from 2 MB to its
- * 32 MB maximum, then shrinks it only in a full collection made after ≥ 5 s of low allocation, which an
- * idle process never gets. Two measures, both measured with `node dist/bench/daemon.js soak`:
+ * The daemon's resident memory at idle (issue 10: ≤ 80 MB, and no growth retained over pairings; it sat
+ * at ≈ 100 MB with ≈ 70 MB live). A pair-setup allocates briefly and fast (pure-JS P-256 over bigints;
+ * the curve tables, built once, most of all), and V8 answers such a burst by growing its young
+ * generation from 2 MB to its 32 MB maximum, then shrinks it only in a full collection made after ≥ 5 s
+ * of low allocation, which an idle process never gets. What the bursts leave behind is not live: V8's
+ * old-space pages kept half empty, and the malloc arenas of V8's worker threads. The measures, each
+ * measured with `node dist/bench/daemon.js soak 500` (bench/README.md):
  *
  * - the young generation keeps its initial size (`--semi-space-growth-factor=1`, honoured at run time):
  *   ≈ 27 MB less resident for ≈ 10 % more CPU per pair-setup (more scavenges of a smaller space);
- * - once the daemon has been quiet for a moment after some work, one full collection gives back what
- *   the work left behind — never while a request is in flight, and never while idle without cause.
+ * - once the daemon has been quiet for a moment after some work, two full collections give back what
+ *   the work left behind (the second compacts the pages the first found fragmented) — never while a
+ *   request is in flight, and never while idle without cause;
+ * - two V8 worker threads instead of four (`DAEMON_NODE_OPTIONS`, given where the daemon is started):
+ *   each thread that compiles or marks keeps a malloc arena that glibc does not give back.
  */
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import type { Clock, TimerHandle } from "../../clock/index.js";
+
+/**
+ * Node options for the daemon's process, which only its command line (or NODE_OPTIONS) can set: the CLI
+ * passes them when it starts a daemon on demand, contrib/systemd/openclaw.service in NODE_OPTIONS.
+ * `--v8-pool-size=2`: two V8 worker threads instead of four (one per cpu here), so fewer malloc arenas
+ * held at idle: after 500 soak cycles the daemon sat at 76.4–76.8 MB, with four 79.5–80.7. One worker
+ * kept a little less still (75.1–76.9) but slowed a fresh daemon's first pairings of 8 devices at once
+ * by ≈ 17 % (bench concurrency, bench/README.md).
+ */
+export const DAEMON_NODE_OPTIONS: readonly string[] = ["--v8-pool-size=2"];
 
 /** For the daemon's own process, before it loads or allocates much (V8 flags are process-wide). */
 export function keepYoungGenerationSmall(): void {
@@ -34,6 +49,18 @@ export function loadGc(): (() => void) | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The quiet collection: two full collections. V8 picks the pages to compact when a collection starts,
+ * from the occupancy its previous sweep counted, so after a burst of work the first one finds the pages
+ * fragmented and the second moves their objects out and frees them. Measured after 500 soak cycles: one
+ * alone left 7.2 MB of old space committed but free, two 2.2 MB; ≈ 45 ms instead of ≈ 16, once per quiet
+ * stretch.
+ */
+export function collectTwice(gc: () => void): void {
+  gc();
+  gc();
 }
 
 /**
