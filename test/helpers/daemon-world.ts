@@ -46,12 +46,7 @@ export interface World {
   air: MemoryAir;
   io: IoTracker;
   /** A laptop on a fresh state dir, or on `paths` (a restart: the store is loaded from disk). */
-  laptop(o?: {
-    paths?: OpenClawPaths;
-    options?: CoreOptions;
-    seed?: string;
-    prepareCrypto?: () => void;
-  }): Promise<Laptop>;
+  laptop(o?: { paths?: OpenClawPaths; options?: CoreOptions; seed?: string }): Promise<Laptop>;
   device(seed: string): MemoryDevice;
   /** Moves the clock, letting disk I/O finish between timers. */
   advance(ms: number): Promise<void>;
@@ -92,7 +87,6 @@ export async function createWorld(cleanups: Array<() => Promise<void> | void>): 
         clock,
         random: seededRandom(`core:${o.seed ?? "a"}`),
         options: o.options ?? {},
-        ...(o.prepareCrypto ? { prepareCrypto: o.prepareCrypto } : {}),
       });
       const events: CoreEvent[] = [];
       core.on((e) => events.push(e));

@@ -53,26 +53,6 @@ describe("pairing", () => {
     expect(l.core.sessions()).toHaveLength(1);
   });
 
-  it("builds the curve tables once, after the first pairing is prepared: never at start-up", async () => {
-    const w = await world();
-    const dev = w.device("crypto");
-    let built = 0;
-    const l = await w.laptop({ prepareCrypto: () => built++ });
-    await w.advance(60_000);
-    expect(built).toBe(0); // a daemon started for `devices` never pays for them
-    const p = await l.core.preparePair(dev.name);
-    expect(built).toBe(0); // the prepare's answer goes out first
-    await w.advance(0);
-    expect(built).toBe(1);
-    await w.settle(p.attempt(dev.code!));
-    await l.core.forget(dev.deviceId);
-    dev.press();
-    await w.advance(w.air.advertIntervalMs);
-    await (await l.core.preparePair(dev.name)).cancel();
-    await w.advance(0);
-    expect(built).toBe(1);
-  });
-
   it("a wrong code says how many attempts are left, reconnects after the device hangs up, and the right code still pairs", async () => {
     const w = await world();
     const dev = w.device("wrong");

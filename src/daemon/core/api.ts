@@ -136,12 +136,6 @@ export interface DaemonCoreDeps {
   random: RandomBytes;
   logger?: CoreLogger;
   options?: CoreOptions;
-  /**
-   * Builds what pair-setup needs, once (the daemon: the curve tables, ≈ 150 ms of CPU). The core runs
-   * it after the first pairing is prepared, while its person reads the prompt and types the code, so a
-   * daemon that never pairs never pays it and the command that started the daemon is not held up.
-   */
-  prepareCrypto?: () => void;
 }
 
 // ---- what the core reports -------------------------------------------------------------------------

@@ -85,7 +85,6 @@ class Core implements DaemonCore {
    * no longer answers to its tag there has been reset — it forgot this laptop.
    */
   readonly #lastRadio = new Map<string, string>();
-  #cryptoPrepared = false;
   #scan: RadioScan | null = null;
   #state: "new" | "running" | "closed" = "new";
   readonly #o: Required<
@@ -292,21 +291,12 @@ class Core implements DaemonCore {
         this.#pairingHost(),
       );
       this.#pairings.set(pairingId, p);
-      this.#prepareCrypto();
       return p;
     } catch (err) {
       this.#deviceFault({ radioId, device: label }, err);
       await link.disconnect();
       throw err;
     }
-  }
-
-  /** Once, on the clock's next turn: the answer to this prepare goes out first. */
-  #prepareCrypto(): void {
-    const build = this.#d.prepareCrypto;
-    if (build === undefined || this.#cryptoPrepared) return;
-    this.#cryptoPrepared = true;
-    this.#d.clock.setTimeout("core.prepare-crypto", 0, build);
   }
 
   async pair(ref: string | undefined, o: PairOptions): Promise<PairResult> {

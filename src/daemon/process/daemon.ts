@@ -160,7 +160,6 @@ export async function startDaemon(o: DaemonOptions, parts: DaemonParts): Promise
       random,
       logger: log,
       options: { sessionIdleMs: config.sessionIdleMs },
-      prepareCrypto: warmTables, // idempotent: whichever comes first
     });
     undo.push(() => core.close());
     await core.start();
@@ -219,7 +218,8 @@ export async function startDaemon(o: DaemonOptions, parts: DaemonParts): Promise
     // The curve tables (≈ 150 ms of CPU, warmTables) once the daemon is first quiet for a moment (no
     // request in flight), not at start-up: the command that started it on demand is answered first
     // (`openclaw devices` on a cold daemon: 515 → 330 ms), and a first pairing still finds them built
-    // (a pairing prepared before any quiet moment builds them as it is prepared: its person is typing).
+    // (`openclaw pair` leaves the daemon quiet between pair.prepare and pair.attempt while its person
+    // types the code; a scripted code that leaves no quiet moment has the first exchange build them).
     // Measured with `node dist/bench/daemon.js cli` ("first pairing of a fresh daemon").
     const prepareCrypto = new QuietCollector(clock, PREPARE_CRYPTO_AFTER_QUIET_MS, () => {
       prepareCrypto.close();
