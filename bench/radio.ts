@@ -212,7 +212,7 @@ const CROWD_SECTION = "scan memory (a crowd of rotating addresses, real noble)";
  * its TTL (2 min in the daemon; 5 s here, so a run sees the steady state): the live heap after GC once
  * a warm-up crowd has come and gone, then after a second, larger crowd has come and gone.
  */
-export async function scanMemory(t: TestAir, out: Figure[], quick: boolean): Promise<void> {
+async function scanMemory(t: TestAir, out: Figure[], quick: boolean): Promise<void> {
   type Ev = ChildEvent & { [k: string]: unknown };
   type Mem = { heapUsed: number; noblePeripherals: number | null; centralPeripherals: number };
   const ttlMs = 5000;
